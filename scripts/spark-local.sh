@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Local Spark Connect server for development, tests and the demo.
+#
+#   scripts/spark-local.sh start|stop|status|env
+#
+# Installs pinned pyspark (which ships the Spark Connect server jar) into a virtualenv
+# in a cache folder outside the clone, so fresh clones and repeated CI runs reuse it,
+# then runs org.apache.spark.sql.connect.service.SparkConnectServer on 127.0.0.1 with
+# Java 17. Idempotent: `start` on a running server only checks it answers; `stop`
+# stops only the process whose pid file this script wrote.
+#
+# Environment:
+#   RARECALL_SPARK_PORT   port (default 15002)
+#   RARECALL_CACHE        cache folder (default ~/.cache/rarecall)
+#   RARECALL_SPARK_MEMORY driver heap (default 4g: 3g ran out of memory on a 480 MB collect)
+set -euo pipefail
+
+PYSPARK_VERSION="4.3.0"
+PORT="${RARECALL_SPARK_PORT:-15002}"
+CACHE="${RARECALL_CACHE:-$HOME/.cache/rarecall}"
+VENV="$CACHE/venv-pyspark-$PYSPARK_VERSION"
+RUN_DIR="$CACHE/spark-connect-$PORT"
+MEMORY="${RARECALL_SPARK_MEMORY:-4g}"
+PY="$VENV/bin/python"
+
+log() { echo "spark-local: $*" >&2; }
+
+ensure_java() {
+  if java -version 2>&1 | grep -q 'version "17'; then return; fi
+  if [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]; then
+    export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+    export PATH="$JAVA_HOME/bin:$PATH"
+    return
+  fi
+  log "installing Java 17 (openjdk-17-jre-headless)"
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+}
+
+ensure_pyspark() {
+  if [ -f "$VENV/.rarecall-ready" ]; then return; fi
+  log "installing pyspark[connect]==$PYSPARK_VERSION into $VENV (one time, about a minute)"
+  mkdir -p "$CACHE"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "pyspark[connect]==$PYSPARK_VERSION"
+  touch "$VENV/.rarecall-ready"
+}
+
+spark_home() {
+  "$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))'
+}
+
+pid_file() { echo "$RUN_DIR/spark-rarecall-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid"; }
+
+is_running() {
+  local pf; pf="$(pid_file)"
+  [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null
+}
+
+# Answers a real query through the Python Connect client: the port opens seconds
+# before the server can plan anything, and the first query pays the JIT warm-up.
+answers_query() {
+  "$PY" - "$PORT" <<'EOF' >/dev/null 2>&1
+import sys
+from pyspark.sql import SparkSession
+s = SparkSession.builder.remote(f"sc://127.0.0.1:{sys.argv[1]}").getOrCreate()
+assert s.sql("select 1 as x").collect()[0].x == 1
+EOF
+}
+
+start() {
+  ensure_java
+  ensure_pyspark
+  mkdir -p "$RUN_DIR/logs"
+  if is_running; then
+    log "already running (pid $(cat "$(pid_file)")) on port $PORT"
+  else
+    local home; home="$(spark_home)"
+    log "starting Spark Connect $PYSPARK_VERSION on 127.0.0.1:$PORT (logs in $RUN_DIR/logs)"
+    SPARK_HOME="$home" SPARK_PID_DIR="$RUN_DIR" SPARK_LOG_DIR="$RUN_DIR/logs" \
+      SPARK_IDENT_STRING=rarecall SPARK_LOCAL_IP=127.0.0.1 \
+      "$home/sbin/start-connect-server.sh" \
+      --master "local[2]" \
+      --driver-memory "$MEMORY" \
+      --conf spark.connect.grpc.binding.address=127.0.0.1 \
+      --conf spark.connect.grpc.binding.port="$PORT" \
+      --conf spark.ui.enabled=false \
+      --conf spark.sql.shuffle.partitions=4 \
+      --conf spark.sql.session.timeZone=UTC \
+      --conf spark.driver.bindAddress=127.0.0.1 \
+      --conf spark.sql.warehouse.dir="$RUN_DIR/warehouse" \
+      --conf "spark.driver.extraJavaOptions=-Djava.io.tmpdir=$RUN_DIR/tmp -Dderby.system.home=$RUN_DIR" \
+      >/dev/null
+    mkdir -p "$RUN_DIR/tmp"
+  fi
+  local deadline=$((SECONDS + 180))
+  until answers_query; do
+    if ! is_running; then
+      log "server process exited; last log lines:"
+      tail -n 30 "$RUN_DIR"/logs/*.out >&2 || true
+      exit 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      log "server did not answer a query within 180 s; see $RUN_DIR/logs"
+      exit 1
+    fi
+    sleep 2
+  done
+  log "ready: sc://127.0.0.1:$PORT"
+}
+
+stop() {
+  if ! is_running; then
+    log "not running (no live process from $(pid_file))"
+    return 0
+  fi
+  local home; home="$(spark_home)"
+  SPARK_HOME="$home" SPARK_PID_DIR="$RUN_DIR" SPARK_LOG_DIR="$RUN_DIR/logs" \
+    SPARK_IDENT_STRING=rarecall "$home/sbin/stop-connect-server.sh" >/dev/null || true
+  log "stopped"
+}
+
+status() {
+  if is_running; then
+    echo "running pid $(cat "$(pid_file)") sc://127.0.0.1:$PORT"
+  else
+    echo "stopped"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  env) ensure_pyspark; echo "SPARK_REMOTE=sc://127.0.0.1:$PORT"; echo "PYSPARK_PYTHON=$PY" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,69 @@
+-- descriptions: every distinct raw description with its cleaned and canonical value,
+-- the rule that fired and its event count (the normalization audit).
+-- cleaning: trim, lower-case, collapse whitespace, strip edge punctuation; then the
+-- first matching rule of rc_rules (ordered) gives the canonical value; unmatched
+-- values keep their cleaned text; null or empty-after-cleaning become 'unknown'.
+-- fragments: none
+-- params: none
+with
+
+events_raw as (
+    select description_raw from events
+),
+
+rules as (
+    select rule_order, rule_name, match_kind, pattern, canonical from rc_rules
+),
+
+raw_counts as (
+    select description_raw, count(*) as event_count
+    from events_raw
+    group by description_raw
+),
+
+cleaned as (
+    select
+        description_raw,
+        event_count,
+        nullif(
+            trim(
+                regexp_replace(
+                    regexp_replace(lower(trim(description_raw)), '\\s+', ' '),
+                    '^[\\p{Punct}\\s]+|[\\p{Punct}\\s]+$',
+                    ''
+                )
+            ),
+            ''
+        ) as description_clean
+    from raw_counts
+),
+
+matched as (
+    select c.description_raw, min(r.rule_order) as rule_order
+    from cleaned as c
+    inner join rules as r
+        on (r.match_kind = 'exact' and c.description_clean = r.pattern)
+        or (r.match_kind = 'regex' and c.description_clean rlike r.pattern)
+    group by c.description_raw
+),
+
+final as (
+    select
+        c.description_raw,
+        c.description_clean,
+        case
+            when c.description_clean is null then 'unknown'
+            else coalesce(r.canonical, c.description_clean)
+        end as description_canonical,
+        case
+            when c.description_clean is null then '(missing)'
+            when r.rule_name is null then '(unmatched)'
+            else r.rule_name
+        end as rule_name,
+        c.event_count
+    from cleaned as c
+    left join matched as m on c.description_raw <=> m.description_raw
+    left join rules as r on m.rule_order = r.rule_order
+)
+
+select * from final

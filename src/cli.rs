@@ -1,0 +1,119 @@
+//! Command-line surface: raw flags as clap parses them, nothing validated yet.
+//!
+//! `config` turns these (with the TOML file and the environment) into a checked
+//! `Config`; nothing here decides defaults that the TOML file can also set.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rarecall",
+    version,
+    about = "Predict rare escalation-positive service interactions and pick whom to contact"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The main job: Spark SQL features, Arrow into Rust, audit outputs.
+    Run(RunArgs),
+    /// Connect, print the Spark version, validate the source schema against the mapping.
+    Check(CheckArgs),
+    /// Write deterministic synthetic raw events (Parquet) that follow the input contract.
+    DemoData(DemoArgs),
+}
+
+/// Flags shared by every command that talks to Spark.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CommonArgs {
+    /// TOML config file (see examples/demo.toml).
+    #[arg(long, short = 'c')]
+    pub config: PathBuf,
+    /// Spark Connect URL (sc://host:port/;params); overrides every other connection setting.
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// Databricks configuration profile in ~/.databrickscfg.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Databricks workspace host (token comes from DATABRICKS_TOKEN or the profile).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Databricks cluster id.
+    #[arg(long)]
+    pub cluster_id: Option<String>,
+    /// Use Databricks serverless compute instead of a cluster.
+    #[arg(long)]
+    pub serverless: bool,
+    /// Source path (overrides source.path / source.table).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Source format: parquet, csv, json, delta.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Seconds any single Spark call may take (spark.timeout_secs).
+    #[arg(long)]
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Output folder (output.dir).
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Train/test split date, YYYY-MM-DD (model.split_boundary).
+    #[arg(long)]
+    pub split_boundary: Option<String>,
+    /// Negative members kept per positive member (model.target_neg_pos_member_ratio).
+    #[arg(long)]
+    pub target_neg_pos_member_ratio: Option<f64>,
+    /// Comma-separated C values (model.c_grid).
+    #[arg(long, value_delimiter = ',')]
+    pub c_grid: Option<Vec<f64>>,
+    /// balanced | none | a positive-class weight such as 5.0 (model.class_weight).
+    #[arg(long)]
+    pub class_weight: Option<String>,
+    /// Cross-validation folds (model.cv_folds).
+    #[arg(long)]
+    pub cv_folds: Option<usize>,
+    /// Seed for sampling and folds (model.seed).
+    #[arg(long)]
+    pub seed: Option<i64>,
+    /// Precision floor (threshold.target_precision).
+    #[arg(long)]
+    pub target_precision: Option<f64>,
+    /// Outreach cap, 0 = none (threshold.threshold_cap).
+    #[arg(long)]
+    pub threshold_cap: Option<usize>,
+    /// Size of the top-K file (threshold.top_k).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print the rendered SQL without running it (no connection needed).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of members.
+    #[arg(long, default_value_t = 20_000)]
+    pub members: usize,
+    /// Output Parquet file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Generator seed: same seed, same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,18 @@
+//! Encoders that turn the interaction-level feature table into model inputs: one
+//! 0/1 flag per frequent description ([`multi_hot`]), a smoothed label mean per
+//! categorical value ([`target`]), and standardized numeric columns ([`scale`]).
+//!
+//! Each follows the same lifecycle: `XParams` (from config) is checked, fitted on the
+//! training rows only, and gives a `FittedX` that is saved in `model.json` and applied
+//! unchanged to test and scoring rows. Pure and synchronous.
+
+pub mod multi_hot;
+pub mod scale;
+pub mod target;
+
+pub use multi_hot::{
+    DescriptionColumn, FittedMultiHot, FoldedDescription, MultiHotParams, OTHER_COLUMN,
+    safe_column_name,
+};
+pub use scale::{FittedStandardScaler, StandardScalerParams, log1p_count, log1p_days};
+pub use target::{FittedTargetEncoder, Smooth, TargetEncoderParams};

@@ -1,0 +1,450 @@
+//! Target encoding of one categorical column (channel, ...): each value is replaced
+//! by a smoothed mean of the label, scikit-learn's
+//! `TargetEncoder(target_type="binary")`.
+//!
+//! Training rows get out-of-fold values (each row encoded by a map fitted on the
+//! other folds, so its own label never leaks into its feature); the fitted encoder
+//! kept for test and scoring rows is the map over the whole training set. The folds
+//! are the caller's (grouped by member), not scikit-learn's shuffled KFold; the
+//! fixtures in `tests/data/sklearn/target_encoder_*.json` pass the same fold ids to
+//! scikit-learn through `PredefinedSplit`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::threshold::numpy_sum;
+
+/// How much a category's mean is pulled towards the overall mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Smooth {
+    /// Empirical Bayes: the weight of the category mean grows with its size and
+    /// shrinks with the spread of the label inside it (see [`auto_encoding`]).
+    #[default]
+    Auto,
+    /// A fixed pseudo-count `m >= 0`: `(sum_c + m * mean) / (n_c + m)`.
+    Fixed(f64),
+}
+
+/// Parameters of the target encoder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetEncoderParams {
+    pub smooth: Smooth,
+}
+
+/// The full-training-set map, applied to test and scoring rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedTargetEncoder {
+    pub smooth: Smooth,
+    /// Mean label over the training rows: the prior, and the value of any category
+    /// not seen in training.
+    pub target_mean: f64,
+    /// Encoded value per training category (sorted by category for a stable file).
+    pub encodings: BTreeMap<String, f64>,
+}
+
+impl FittedTargetEncoder {
+    /// The encoding of one value; the prior for a category unseen at fit time.
+    pub fn transform(&self, category: &str) -> f64 {
+        self.encodings
+            .get(category)
+            .copied()
+            .unwrap_or(self.target_mean)
+    }
+
+    /// [`FittedTargetEncoder::transform`] of each value.
+    pub fn transform_many(&self, categories: &[String]) -> Vec<f64> {
+        categories.iter().map(|c| self.transform(c)).collect()
+    }
+}
+
+/// Label statistics of one category within a training set.
+#[derive(Debug, Clone, Copy, Default)]
+struct CategoryStats {
+    count: u64,
+    sum: f64,
+    sum_sq_diff: f64,
+}
+
+/// Encoding with `smooth = "auto"`, scikit-learn's `_fit_encoding_fast_auto_smooth`
+/// (`sklearn/preprocessing/_target_encoder_fast.pyx`), after Micci-Barreca (2001),
+/// eq. 5-6:
+///
+/// `lambda = var_y * n_c / (var_y * n_c + ssd_c / n_c)`,
+/// `enc = lambda * mean_c + (1 - lambda) * mean_y`,
+///
+/// where `ssd_c` is the sum of squared deviations of y from the category mean and
+/// `var_y` the population variance of y over the training set. When lambda is NaN
+/// (an empty category, or both variances zero) the encoding is `mean_y`.
+pub fn auto_encoding(count: u64, mean_c: f64, ssd_c: f64, mean_y: f64, var_y: f64) -> f64 {
+    let n = count as f64;
+    let lambda = var_y * n / (var_y * n + ssd_c / n);
+    if lambda.is_nan() {
+        mean_y
+    } else {
+        lambda * mean_c + (1.0 - lambda) * mean_y
+    }
+}
+
+/// Encoding with a fixed smoothing `m`, scikit-learn's `_fit_encoding_fast`
+/// (`_target_encoder_fast.pyx`; Micci-Barreca 2001, eq. 7):
+/// `(m * mean_y + sum_c) / (m + n_c)`, and `mean_y` when the denominator is 0 (`m = 0`
+/// and an empty category).
+///
+/// The arguments are the running sums as sklearn keeps them: `smoothed_sum` starts
+/// at `m * mean_y` and `smoothed_count` at `m`, and each row of the category adds its
+/// label and 1 in turn (the order fixes the rounding).
+pub fn fixed_encoding(smoothed_sum: f64, smoothed_count: f64, mean_y: f64) -> f64 {
+    if smoothed_count == 0.0 {
+        mean_y
+    } else {
+        smoothed_sum / smoothed_count
+    }
+}
+
+/// Fits encodings for `n_categories` categories on the rows `rows`.
+///
+/// Follows scikit-learn's arithmetic step by step so results agree to the bit:
+/// `mean_y = np.mean(y)`, `var_y = np.var(y)` (pairwise sums, see
+/// [`numpy_sum`]); per-category sums in row order.
+fn fit_encodings(
+    smooth: Smooth,
+    codes: &[usize],
+    y: &[f64],
+    rows: &[usize],
+    n_categories: usize,
+) -> (Vec<f64>, f64) {
+    let n = rows.len() as f64;
+    let y_rows: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let mean_y = numpy_sum(&y_rows) / n;
+
+    let encodings = match smooth {
+        Smooth::Fixed(m) => {
+            let mut sums = vec![m * mean_y; n_categories];
+            let mut counts = vec![m; n_categories];
+            for &i in rows {
+                sums[codes[i]] += y[i];
+                counts[codes[i]] += 1.0;
+            }
+            sums.iter()
+                .zip(&counts)
+                .map(|(&s, &c)| fixed_encoding(s, c, mean_y))
+                .collect()
+        }
+        Smooth::Auto => {
+            let squares: Vec<f64> = y_rows.iter().map(|v| (v - mean_y) * (v - mean_y)).collect();
+            let var_y = numpy_sum(&squares) / n;
+            let mut stats = vec![CategoryStats::default(); n_categories];
+            for &i in rows {
+                let s = &mut stats[codes[i]];
+                s.count += 1;
+                s.sum += y[i];
+            }
+            let means: Vec<f64> = stats.iter().map(|s| s.sum / s.count as f64).collect();
+            for &i in rows {
+                let d = y[i] - means[codes[i]];
+                stats[codes[i]].sum_sq_diff += d * d;
+            }
+            stats
+                .iter()
+                .zip(&means)
+                .map(|(s, &m)| auto_encoding(s.count, m, s.sum_sq_diff, mean_y, var_y))
+                .collect()
+        }
+    };
+    (encodings, mean_y)
+}
+
+impl TargetEncoderParams {
+    /// Refuses a fixed smoothing that is negative or not finite (as scikit-learn).
+    pub fn check(&self) -> Result<()> {
+        if let Smooth::Fixed(m) = self.smooth
+            && !(m.is_finite() && m >= 0.0)
+        {
+            return Err(Error::params(
+                "smooth",
+                "\"auto\" or a finite number >= 0",
+                m,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fits the full-train map and returns it with the out-of-fold values of the
+    /// training rows.
+    ///
+    /// `folds[i]` in `0..n_folds` is row i's fold. For each fold present, the map is
+    /// fitted on the rows of the other folds and applied to the fold's rows; a
+    /// category absent from the other folds gets their mean label (scikit-learn
+    /// treats it as a known category with no rows). Empty folds are allowed (no row
+    /// to encode); at least two distinct folds must be present.
+    ///
+    /// `y` must be 0/1. Training data without any positive is accepted (every value
+    /// encodes to 0); whether such a window is usable is decided upstream.
+    pub fn fit_transform(
+        &self,
+        categories: &[String],
+        y: &[f64],
+        folds: &[usize],
+        n_folds: usize,
+    ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+        self.check()?;
+        let n = categories.len();
+        if y.len() != n {
+            return Err(Error::params(
+                "y",
+                format!("one label per row ({n})"),
+                y.len(),
+            ));
+        }
+        if folds.len() != n {
+            return Err(Error::params(
+                "folds",
+                format!("one fold id per row ({n})"),
+                folds.len(),
+            ));
+        }
+        if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
+            return Err(Error::params("y", "labels 0 or 1", v));
+        }
+        if n_folds < 2 {
+            return Err(Error::params("n_folds", "at least 2", n_folds));
+        }
+        if let Some(&f) = folds.iter().find(|&&f| f >= n_folds) {
+            return Err(Error::params(
+                "folds",
+                format!("fold ids in 0..{n_folds}"),
+                f,
+            ));
+        }
+        if n == 0 {
+            return Err(Error::data(
+                "the target encoder has no training rows",
+                "choose a training window that contains interactions",
+            ));
+        }
+        let mut fold_rows = vec![Vec::new(); n_folds];
+        for (i, &f) in folds.iter().enumerate() {
+            fold_rows[f].push(i);
+        }
+        if fold_rows.iter().filter(|r| !r.is_empty()).count() < 2 {
+            return Err(Error::params(
+                "folds",
+                "rows spread over at least two folds",
+                "every row in one fold",
+            ));
+        }
+
+        // Category codes in sorted order (scikit-learn's categories_ order; only the
+        // mapping matters for the values).
+        let mut index: BTreeMap<&str, usize> = categories.iter().map(|c| (c.as_str(), 0)).collect();
+        for (code, v) in index.values_mut().enumerate() {
+            *v = code;
+        }
+        let codes: Vec<usize> = categories.iter().map(|c| index[c.as_str()]).collect();
+        let n_categories = index.len();
+
+        let mut oof = vec![0.0; n];
+        for (k, held_out) in fold_rows.iter().enumerate() {
+            if held_out.is_empty() {
+                continue;
+            }
+            let train: Vec<usize> = (0..n).filter(|&i| folds[i] != k).collect();
+            let (enc, _) = fit_encodings(self.smooth, &codes, y, &train, n_categories);
+            for &i in held_out {
+                oof[i] = enc[codes[i]];
+            }
+        }
+
+        let all: Vec<usize> = (0..n).collect();
+        let (enc, target_mean) = fit_encodings(self.smooth, &codes, y, &all, n_categories);
+        let encodings = index
+            .iter()
+            .map(|(&c, &code)| (c.to_owned(), enc[code]))
+            .collect();
+        Ok((
+            FittedTargetEncoder {
+                smooth: self.smooth,
+                target_mean,
+                encodings,
+            },
+            oof,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn floats(v: &Value, key: &str) -> Vec<f64> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn strings(v: &Value, key: &str) -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Returns the largest absolute difference to sklearn.
+    fn check_fixture(text: &str) -> f64 {
+        let fx: Value = serde_json::from_str(text).unwrap();
+        let smooth = match &fx["smooth"] {
+            Value::String(s) if s == "auto" => Smooth::Auto,
+            Value::String(s) => Smooth::Fixed(s.parse().unwrap()),
+            other => panic!("smooth {other}"),
+        };
+        let cats = strings(&fx, "categories");
+        let y: Vec<f64> = fx["y"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let folds: Vec<usize> = fx["folds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let n_folds = fx["n_folds"].as_u64().unwrap() as usize;
+        let (fitted, oof) = TargetEncoderParams { smooth }
+            .fit_transform(&cats, &y, &folds, n_folds)
+            .unwrap();
+
+        let mut max_err = 0.0_f64;
+        for (a, b) in oof.iter().zip(floats(&fx, "oof")) {
+            max_err = max_err.max((a - b).abs());
+        }
+        let target_mean: f64 = fx["target_mean"].as_str().unwrap().parse().unwrap();
+        max_err = max_err.max((fitted.target_mean - target_mean).abs());
+        let names = strings(&fx, "encoding_categories");
+        assert_eq!(fitted.encodings.keys().cloned().collect::<Vec<_>>(), names);
+        for (c, want) in names.iter().zip(floats(&fx, "encodings")) {
+            max_err = max_err.max((fitted.transform(c) - want).abs());
+        }
+        let unseen: f64 = fx["unseen_value"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            fitted.transform(fx["unseen_category"].as_str().unwrap()),
+            unseen
+        );
+        max_err
+    }
+
+    #[test]
+    fn sklearn_fixtures_agree() {
+        let mut max_err = 0.0_f64;
+        for text in [
+            include_str!("../../tests/data/sklearn/target_encoder_auto.json"),
+            include_str!("../../tests/data/sklearn/target_encoder_fixed10.json"),
+            include_str!("../../tests/data/sklearn/target_encoder_fixed0.json"),
+            include_str!("../../tests/data/sklearn/target_encoder_zero_var_fold.json"),
+        ] {
+            let err = check_fixture(text);
+            assert!(err <= 1e-12, "{err}");
+            max_err = max_err.max(err);
+        }
+        println!("max |target encoding - sklearn| = {max_err:e}");
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn hand_computed_auto() {
+        // Full train: y = [1,0,1,0], mean 0.5, var 0.25. Category "a" = {1, 0}:
+        // mean 0.5, ssd 0.5, lambda = 0.5 / (0.5 + 0.25) = 2/3 -> 0.5.
+        // Category "b" = {1, 0}: the same. Unseen -> 0.5.
+        let (f, _) = TargetEncoderParams::default()
+            .fit_transform(
+                &s(&["a", "a", "b", "b"]),
+                &[1.0, 0.0, 1.0, 0.0],
+                &[0, 1, 0, 1],
+                2,
+            )
+            .unwrap();
+        assert!((f.transform("a") - 0.5).abs() < 1e-15);
+        assert_eq!(f.transform("zzz"), 0.5);
+        // A pure category with no spread gets lambda = 1: its own mean.
+        let (f, oof) = TargetEncoderParams::default()
+            .fit_transform(
+                &s(&["a", "a", "b", "b", "b"]),
+                &[1.0, 1.0, 0.0, 0.0, 1.0],
+                &[0, 1, 0, 1, 1],
+                2,
+            )
+            .unwrap();
+        assert_eq!(f.transform("a"), 1.0);
+        // Row 0 (fold 0) is encoded from fold 1 = {a:1, b:0, b:1}: var 2/9,
+        // a: n 1, ssd 0 -> lambda 1 -> 1.
+        assert_eq!(oof[0], 1.0);
+    }
+
+    #[test]
+    fn fixed_smoothing_formula() {
+        // m = 2, overall mean 0.25 (1 of 4): "a" = {1, 0} -> (2*0.25 + 1) / (2 + 2).
+        let (f, _) = TargetEncoderParams {
+            smooth: Smooth::Fixed(2.0),
+        }
+        .fit_transform(
+            &s(&["a", "a", "b", "b"]),
+            &[1.0, 0.0, 0.0, 0.0],
+            &[0, 1, 0, 1],
+            2,
+        )
+        .unwrap();
+        assert_eq!(f.transform("a"), 1.5 / 4.0);
+        assert_eq!(f.transform("b"), 0.5 / 4.0);
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        let p = TargetEncoderParams::default();
+        let c = s(&["a", "b"]);
+        assert!(p.fit_transform(&c, &[1.0], &[0, 1], 2).is_err());
+        assert!(p.fit_transform(&c, &[1.0, 0.0], &[0], 2).is_err());
+        assert!(p.fit_transform(&c, &[1.0, 0.5], &[0, 1], 2).is_err());
+        assert!(p.fit_transform(&c, &[1.0, 0.0], &[0, 2], 2).is_err());
+        assert!(p.fit_transform(&c, &[1.0, 0.0], &[0, 0], 1).is_err());
+        assert!(p.fit_transform(&c, &[1.0, 0.0], &[1, 1], 2).is_err());
+        assert!(matches!(
+            p.fit_transform(&[], &[], &[], 2),
+            Err(Error::Data { .. })
+        ));
+        let neg = TargetEncoderParams {
+            smooth: Smooth::Fixed(-1.0),
+        };
+        assert!(matches!(neg.check(), Err(Error::Params { .. })));
+        // Empty folds are fine as long as two folds hold rows.
+        assert!(p.fit_transform(&c, &[1.0, 0.0], &[0, 3], 5).is_ok());
+    }
+
+    #[test]
+    fn fitted_round_trips_through_json() {
+        let (f, _) = TargetEncoderParams {
+            smooth: Smooth::Fixed(1.5),
+        }
+        .fit_transform(&s(&["x", "y", "x"]), &[1.0, 0.0, 0.0], &[0, 1, 1], 2)
+        .unwrap();
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(
+            serde_json::from_str::<FittedTargetEncoder>(&json).unwrap(),
+            f
+        );
+        let auto = serde_json::to_string(&Smooth::Auto).unwrap();
+        assert_eq!(auto, "\"auto\"");
+    }
+}

@@ -1,0 +1,64 @@
+//! Thin entry point: parse, call the library, print the error cause chain, exit code.
+//! Exit codes: 0 ok, 2 bad input or a failed stage (the message says which and how to
+//! fix it), 101 a bug (panic).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use rarecall::cli::{Cli, Command};
+use rarecall::config;
+use rarecall::remote::Env;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let chain: Vec<String> = err.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", rarecall::remote::redact(&chain.join(": ")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DemoData(args) => {
+            let stats = rarecall::demo::write_demo(&args.out, args.members, args.seed)?;
+            println!(
+                "wrote {} events, {} interactions ({} positive, {:.2} %), {} members to {}",
+                stats.events,
+                stats.interactions,
+                stats.positive_interactions,
+                100.0 * stats.positive_interactions as f64 / stats.interactions.max(1) as f64,
+                stats.members,
+                args.out.display()
+            );
+        }
+        Command::Check(args) => {
+            if args.dry_run {
+                let pipeline = config::load_pipeline(&args.common, None)?;
+                let views = rarecall::sql::render_pipeline(&pipeline, Default::default())?;
+                print!("{}", rarecall::sql::dry_run_text(&views));
+            } else {
+                let cfg = config::load(&args.common, None, &Env::from_process())?;
+                print!("{}", rarecall::check(&cfg)?);
+            }
+        }
+        Command::Run(args) => {
+            let cfg = config::load(&args.common, Some(&args), &Env::from_process())
+                .context("configuration")?;
+            let r = rarecall::run(&cfg)?;
+            println!(
+                "train (sampled): {} interactions, {} positive | test: {} interactions, {} positive | {} events from {} members",
+                r.train_rows, r.train_positives, r.test_rows, r.test_positives, r.events, r.members
+            );
+            for (stage, secs) in &r.timings {
+                println!("  {stage:<22} {secs:>8.2} s");
+            }
+            println!("outputs in {}", r.output_dir);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The stages that run in Spark, in order: register the source and the rules, check
+//! the schema and the events, create the views of `sql/`, pull the features back.
+//!
+//! Everything that grows with the data stays in Spark SQL; what comes back is one
+//! row per sampled training interaction and per test interaction.
+
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+
+use crate::config::Pipeline;
+use crate::error::{Error, Result};
+use crate::spark::Spark;
+use crate::sql::{self, SourceTypes};
+use crate::table::{self, EventChecks, FeatureTable};
+
+/// Wall time of each stage, in run order.
+#[derive(Debug, Clone, Default)]
+pub struct Timings(pub Vec<(String, f64)>);
+
+impl Timings {
+    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let start = Instant::now();
+        eprintln!("rarecall: {stage} ...");
+        let out = f();
+        let secs = start.elapsed().as_secs_f64();
+        if out.is_ok() {
+            eprintln!("rarecall: {stage} done in {secs:.2} s");
+        }
+        self.0.push((stage.to_string(), secs));
+        out
+    }
+}
+
+/// What the Spark side produced.
+pub struct SparkOutputs {
+    pub spark_version: String,
+    pub checks: EventChecks,
+    pub features: FeatureTable,
+    /// Rows of the `descriptions` view, sorted for the audit file.
+    pub audit: Vec<RecordBatch>,
+    pub sampled_negative_weight: f64,
+}
+
+/// Registers the source and checks its schema against the mapping.
+pub fn register_and_check_source(spark: &Spark, p: &Pipeline) -> Result<SourceTypes> {
+    let dtypes = spark.register_source(&p.source)?;
+    table::check_source_schema(&p.columns, &dtypes)
+}
+
+/// Refuses events that would make every later number wrong.
+pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
+    let src = p.source.describe();
+    if c.n_events == 0 {
+        return Err(Error::Source {
+            source_name: src,
+            problem: "has no rows".into(),
+            fix: "point the source at the events (or check its filter); demo data: rarecall demo-data".into(),
+        });
+    }
+    let col = |role: &str| match role {
+        "member_id" => p.columns.member_id.raw().to_string(),
+        "interaction_id" => p.columns.interaction_id.raw().to_string(),
+        "event_ts" => p.columns.event_ts.raw().to_string(),
+        _ => p.columns.label.raw().to_string(),
+    };
+    let problems = [
+        (c.null_member, "member_id", "have a null member id", "drop or fill those rows in the source"),
+        (c.null_interaction, "interaction_id", "have a null interaction id", "drop or fill those rows in the source"),
+        (c.null_ts, "event_ts", "have a null or unparseable event time", "store times as timestamps or ISO-8601 strings (2024-03-01T10:15:00)"),
+        (c.bad_label, "label", "have a label that is null or not 0/1", "store the label as 0/1 or true/false"),
+    ];
+    for (n, role, what, fix) in problems {
+        if n > 0 {
+            return Err(Error::Data {
+                problem: format!("{n} of {} events in column `{}` {what}", c.n_events, col(role)),
+                fix: fix.into(),
+            });
+        }
+    }
+    if c.future_ts > 0 {
+        return Err(Error::Data {
+            problem: format!("{} events are dated in the future (latest {})", c.future_ts, fmt_us(c.max_ts_us)),
+            fix: "check the time zone and the event time column; future events would leak into features".into(),
+        });
+    }
+    if c.n_interaction_members != c.n_interactions {
+        return Err(Error::Data {
+            problem: format!(
+                "{} interactions belong to more than one member",
+                c.n_interaction_members - c.n_interactions
+            ),
+            fix: "each interaction id must belong to one member; check columns.interaction_id".into(),
+        });
+    }
+    let boundary = p.split_boundary_micros();
+    match (c.min_ts_us, c.max_ts_us) {
+        (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => Err(Error::Data {
+            problem: format!(
+                "split boundary {} is outside the data ({} .. {})",
+                p.split_boundary,
+                fmt_us(Some(lo)),
+                fmt_us(Some(hi))
+            ),
+            fix: "set model.split_boundary (--split-boundary) to a date inside the data range".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A timestamp for messages.
+pub fn fmt_us(us: Option<i64>) -> String {
+    us.and_then(chrono::DateTime::from_timestamp_micros)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Runs every Spark stage and brings the feature table back.
+pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<SparkOutputs> {
+    let spark_version = timings.time("server version", || spark.version())?;
+    let types = timings.time("read source", || register_and_check_source(spark, p))?;
+    let views = sql::render_pipeline(p, types)?;
+    timings.time("create views", || {
+        spark.register_rules(&p.rules)?;
+        for v in &views {
+            spark.create_view(v)?;
+        }
+        Ok(())
+    })?;
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let checks = timings.time("check events", || {
+        let q = sql::render_event_checks(now_us)?;
+        table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
+    })?;
+    validate_events(&checks, p)?;
+    let audit = timings.time("normalization audit", || {
+        spark.query(
+            "normalization audit",
+            "select * from descriptions order by event_count desc, description_raw asc nulls first",
+            &Default::default(),
+        )
+    })?;
+    let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
+    let features = timings.time("pull features", || {
+        let batches = spark.query(
+            "pull features",
+            "select * from features where in_sample",
+            &Default::default(),
+        )?;
+        table::feature_table(&batches, &cat_names)
+    })?;
+    let train = features.rows_of(table::Split::Train);
+    let test = features.rows_of(table::Split::Test);
+    if train.is_empty() {
+        return Err(Error::data(
+            format!("the training window (before {}) has no interactions", p.split_boundary),
+            "move model.split_boundary later",
+        ));
+    }
+    if test.is_empty() {
+        return Err(Error::data(
+            format!("the test window (on or after {}) has no interactions", p.split_boundary),
+            "move model.split_boundary earlier",
+        ));
+    }
+    if features.positives_of(table::Split::Train) == 0 {
+        return Err(Error::data(
+            format!("the training window (before {}) has no positive interaction", p.split_boundary),
+            "move model.split_boundary later or check columns.label",
+        ));
+    }
+    let sampled_negative_weight = train
+        .iter()
+        .map(|&i| features.sample_weight[i])
+        .fold(1.0, f64::max);
+    Ok(SparkOutputs {
+        spark_version,
+        checks,
+        features,
+        audit,
+        sampled_negative_weight,
+    })
+}

@@ -1,0 +1,326 @@
+//! The only user of Spark Connect: session, temporary views, Arrow batches back.
+//!
+//! The `apache-spark-connect` client is synchronous on a private tokio runtime, so
+//! every call runs on a plain thread of its own (never on a tokio worker) with a
+//! deadline. When the deadline passes the operation is interrupted on the server and
+//! the stage fails with a timeout, instead of the client's own retry loop (up to an
+//! hour) deciding how long a morning job hangs.
+
+use std::collections::HashMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use spark_connect::expression::{Expression, LiteralExpression};
+use spark_connect::row::{Row, Value};
+use spark_connect::types::DataType;
+use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
+
+use crate::config::{Source, SourceFormat};
+use crate::error::{Error, Result};
+use crate::remote::{Remote, redact};
+use crate::rules::Rules;
+use crate::sql::{RenderedView, SqlValue};
+
+/// Name of the temporary view the source is registered under.
+pub const SOURCE_VIEW: &str = "rc_source";
+/// Name of the temporary view holding the description rules.
+pub const RULES_VIEW: &str = "rc_rules";
+
+/// A connected session with a per-call deadline.
+pub struct Spark {
+    session: SparkSession,
+    remote: Remote,
+    timeout: Duration,
+}
+
+/// Turns a client error into the library's error, keeping the first line of the
+/// server's message (the error class and what it says) and never the token.
+fn map_err(stage: &str, remote: &Remote, e: SparkError) -> Error {
+    let msg = redact(&e.message());
+    let first = msg.lines().next().unwrap_or("").trim().to_string();
+    // gRPC UNAVAILABLE (14) / DEADLINE_EXCEEDED (4): the server went away.
+    if matches!(e.grpc_code, Some(14) | Some(4)) {
+        return Error::Connection {
+            remote: remote.to_string(),
+            problem: format!("server stopped answering during `{stage}` ({first})"),
+            fix: "check that the Spark Connect server is running (scripts/spark-local.sh status) and rerun".into(),
+        };
+    }
+    let class = if e.error_class.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", e.error_class)
+    };
+    let first = if first.starts_with('[') { first } else { format!("{class}{first}") };
+    Error::Spark {
+        stage: stage.to_string(),
+        message: first.chars().take(600).collect(),
+    }
+}
+
+impl Spark {
+    /// Connects, checks the server answers, and sets the session time zone to UTC
+    /// (day gaps and the split boundary are defined in UTC).
+    pub fn connect(remote: &Remote, timeout_secs: u64) -> Result<Spark> {
+        probe_tcp(remote)?;
+        let url = remote.connection_string();
+        let timeout = Duration::from_secs(timeout_secs);
+        let session = with_deadline("connect", Duration::from_secs(timeout_secs.min(60)), move || {
+            SparkSessionBuilder::new().remote(&url).get_or_create()
+        })
+        .map_err(|e| lift(e, "connect", remote))?;
+        let spark = Spark {
+            session,
+            remote: remote.clone(),
+            timeout,
+        };
+        spark.call("configure session", |s| {
+            s.conf().set("spark.sql.session.timeZone", "UTC")
+        })?;
+        Ok(spark)
+    }
+
+    fn call<T, F>(&self, stage: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(SparkSession) -> spark_connect::Result<T> + Send + 'static,
+    {
+        let session = self.session.clone();
+        match with_deadline(stage, self.timeout, move || f(session)) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if matches!(e, CallError::Timeout { .. }) {
+                    // Best effort: stop the server-side work we no longer wait for.
+                    let s = self.session.clone();
+                    let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
+                        s.interrupt_all()
+                    });
+                }
+                Err(lift(e, stage, &self.remote))
+            }
+        }
+    }
+
+    /// The server's Spark version.
+    pub fn version(&self) -> Result<String> {
+        self.call("version", |s| s.version())
+    }
+
+    /// Registers the source as the temporary view `rc_source` and returns its columns
+    /// and their Spark types.
+    pub fn register_source(&self, source: &Source) -> Result<Vec<(String, String)>> {
+        let source = source.clone();
+        let name = source.describe();
+        let remote = self.remote.clone();
+        self.call("read source", move |s| {
+            let df = match &source {
+                Source::Path { path, format } => {
+                    let mut reader = s.read().format(format.as_str());
+                    if *format == SourceFormat::Csv {
+                        reader = reader.option("header", "true").option("inferSchema", "true");
+                    }
+                    reader.load(Some(path))
+                }
+                Source::Table { parts } => {
+                    let quoted: Vec<String> = parts.iter().map(|p| p.quoted()).collect();
+                    s.table(&quoted.join("."))?
+                }
+            };
+            let dtypes = df.dtypes()?;
+            df.create_or_replace_temp_view(SOURCE_VIEW)?;
+            Ok(dtypes)
+        })
+        .map_err(|e| source_error(e, &name, &remote))
+    }
+
+    /// Uploads the rules as a small DataFrame and registers it as `rc_rules`.
+    pub fn register_rules(&self, rules: &Rules) -> Result<()> {
+        let schema = DataType::from_ddl(
+            "rule_order int, rule_name string, match_kind string, pattern string, canonical string",
+        )
+        .map_err(|e| map_err("rules schema", &self.remote, e))?;
+        let fields: Vec<String> = ["rule_order", "rule_name", "match_kind", "pattern", "canonical"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let rows: Vec<Row> = rules
+            .rules
+            .iter()
+            .map(|r| {
+                Row::new(
+                    fields.clone(),
+                    vec![
+                        Value::Integer(r.order),
+                        Value::String(r.name.clone()),
+                        Value::String(r.kind.as_str().to_string()),
+                        Value::String(r.pattern.clone()),
+                        Value::String(r.canonical.clone()),
+                    ],
+                )
+            })
+            .collect();
+        self.call("register rules", move |s| {
+            s.create_dataframe(rows, schema)?
+                .create_or_replace_temp_view(RULES_VIEW)
+        })
+    }
+
+    /// Creates (or replaces) one temporary view from a rendered SQL file. Views are
+    /// lazy: this only analyzes the query, so errors in it show up here.
+    pub fn create_view(&self, view: &RenderedView) -> Result<()> {
+        let sql = view.sql.clone();
+        let name = view.name.clone();
+        let args = named_args(&view.params);
+        self.call(&format!("view {}", view.name), move |s| {
+            s.sql_with_args(&sql, Vec::new(), args)?
+                .create_or_replace_temp_view(&name)
+        })
+    }
+
+    /// Runs a query and brings its result back as Arrow record batches.
+    pub fn query(
+        &self,
+        stage: &str,
+        sql: &str,
+        params: &std::collections::BTreeMap<String, SqlValue>,
+    ) -> Result<Vec<RecordBatch>> {
+        let sql = sql.to_string();
+        let args = named_args(params);
+        self.call(stage, move |s| {
+            s.sql_with_args(&sql, Vec::new(), args)?
+                .collect_record_batches()
+        })
+    }
+}
+
+fn named_args(params: &std::collections::BTreeMap<String, SqlValue>) -> HashMap<String, Expression> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            let lit = match v {
+                SqlValue::Timestamp(us) => LiteralExpression::Timestamp(*us),
+                SqlValue::Double(d) => LiteralExpression::Double(*d),
+                SqlValue::Long(l) => LiteralExpression::Long(*l),
+            };
+            (k.clone(), Expression::Literal(lit))
+        })
+        .collect()
+}
+
+/// Maps the read errors users cause most (missing path or table) to a message that
+/// says how to fix them.
+fn source_error(e: Error, name: &str, remote: &Remote) -> Error {
+    match e {
+        Error::Spark { message, .. }
+            if message.contains("PATH_NOT_FOUND") || message.contains("does not exist") =>
+        {
+            Error::Source {
+                source_name: name.to_string(),
+                problem: "the path does not exist on the Spark server".into(),
+                fix: format!(
+                    "check source.path (the server at {} reads it, not this machine), or create the data with `rarecall demo-data`",
+                    remote.host()
+                ),
+            }
+        }
+        Error::Spark { message, .. }
+            if message.contains("TABLE_OR_VIEW_NOT_FOUND") =>
+        {
+            Error::Source {
+                source_name: name.to_string(),
+                problem: "the table does not exist or is not visible to this user".into(),
+                fix: "check source.table (catalog.schema.table) and the grants on it".into(),
+            }
+        }
+        Error::Spark { message, .. } if message.contains("UNABLE_TO_INFER_SCHEMA") => {
+            Error::Source {
+                source_name: name.to_string(),
+                problem: "no data files were found there (empty folder or no rows)".into(),
+                fix: "point source.path at the folder or file that holds the events".into(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Fails fast with a clear message when nothing listens at the remote's address,
+/// instead of letting the client retry with backoff for up to an hour.
+fn probe_tcp(remote: &Remote) -> Result<()> {
+    let addr = format!("{}:{}", remote.host(), remote.port());
+    let fix = if remote.is_loopback() {
+        "start the local server with scripts/spark-local.sh start, or pass the right --remote".to_string()
+    } else {
+        "check the host name, the network, and that the cluster is running".to_string()
+    };
+    let addrs: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|e| Error::Connection {
+            remote: remote.to_string(),
+            problem: format!("host cannot be resolved ({e})"),
+            fix: fix.clone(),
+        })?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Connection {
+        remote: remote.to_string(),
+        problem: format!(
+            "server is unreachable ({})",
+            last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+        ),
+        fix,
+    })
+}
+
+enum CallError {
+    Spark(SparkError),
+    Timeout { secs: u64 },
+    Panicked,
+}
+
+fn lift(e: CallError, stage: &str, remote: &Remote) -> Error {
+    match e {
+        CallError::Spark(e) => map_err(stage, remote, e),
+        CallError::Timeout { secs } => Error::Timeout {
+            stage: stage.to_string(),
+            secs,
+        },
+        CallError::Panicked => Error::Spark {
+            stage: stage.to_string(),
+            message: "the Spark Connect client panicked".into(),
+        },
+    }
+}
+
+/// Runs `f` on its own thread and waits at most `deadline`. A call that overruns is
+/// abandoned (its thread ends when the client gives up or the process exits).
+fn with_deadline<T, F>(stage: &str, deadline: Duration, f: F) -> std::result::Result<T, CallError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> spark_connect::Result<T> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("spark:{stage}"))
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    if spawned.is_err() {
+        return Err(CallError::Panicked);
+    }
+    match rx.recv_timeout(deadline) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CallError::Spark(e)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(CallError::Timeout {
+            secs: deadline.as_secs(),
+        }),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(CallError::Panicked),
+    }
+}

@@ -1,0 +1,341 @@
+//! Loads the Spark SQL views of `sql/` (embedded in the binary, in run order) and binds
+//! validated values into them. Pure: nothing here talks to Spark.
+//!
+//! Two kinds of holes, both declared in each file's header comment:
+//! - `{{ name }}` fragments: identifiers from config, validated and back-quoted
+//!   ([`Ident`]), or SQL built here from such identifiers. Nothing from data enters.
+//! - `:name` parameters: values (dates, numbers) sent to Spark as typed literals
+//!   through the Spark Connect `named_args`, never pasted into the text.
+//!
+//! The declared set and the bound set must match exactly, so a file that gains a hole
+//! without the code binding it fails in unit tests, not on a cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::Pipeline;
+use crate::error::{Error, Result};
+
+/// The view files in run order: (file stem, text). File stem = `NN_<view name>`.
+pub const VIEW_FILES: &[(&str, &str)] = &[
+    ("01_events", include_str!("../sql/01_events.sql")),
+    ("02_descriptions", include_str!("../sql/02_descriptions.sql")),
+    ("03_interactions", include_str!("../sql/03_interactions.sql")),
+    ("04_member_history", include_str!("../sql/04_member_history.sql")),
+    ("05_features", include_str!("../sql/05_features.sql")),
+];
+
+/// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
+pub const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
+
+/// Renders the event checks with the run's clock (microseconds since the epoch).
+pub fn render_event_checks(now_us: i64) -> Result<RenderedView> {
+    let (frags, params) = declared(EVENT_CHECKS);
+    if !frags.is_empty() || params.iter().map(String::as_str).ne(["now"]) {
+        return Err(Error::Spark {
+            stage: "event_checks".into(),
+            message: format!("internal: unexpected holes {frags:?} {params:?}"),
+        });
+    }
+    Ok(RenderedView {
+        name: "event_checks".into(),
+        sql: EVENT_CHECKS.to_string(),
+        params: [("now".to_string(), SqlValue::Timestamp(now_us))].into(),
+    })
+}
+
+/// A column or table name from config: any text without control characters, rendered
+/// back-quoted with embedded backticks doubled, so it can never end the identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident(String);
+
+impl Ident {
+    pub fn new(key: &str, raw: &str) -> Result<Self> {
+        if raw.is_empty() || raw.trim().is_empty() {
+            return Err(Error::config(
+                key,
+                "a non-empty column or table name",
+                format!("{raw:?}"),
+                "name the column as it appears in the source",
+            ));
+        }
+        if raw.chars().any(|c| c.is_control()) || raw.len() > 255 {
+            return Err(Error::config(
+                key,
+                "a name of at most 255 characters without control characters",
+                format!("{:?}", raw.chars().take(40).collect::<String>()),
+                "name the column as it appears in the source",
+            ));
+        }
+        Ok(Ident(raw.to_string()))
+    }
+
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+
+    /// `` `name` `` with backticks doubled: Spark's quoted-identifier syntax.
+    pub fn quoted(&self) -> String {
+        format!("`{}`", self.0.replace('`', "``"))
+    }
+}
+
+/// A typed value bound to a `:name` parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// Microseconds since the epoch, UTC.
+    Timestamp(i64),
+    Double(f64),
+    Long(i64),
+}
+
+impl std::fmt::Display for SqlValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlValue::Timestamp(us) => {
+                let t = chrono::DateTime::from_timestamp_micros(*us).unwrap_or_default();
+                write!(f, "timestamp'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+            }
+            SqlValue::Double(v) => write!(f, "{v:?}d"),
+            SqlValue::Long(v) => write!(f, "{v}L"),
+        }
+    }
+}
+
+/// One view ready to run: name, SQL text with fragments filled, parameter values.
+#[derive(Debug, Clone)]
+pub struct RenderedView {
+    pub name: String,
+    pub sql: String,
+    pub params: BTreeMap<String, SqlValue>,
+}
+
+/// How the source's time and label columns are typed, which decides the expression
+/// that standardizes them (from the schema check; the contract types by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceTypes {
+    pub event_ts_is_string: bool,
+}
+
+/// Header declarations of a view file: the `{{ }}` fragments and `:params` it names.
+fn declared(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let frag_re = regex::Regex::new(r"\{\{\s*([a-z_]+)\s*\}\}").expect("static regex");
+    let param_re = regex::Regex::new(r"--\s+:([a-z_]+)\s").expect("static regex");
+    let frags = frag_re
+        .captures_iter(&header)
+        .map(|c| c[1].to_string())
+        .collect();
+    let params = param_re
+        .captures_iter(&header)
+        .map(|c| c[1].to_string())
+        .collect();
+    (frags, params)
+}
+
+/// Fills `{{ name }}` holes of the body (the header stays as written); every hole must
+/// be bound and every binding used.
+pub fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Result<String> {
+    let frag_re = regex::Regex::new(r"\{\{\s*([a-z_]+)\s*\}\}").expect("static regex");
+    let header_len: usize = text
+        .lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| l.len() + 1)
+        .sum();
+    let (header, body) = text.split_at(header_len.min(text.len()));
+    let mut missing = Vec::new();
+    let mut used = BTreeSet::new();
+    let out = frag_re.replace_all(body, |c: &regex::Captures| {
+        let name = &c[1];
+        match fragments.get(name) {
+            Some(v) => {
+                used.insert(name.to_string());
+                v.clone()
+            }
+            None => {
+                missing.push(name.to_string());
+                String::new()
+            }
+        }
+    });
+    let unused: Vec<_> = fragments
+        .keys()
+        .filter(|k| !used.contains(**k))
+        .collect();
+    if !missing.is_empty() || !unused.is_empty() {
+        return Err(Error::Spark {
+            stage: stem.to_string(),
+            message: format!(
+                "internal: SQL fragments unbound {missing:?} or unused {unused:?}"
+            ),
+        });
+    }
+    Ok(format!("{header}{out}"))
+}
+
+/// Renders every view of the pipeline in run order.
+pub fn render_pipeline(p: &Pipeline, types: SourceTypes) -> Result<Vec<RenderedView>> {
+    let c = &p.columns;
+    let event_ts = if types.event_ts_is_string {
+        format!("try_to_timestamp({})", c.event_ts.quoted())
+    } else {
+        format!("cast({} as timestamp)", c.event_ts.quoted())
+    };
+    let cat_select: String = c
+        .categoricals
+        .iter()
+        .map(|(src, std)| format!(",\n        cast({} as string) as {std}", src.quoted()))
+        .collect();
+    let cat_modes: String = c
+        .categoricals
+        .iter()
+        .map(|(_, std)| format!(",\n        mode({std}, true) as {std}"))
+        .collect();
+    let cat_cols: String = c
+        .categoricals
+        .iter()
+        .map(|(_, std)| format!(",\n        {std}"))
+        .collect();
+
+    let mut views = Vec::new();
+    for (stem, text) in VIEW_FILES {
+        let name = stem
+            .split_once('_')
+            .map(|(_, n)| n)
+            .unwrap_or(stem)
+            .to_string();
+        let mut frags: BTreeMap<&str, String> = BTreeMap::new();
+        let mut params: BTreeMap<String, SqlValue> = BTreeMap::new();
+        match name.as_str() {
+            "events" => {
+                frags.insert("member_id", c.member_id.quoted());
+                frags.insert("interaction_id", c.interaction_id.quoted());
+                frags.insert("description", c.description.quoted());
+                frags.insert("event_ts", event_ts.clone());
+                frags.insert("label", format!("try_cast({} as int)", c.label.quoted()));
+                frags.insert("categoricals", cat_select.clone());
+            }
+            "interactions" => {
+                frags.insert("categorical_modes", cat_modes.clone());
+            }
+            "member_history" => {
+                frags.insert("categorical_columns", cat_cols.clone());
+            }
+            "features" => {
+                params.insert(
+                    "split_boundary".into(),
+                    SqlValue::Timestamp(p.split_boundary_micros()),
+                );
+                params.insert("neg_pos_ratio".into(), SqlValue::Double(p.neg_pos_ratio));
+                params.insert("seed".into(), SqlValue::Long(p.seed));
+            }
+            _ => {}
+        }
+        let (decl_frags, decl_params) = declared(text);
+        let bound_frags: BTreeSet<String> = frags.keys().map(|k| k.to_string()).collect();
+        let bound_params: BTreeSet<String> = params.keys().cloned().collect();
+        if decl_frags != bound_frags || decl_params != bound_params {
+            return Err(Error::Spark {
+                stage: stem.to_string(),
+                message: format!(
+                    "internal: header declares fragments {decl_frags:?} and params {decl_params:?}, code binds {bound_frags:?} and {bound_params:?}"
+                ),
+            });
+        }
+        let sql = render(stem, text, &frags)?;
+        views.push(RenderedView { name, sql, params });
+    }
+    Ok(views)
+}
+
+/// The text `check --dry-run` prints: each view with its parameter values.
+pub fn dry_run_text(views: &[RenderedView]) -> String {
+    let mut out = String::new();
+    for v in views {
+        out.push_str(&format!("-- ===== view {} =====\n", v.name));
+        for (k, val) in &v.params {
+            out.push_str(&format!("-- param :{k} = {val}\n"));
+        }
+        out.push_str(&v.sql);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::pipeline_from_toml;
+
+    #[test]
+    fn ident_quoting_cannot_escape() {
+        let i = Ident::new("k", "a`; drop table x; --").unwrap();
+        assert_eq!(i.quoted(), "`a``; drop table x; --`");
+        assert!(Ident::new("k", "").is_err());
+        assert!(Ident::new("k", "a\nb").is_err());
+    }
+
+    #[test]
+    fn every_view_renders_with_all_holes_bound() {
+        let p = pipeline_from_toml(
+            "[source]\npath = \"/e\"\n[columns]\ncategoricals = [\"CHANNEL\", \"plan type\"]\n",
+        )
+        .unwrap();
+        let views = render_pipeline(&p, SourceTypes::default()).unwrap();
+        let names: Vec<_> = views.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["events", "descriptions", "interactions", "member_history", "features"]
+        );
+        for v in &views {
+            let body: String = v.sql.lines().filter(|l| !l.starts_with("--")).collect();
+            assert!(!body.contains("{{"), "{}: {}", v.name, v.sql);
+        }
+        assert!(views[0].sql.contains("cast(`plan type` as string) as cat_plan_type"));
+        assert!(views[2].sql.contains("mode(cat_channel, true) as cat_channel"));
+        assert_eq!(
+            views[4].params["split_boundary"].to_string(),
+            "timestamp'2024-10-01 00:00:00.000000'"
+        );
+    }
+
+    #[test]
+    fn string_timestamps_are_parsed_not_cast() {
+        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let v = render_pipeline(
+            &p,
+            SourceTypes {
+                event_ts_is_string: true,
+            },
+        )
+        .unwrap();
+        assert!(v[0].sql.contains("try_to_timestamp(`event_ts`)"));
+    }
+
+    #[test]
+    fn unbound_or_unused_fragments_fail() {
+        let mut f = BTreeMap::new();
+        assert!(render("t", "-- h\nselect {{ a }}", &f).is_err());
+        f.insert("a", "1".to_string());
+        f.insert("b", "2".to_string());
+        assert!(render("t", "-- h\nselect {{ a }}", &f).is_err());
+    }
+
+    #[test]
+    fn files_are_lower_case_with_a_final_cte() {
+        for (stem, text) in VIEW_FILES {
+            let body: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(body.contains("final as ("), "{stem}");
+            assert!(body.trim_end().ends_with("select * from final"), "{stem}");
+            let code: String = body.split('\'').step_by(2).collect();
+            assert_eq!(code, code.to_lowercase(), "{stem} has upper case outside strings");
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! Typed tables from Spark's Arrow batches, and the source schema check. Pure.
+//!
+//! The feature table keeps one contiguous vector per column (f64 for numbers, NaN for
+//! a null), descriptions as a compressed sparse row list of dictionary ids and
+//! categoricals as dictionary codes, so that encoding reads memory in order and no
+//! row owns an allocation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, ListArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
+use arrow::record_batch::RecordBatch;
+
+use crate::config::ColumnMap;
+use crate::error::{Error, Result};
+use crate::sql::SourceTypes;
+
+/// Numeric feature columns of `sql/04_member_history.sql`, in order.
+pub const NUMERIC_FEATURES: &[&str] = &[
+    "n_events",
+    "days_since_prev",
+    "calls_prev_7d",
+    "calls_prev_30d",
+    "calls_prev_90d",
+    "prior_escalations",
+    "days_since_last_escalation",
+    "tenure_days",
+];
+
+fn base_type(t: &str) -> &str {
+    t.split('(').next().unwrap_or(t).trim()
+}
+
+/// Checks the source columns against the mapping: every mapped column present (Spark
+/// resolves names case-insensitively, so do we) with a usable type. Returns how the
+/// time column must be read.
+pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Result<SourceTypes> {
+    let find = |name: &str| {
+        dtypes
+            .iter()
+            .find(|(n, _)| n == name)
+            .or_else(|| dtypes.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, t)| t.as_str())
+    };
+    let available = || {
+        let names: Vec<_> = dtypes.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        names.join(", ")
+    };
+    const IDS: &[&str] = &["string", "varchar", "char", "tinyint", "smallint", "int", "bigint", "decimal"];
+    const TS: &[&str] = &["timestamp", "timestamp_ntz", "date", "string"];
+    const TEXT: &[&str] = &["string", "varchar", "char", "void"];
+    const LABEL: &[&str] = &["boolean", "tinyint", "smallint", "int", "bigint"];
+    const CAT: &[&str] = &["string", "varchar", "char", "boolean", "tinyint", "smallint", "int", "bigint", "void"];
+    let mut checks: Vec<(&str, &str, &[&str], &str)> = vec![
+        ("member_id", cols.member_id.raw(), IDS, "string or integer"),
+        ("interaction_id", cols.interaction_id.raw(), IDS, "string or integer"),
+        ("event_ts", cols.event_ts.raw(), TS, "timestamp, date or ISO-8601 string"),
+        ("description", cols.description.raw(), TEXT, "string"),
+        ("label", cols.label.raw(), LABEL, "0/1 integer or boolean"),
+    ];
+    for (src, _) in &cols.categoricals {
+        checks.push(("categoricals", src.raw(), CAT, "string, integer or boolean"));
+    }
+    let mut types = SourceTypes::default();
+    for (role, name, allowed, expected) in checks {
+        let Some(t) = find(name) else {
+            return Err(Error::Schema {
+                role: role.into(),
+                column: name.into(),
+                expected: "a column of that name".into(),
+                found: format!("no such column (source has: {})", available()),
+                fix: format!("set columns.{role} to one of the source's column names"),
+            });
+        };
+        let b = base_type(t);
+        let ok = allowed.contains(&b) && !(b == "decimal" && !t.ends_with(",0)"));
+        if !ok {
+            return Err(Error::Schema {
+                role: role.into(),
+                column: name.into(),
+                expected: expected.into(),
+                found: t.into(),
+                fix: format!("map columns.{role} to a {expected} column, or cast it in a view of the source"),
+            });
+        }
+        if role == "event_ts" && b == "string" {
+            types.event_ts_is_string = true;
+        }
+    }
+    Ok(types)
+}
+
+/// Which window an interaction belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// Descriptions per row as ids into `dictionary` (compressed sparse rows).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DescriptionSets {
+    pub dictionary: Vec<String>,
+    pub offsets: Vec<usize>,
+    pub ids: Vec<u32>,
+}
+
+impl DescriptionSets {
+    pub fn row(&self, i: usize) -> impl Iterator<Item = &str> {
+        self.ids[self.offsets[i]..self.offsets[i + 1]]
+            .iter()
+            .map(|&id| self.dictionary[id as usize].as_str())
+    }
+}
+
+/// One categorical column as dictionary codes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Categorical {
+    pub name: String,
+    pub dictionary: Vec<String>,
+    pub codes: Vec<u32>,
+}
+
+impl Categorical {
+    pub fn value(&self, i: usize) -> &str {
+        &self.dictionary[self.codes[i] as usize]
+    }
+}
+
+/// The value a null categorical becomes (a category of its own).
+pub const MISSING_CATEGORY: &str = "(missing)";
+
+/// Interaction-level features for the train sample and the test window.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureTable {
+    pub interaction_id: Vec<String>,
+    pub member_id: Vec<String>,
+    pub interaction_ts_us: Vec<i64>,
+    pub label: Vec<u8>,
+    pub split: Vec<Split>,
+    pub sample_weight: Vec<f64>,
+    /// `NUMERIC_FEATURES[j]` is `numeric[j]`; null is NaN.
+    pub numeric: Vec<Vec<f64>>,
+    pub descriptions: DescriptionSets,
+    pub categoricals: Vec<Categorical>,
+}
+
+impl FeatureTable {
+    pub fn len(&self) -> usize {
+        self.interaction_id.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.interaction_id.is_empty()
+    }
+    pub fn rows_of(&self, s: Split) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.split[i] == s).collect()
+    }
+    pub fn positives_of(&self, s: Split) -> usize {
+        (0..self.len())
+            .filter(|&i| self.split[i] == s && self.label[i] == 1)
+            .count()
+    }
+    pub fn row_index(&self, interaction_id: &str) -> Option<usize> {
+        self.interaction_id.iter().position(|x| x == interaction_id)
+    }
+}
+
+fn arrow_err(expected: impl Into<String>, found: impl Into<String>) -> Error {
+    Error::Arrow {
+        stage: "features".into(),
+        expected: expected.into(),
+        found: found.into(),
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Arc<dyn Array>> {
+    batch.column_by_name(name).ok_or_else(|| {
+        arrow_err(
+            format!("a column `{name}`"),
+            format!("columns {:?}", batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>()),
+        )
+    })
+}
+
+fn as_f64(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let a = cast(column(batch, name)?, &DataType::Float64)
+        .map_err(|e| arrow_err(format!("`{name}` castable to double"), e.to_string()))?;
+    let a = a.as_primitive::<Float64Type>();
+    Ok((0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect())
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
+    let a = cast(column(batch, name)?, &DataType::Utf8)
+        .map_err(|e| arrow_err(format!("`{name}` as text"), e.to_string()))?;
+    let a = a.as_string::<i32>();
+    Ok((0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect())
+}
+
+/// Builds the feature table from the batches of `select * from features where
+/// in_sample`, sorted by (time, interaction id) so every later stage is deterministic
+/// whatever order Spark returned the rows in.
+pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result<FeatureTable> {
+    let mut t = FeatureTable {
+        numeric: vec![Vec::new(); NUMERIC_FEATURES.len()],
+        categoricals: categoricals
+            .iter()
+            .map(|n| Categorical {
+                name: n.clone(),
+                dictionary: Vec::new(),
+                codes: Vec::new(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut cat_maps: Vec<HashMap<String, u32>> = vec![HashMap::new(); categoricals.len()];
+    let mut desc_map: HashMap<String, u32> = HashMap::new();
+    let mut desc_rows: Vec<Vec<u32>> = Vec::new();
+    for b in batches {
+        let ids = strings(b, "interaction_id")?;
+        let members = strings(b, "member_id")?;
+        for (i, (id, m)) in ids.into_iter().zip(members).enumerate() {
+            let (Some(id), Some(m)) = (id, m) else {
+                return Err(arrow_err("non-null interaction and member ids", format!("a null in row {i}")));
+            };
+            t.interaction_id.push(id);
+            t.member_id.push(m);
+        }
+        let ts = cast(column(b, "interaction_ts")?, &DataType::Int64)
+            .map_err(|e| arrow_err("interaction_ts as a timestamp", e.to_string()))?;
+        let ts = ts.as_primitive::<Int64Type>();
+        // Spark sends microsecond timestamps; cast to Int64 keeps the unit's count.
+        let unit_to_us = match column(b, "interaction_ts")?.data_type() {
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Second, _) => 1_000_000,
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, _) => 1_000,
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, _) => 0,
+            _ => 1,
+        };
+        for i in 0..ts.len() {
+            let v = ts.value(i);
+            t.interaction_ts_us.push(if unit_to_us == 0 { v / 1000 } else { v * unit_to_us });
+        }
+        for v in as_f64(b, "label")? {
+            t.label.push(u8::from(v == 1.0));
+        }
+        for s in strings(b, "split")? {
+            t.split.push(match s.as_deref() {
+                Some("train") => Split::Train,
+                Some("test") => Split::Test,
+                other => return Err(arrow_err("split train or test", format!("{other:?}"))),
+            });
+        }
+        t.sample_weight.extend(as_f64(b, "sample_weight")?);
+        for (j, name) in NUMERIC_FEATURES.iter().enumerate() {
+            t.numeric[j].extend(as_f64(b, name)?);
+        }
+        let list = cast(
+            column(b, "descriptions")?,
+            &DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        )
+        .map_err(|e| arrow_err("descriptions as array<string>", e.to_string()))?;
+        let list: &ListArray = list.as_list::<i32>();
+        for i in 0..list.len() {
+            let mut row = Vec::new();
+            if !list.is_null(i) {
+                let values = list.value(i);
+                let values = values.as_string::<i32>();
+                for k in 0..values.len() {
+                    if values.is_null(k) {
+                        continue;
+                    }
+                    let v = values.value(k);
+                    let next = desc_map.len() as u32;
+                    let id = *desc_map.entry(v.to_string()).or_insert(next);
+                    row.push(id);
+                }
+            }
+            desc_rows.push(row);
+        }
+        for (c, name) in categoricals.iter().enumerate() {
+            for v in strings(b, name)? {
+                let v = v.unwrap_or_else(|| MISSING_CATEGORY.to_string());
+                let next = cat_maps[c].len() as u32;
+                let code = *cat_maps[c].entry(v).or_insert(next);
+                t.categoricals[c].codes.push(code);
+            }
+        }
+    }
+    for (c, map) in cat_maps.into_iter().enumerate() {
+        let mut dict = vec![String::new(); map.len()];
+        for (k, v) in map {
+            dict[v as usize] = k;
+        }
+        t.categoricals[c].dictionary = dict;
+    }
+    let mut dict = vec![String::new(); desc_map.len()];
+    for (k, v) in desc_map {
+        dict[v as usize] = k;
+    }
+    t.descriptions.dictionary = dict;
+
+    // Deterministic order: by time, then interaction id.
+    let mut order: Vec<usize> = (0..t.len()).collect();
+    order.sort_by(|&a, &b| {
+        t.interaction_ts_us[a]
+            .cmp(&t.interaction_ts_us[b])
+            .then_with(|| t.interaction_id[a].cmp(&t.interaction_id[b]))
+    });
+    Ok(permute(t, &order, desc_rows))
+}
+
+fn permute(t: FeatureTable, order: &[usize], desc_rows: Vec<Vec<u32>>) -> FeatureTable {
+    fn pick<T: Clone>(v: &[T], order: &[usize]) -> Vec<T> {
+        order.iter().map(|&i| v[i].clone()).collect()
+    }
+    let mut offsets = Vec::with_capacity(order.len() + 1);
+    let mut ids = Vec::new();
+    offsets.push(0);
+    for &i in order {
+        ids.extend_from_slice(&desc_rows[i]);
+        offsets.push(ids.len());
+    }
+    FeatureTable {
+        interaction_id: pick(&t.interaction_id, order),
+        member_id: pick(&t.member_id, order),
+        interaction_ts_us: pick(&t.interaction_ts_us, order),
+        label: pick(&t.label, order),
+        split: pick(&t.split, order),
+        sample_weight: pick(&t.sample_weight, order),
+        numeric: t.numeric.iter().map(|c| pick(c, order)).collect(),
+        descriptions: DescriptionSets {
+            dictionary: t.descriptions.dictionary,
+            offsets,
+            ids,
+        },
+        categoricals: t
+            .categoricals
+            .into_iter()
+            .map(|c| Categorical {
+                codes: pick(&c.codes, order),
+                ..c
+            })
+            .collect(),
+    }
+}
+
+/// Counts that decide whether the events can be used (from `sql/checks/event_checks.sql`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventChecks {
+    pub n_events: i64,
+    pub null_member: i64,
+    pub null_interaction: i64,
+    pub null_ts: i64,
+    pub bad_label: i64,
+    pub future_ts: i64,
+    pub n_interactions: i64,
+    pub n_interaction_members: i64,
+    pub n_members: i64,
+    pub min_ts_us: Option<i64>,
+    pub max_ts_us: Option<i64>,
+}
+
+/// Reads the one-row result of the event checks.
+pub fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
+    let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Err(arrow_err("one row of event checks", "no rows"));
+    };
+    let int = |name: &str| -> Result<Option<i64>> {
+        let a = cast(column(b, name)?, &DataType::Int64)
+            .map_err(|e| arrow_err(format!("`{name}` as bigint"), e.to_string()))?;
+        let a = a.as_primitive::<Int64Type>();
+        Ok((!a.is_null(0)).then(|| a.value(0)))
+    };
+    Ok(EventChecks {
+        n_events: int("n_events")?.unwrap_or(0),
+        null_member: int("null_member")?.unwrap_or(0),
+        null_interaction: int("null_interaction")?.unwrap_or(0),
+        null_ts: int("null_ts")?.unwrap_or(0),
+        bad_label: int("bad_label")?.unwrap_or(0),
+        future_ts: int("future_ts")?.unwrap_or(0),
+        n_interactions: int("n_interactions")?.unwrap_or(0),
+        n_interaction_members: int("n_interaction_members")?.unwrap_or(0),
+        n_members: int("n_members")?.unwrap_or(0),
+        min_ts_us: int("min_ts_us")?,
+        max_ts_us: int("max_ts_us")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::pipeline_from_toml;
+
+    fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn schema_check_accepts_the_contract_and_case_differences() {
+        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let t = check_source_schema(
+            &p.columns,
+            &dt(&[
+                ("MEMBER_ID", "bigint"),
+                ("interaction_id", "string"),
+                ("event_ts", "string"),
+                ("pydescription", "string"),
+                ("escalated", "boolean"),
+                ("channel", "string"),
+            ]),
+        )
+        .unwrap();
+        assert!(t.event_ts_is_string);
+    }
+
+    #[test]
+    fn schema_check_names_missing_and_mistyped_columns() {
+        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let base = [
+            ("member_id", "string"),
+            ("interaction_id", "string"),
+            ("event_ts", "timestamp"),
+            ("pydescription", "string"),
+            ("escalated", "int"),
+            ("channel", "string"),
+        ];
+        let mut missing = dt(&base);
+        missing.remove(4);
+        let e = check_source_schema(&p.columns, &missing).unwrap_err().to_string();
+        assert!(e.contains("`escalated`") && e.contains("columns.label") && e.contains("no such column"), "{e}");
+        let mut wrong = dt(&base);
+        wrong[4].1 = "double".into();
+        let e = check_source_schema(&p.columns, &wrong).unwrap_err().to_string();
+        assert!(e.contains("found double") && e.contains("0/1 integer or boolean"), "{e}");
+        let mut wrong = dt(&base);
+        wrong[2].1 = "int".into();
+        let e = check_source_schema(&p.columns, &wrong).unwrap_err().to_string();
+        assert!(e.contains("columns.event_ts"), "{e}");
+    }
+}

@@ -1,0 +1,665 @@
+//! Threshold selection: the precision-recall curve, average precision, and the rule
+//! that turns a curve into an outreach list (a precision floor, then an optional cap
+//! on the number of rows contacted).
+//!
+//! The curve and the average precision reproduce scikit-learn exactly
+//! (`sklearn.metrics.precision_recall_curve` with `drop_intermediate=False`, and
+//! `average_precision_score`, scikit-learn 1.9), so that numbers in the run log can be
+//! checked against a notebook. The fixtures in `tests/data/sklearn/threshold_*.json`
+//! come from `scripts/fixtures/sklearn_threshold_encode.py`.
+//!
+//! Pure and synchronous: no I/O, no randomness.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A precision-recall curve in scikit-learn's layout.
+///
+/// `thresholds` are the distinct scores in increasing order; `precision[i]` and
+/// `recall[i]` are measured when every row with `score >= thresholds[i]` is called
+/// positive. The last point (`precision = 1`, `recall = 0`) closes the curve and has
+/// no threshold, so `precision` and `recall` are one longer than `thresholds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrCurve {
+    pub precision: Vec<f64>,
+    pub recall: Vec<f64>,
+    pub thresholds: Vec<f64>,
+}
+
+impl PrCurve {
+    /// The points that have a threshold, as `(threshold, precision, recall)` in
+    /// increasing threshold order (the rows of `pr_curve_points.csv`).
+    pub fn points(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+        self.thresholds
+            .iter()
+            .zip(&self.precision)
+            .zip(&self.recall)
+            .map(|((&t, &p), &r)| (t, p, r))
+    }
+
+    /// Refuses a curve whose lengths do not fit together (a curve read back from a
+    /// file, or built by hand).
+    fn check_shape(&self) -> Result<()> {
+        let n = self.thresholds.len();
+        if n == 0 || self.precision.len() != n + 1 || self.recall.len() != n + 1 {
+            return Err(Error::params(
+                "curve",
+                "at least one threshold and precision/recall one longer than thresholds",
+                format!(
+                    "{} thresholds, {} precisions, {} recalls",
+                    n,
+                    self.precision.len(),
+                    self.recall.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks labels, scores and weights; returns the number of rows.
+///
+/// Labels must be exactly 0 or 1; scores finite (scikit-learn refuses NaN and
+/// infinity too); weights finite and non-negative (a negative weight would make
+/// precision leave [0, 1]).
+fn check_inputs(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<usize> {
+    let n = y.len();
+    if score.len() != n {
+        return Err(Error::params(
+            "score",
+            format!("one score per label ({n})"),
+            score.len(),
+        ));
+    }
+    if let Some(w) = weight
+        && w.len() != n
+    {
+        return Err(Error::params(
+            "weight",
+            format!("one weight per label ({n})"),
+            w.len(),
+        ));
+    }
+    if let Some(v) = y.iter().find(|&&v| v != 0.0 && v != 1.0) {
+        return Err(Error::params("y", "labels 0 or 1", v));
+    }
+    if let Some(v) = score.iter().find(|v| !v.is_finite()) {
+        return Err(Error::data(
+            format!("a model score is not finite ({v})"),
+            "check the features fed to the model for NaN or infinite values",
+        ));
+    }
+    if let Some(v) = weight.and_then(|w| w.iter().find(|&&v| !(v.is_finite() && v >= 0.0))) {
+        return Err(Error::params("weight", "finite, non-negative weights", v));
+    }
+    Ok(n)
+}
+
+/// Orders scores from high to low the way scikit-learn does: a stable sort, so rows
+/// with equal scores keep their input order (this fixes the order of the cumulative
+/// sums, hence their rounding). `-0.0` and `0.0` compare equal, as in NumPy.
+fn descending(score: f64, other: f64) -> Ordering {
+    other.partial_cmp(&score).unwrap_or(Ordering::Equal)
+}
+
+/// Precision-recall curve with scikit-learn's exact semantics.
+///
+/// Source: `sklearn/metrics/_ranking.py`, `confusion_matrix_at_thresholds` and
+/// `precision_recall_curve(drop_intermediate=False)`:
+/// rows with zero weight are dropped; the rest are sorted by score, descending
+/// (stable); at the last row of each run of equal scores,
+/// `tp = cumsum(y * w)`, `fp = cumsum((1 - y) * w)` (without weights
+/// `fp = 1 + index - tp`, as scikit-learn computes it), `precision = tp / (tp + fp)`,
+/// `recall = tp / tp_total`; the arrays are then reversed (increasing threshold) and
+/// closed with `(precision 1, recall 0)`. Tied scores always move together.
+///
+/// Without any positive weight recall is 0/0. scikit-learn warns and reports recall 1
+/// everywhere; here it is an [`Error::Data`], because a cutoff chosen on such a curve
+/// would be meaningless.
+pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<PrCurve> {
+    check_inputs(y, score, weight)?;
+    let w = |i: usize| weight.map_or(1.0, |w| w[i]);
+
+    // Zero-weight rows cannot affect the curve, and sklearn drops them before the
+    // thresholds are taken, so a score held only by such rows is not a threshold.
+    let mut order: Vec<usize> = (0..y.len()).filter(|&i| w(i) != 0.0).collect();
+    order.sort_by(|&a, &b| descending(score[a], score[b]));
+
+    let mut tps = Vec::new();
+    let mut fps = Vec::new();
+    let mut thresholds = Vec::new();
+    let (mut tp, mut fp) = (0.0_f64, 0.0_f64);
+    for (k, &i) in order.iter().enumerate() {
+        tp += y[i] * w(i);
+        if weight.is_some() {
+            fp += (1.0 - y[i]) * w(i);
+        }
+        let group_ends = order.get(k + 1).is_none_or(|&j| score[j] != score[i]);
+        if group_ends {
+            tps.push(tp);
+            // Without weights sklearn derives fp from the index; same value, but kept
+            // literally so the two code paths stay bit-identical to sklearn's.
+            fps.push(if weight.is_some() {
+                fp
+            } else {
+                1.0 + k as f64 - tp
+            });
+            thresholds.push(score[i]);
+        }
+    }
+
+    let total_tp = tps.last().copied().unwrap_or(0.0);
+    if total_tp <= 0.0 {
+        return Err(Error::data(
+            format!(
+                "the precision-recall curve needs at least one positive row with non-zero weight; found none among {} rows",
+                y.len()
+            ),
+            "evaluate on a window (or fold) that contains escalations",
+        ));
+    }
+
+    let n = thresholds.len();
+    let mut precision = Vec::with_capacity(n + 1);
+    let mut recall = Vec::with_capacity(n + 1);
+    for k in (0..n).rev() {
+        let ps = tps[k] + fps[k];
+        precision.push(if ps != 0.0 { tps[k] / ps } else { 0.0 });
+        recall.push(tps[k] / total_tp);
+    }
+    precision.push(1.0);
+    recall.push(0.0);
+    thresholds.reverse();
+    Ok(PrCurve {
+        precision,
+        recall,
+        thresholds,
+    })
+}
+
+/// Average precision, as scikit-learn's `average_precision_score`:
+/// `AP = sum_n (R_n - R_{n-1}) P_n`, computed on the curve above as
+/// `max(0, -sum(diff(recall) * precision[:-1]))` (the step-function integral, not the
+/// trapezoid; source `sklearn/metrics/_ranking.py`,
+/// `_binary_uninterpolated_average_precision`). The sum uses NumPy's pairwise
+/// summation ([`numpy_sum`]) so that the result matches scikit-learn to the bit in
+/// the common case.
+///
+/// Errors as [`precision_recall_curve`] (no positive: [`Error::Data`]; scikit-learn
+/// would warn and return 0).
+pub fn average_precision(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<f64> {
+    let curve = precision_recall_curve(y, score, weight)?;
+    Ok(average_precision_of(&curve))
+}
+
+/// Average precision of an already computed curve (see [`average_precision`]).
+pub fn average_precision_of(curve: &PrCurve) -> f64 {
+    let terms: Vec<f64> = curve
+        .recall
+        .windows(2)
+        .zip(&curve.precision)
+        .map(|(r, &p)| (r[1] - r[0]) * p)
+        .collect();
+    let ap = -numpy_sum(&terms);
+    // sklearn clips rounding noise such as -0.0 to 0.
+    if ap > 0.0 { ap } else { 0.0 }
+}
+
+/// `np.sum` of a contiguous float64 array: the first element, plus the rest by
+/// NumPy's pairwise summation.
+///
+/// Source: NumPy `add.reduce` (the reduction starts from the first element) and
+/// `pairwise_sum` in `numpy/_core/src/umath/loops_utils.h.src`: below 8 terms a plain
+/// loop; up to 128 terms 8 interleaved accumulators combined as
+/// `((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))` and the remainder added in turn; above, split
+/// at a multiple of 8 near the middle and recurse.
+pub fn numpy_sum(a: &[f64]) -> f64 {
+    match a.split_first() {
+        None => 0.0,
+        Some((first, rest)) => first + pairwise_sum(rest),
+    }
+}
+
+fn pairwise_sum(a: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = a.len();
+    if n < 8 {
+        a.iter().fold(0.0, |s, &v| s + v)
+    } else if n <= BLOCK {
+        let mut r = [0.0_f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for chunk in a[8..whole].chunks_exact(8) {
+            for (acc, &v) in r.iter_mut().zip(chunk) {
+                *acc += v;
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[whole..] {
+            res += v;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+/// The cutoff rule: a precision floor and an optional cap on the outreach volume.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdRule {
+    /// Minimum precision a cutoff must reach, in (0, 1].
+    pub target_precision: f64,
+    /// At most this many rows are contacted (at least 1); `None` for no cap.
+    pub cap: Option<usize>,
+}
+
+/// What the rule found on a curve.
+///
+/// Infeasible is a normal outcome, not an error: the run reports it and writes an
+/// empty outreach list.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ThresholdChoice {
+    /// The cutoff with the highest recall among those with precision >= the floor.
+    Feasible {
+        threshold: f64,
+        precision: f64,
+        recall: f64,
+    },
+    /// No cutoff reaches the floor; `best_precision` is the highest precision any
+    /// cutoff reaches, to tell how far off the floor is.
+    Infeasible { best_precision: f64 },
+}
+
+impl ThresholdChoice {
+    /// The chosen cutoff, if any.
+    pub fn threshold(&self) -> Option<f64> {
+        match *self {
+            ThresholdChoice::Feasible { threshold, .. } => Some(threshold),
+            ThresholdChoice::Infeasible { .. } => None,
+        }
+    }
+}
+
+impl ThresholdRule {
+    /// Refuses a floor outside (0, 1] (0 would accept every cutoff, above 1 none) and a
+    /// cap of 0 (use no outreach run instead).
+    pub fn check(&self) -> Result<()> {
+        let p = self.target_precision;
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Error::params(
+                "target_precision",
+                "a precision floor in (0, 1]",
+                p,
+            ));
+        }
+        check_cap(self.cap)
+    }
+
+    /// Picks the cutoff on `curve`.
+    ///
+    /// Among the points that have a threshold and `precision >= target_precision`
+    /// (compared exactly: a precision of 2/5 equals the floor 0.4, since IEEE division
+    /// is correctly rounded), the one with the highest recall; on equal recall the
+    /// higher precision, then the higher threshold (for the same recall, contact fewer
+    /// people). The closing point (precision 1, recall 0) is not a cutoff.
+    pub fn select(&self, curve: &PrCurve) -> Result<ThresholdChoice> {
+        self.check()?;
+        curve.check_shape()?;
+        let best = curve
+            .points()
+            .filter(|&(_, p, _)| p >= self.target_precision)
+            .max_by(|a, b| {
+                a.2.total_cmp(&b.2)
+                    .then(a.1.total_cmp(&b.1))
+                    .then(a.0.total_cmp(&b.0))
+            });
+        Ok(match best {
+            Some((threshold, precision, recall)) => ThresholdChoice::Feasible {
+                threshold,
+                precision,
+                recall,
+            },
+            None => ThresholdChoice::Infeasible {
+                best_precision: curve
+                    .points()
+                    .map(|(_, p, _)| p)
+                    .fold(f64::NEG_INFINITY, f64::max),
+            },
+        })
+    }
+}
+
+fn check_cap(cap: Option<usize>) -> Result<()> {
+    if cap == Some(0) {
+        return Err(Error::params("cap", "at least 1 row, or no cap", 0));
+    }
+    Ok(())
+}
+
+/// The rows to contact after the cutoff and the cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapResult {
+    /// Row indices, by score descending, ties by key ascending (then by index).
+    pub selected: Vec<usize>,
+    /// The lowest kept score when the cap cut the list, else the threshold itself.
+    pub effective_cutoff: f64,
+    /// True when more rows passed the threshold than the cap allows.
+    pub capped: bool,
+}
+
+/// Applies a cutoff and an optional cap.
+///
+/// Rows with `score >= threshold` pass. When more than `cap` pass, the first `cap` in
+/// the order (score descending, key ascending, row index ascending) are kept, so a cap
+/// that falls inside a run of tied scores keeps exactly `cap` rows, chosen by key,
+/// reproducibly across runs. `keys` are stable row identifiers (interaction ids).
+pub fn apply_cap<K: Ord>(
+    scores: &[f64],
+    keys: &[K],
+    threshold: f64,
+    cap: Option<usize>,
+) -> Result<CapResult> {
+    if keys.len() != scores.len() {
+        return Err(Error::params(
+            "keys",
+            format!("one key per score ({})", scores.len()),
+            keys.len(),
+        ));
+    }
+    if !threshold.is_finite() {
+        return Err(Error::params("threshold", "a finite cutoff", threshold));
+    }
+    check_cap(cap)?;
+    if let Some(v) = scores.iter().find(|v| !v.is_finite()) {
+        return Err(Error::data(
+            format!("a model score is not finite ({v})"),
+            "check the features fed to the model for NaN or infinite values",
+        ));
+    }
+
+    let mut selected: Vec<usize> = (0..scores.len())
+        .filter(|&i| scores[i] >= threshold)
+        .collect();
+    selected.sort_by(|&a, &b| {
+        descending(scores[a], scores[b])
+            .then_with(|| keys[a].cmp(&keys[b]))
+            .then(a.cmp(&b))
+    });
+    let capped = cap.is_some_and(|c| selected.len() > c);
+    let mut effective_cutoff = threshold;
+    if let (true, Some(c)) = (capped, cap) {
+        selected.truncate(c);
+        effective_cutoff = selected.last().map_or(threshold, |&i| scores[i]);
+    }
+    Ok(CapResult {
+        selected,
+        effective_cutoff,
+        capped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Floats are stored as strings in the fixtures, parsed exactly by `str::parse`.
+    fn floats(v: &Value, key: &str) -> Vec<f64> {
+        v[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("fixture key {key}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    fn check_fixture(text: &str) -> f64 {
+        let fx: Value = serde_json::from_str(text).unwrap();
+        let y: Vec<f64> = fx["y"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let score = floats(&fx, "score");
+        let weight = (!fx["weight"].is_null()).then(|| floats(&fx, "weight"));
+        let curve = precision_recall_curve(&y, &score, weight.as_deref()).unwrap();
+        // Curve: bit-identical to sklearn.
+        assert_eq!(curve.thresholds, floats(&fx, "thresholds"));
+        assert_eq!(curve.precision, floats(&fx, "precision"));
+        assert_eq!(curve.recall, floats(&fx, "recall"));
+        let ap = average_precision(&y, &score, weight.as_deref()).unwrap();
+        let want: f64 = fx["average_precision"].as_str().unwrap().parse().unwrap();
+        let err = (ap - want).abs();
+        assert!(err <= 1e-12, "AP {ap} vs sklearn {want}");
+        assert!(ulps(ap, want) <= 1, "AP {ap} vs sklearn {want}");
+        err
+    }
+
+    #[test]
+    fn sklearn_fixtures_agree() {
+        let mut max_err = 0.0_f64;
+        for text in [
+            include_str!("../tests/data/sklearn/threshold_ties.json"),
+            include_str!("../tests/data/sklearn/threshold_ties_weighted.json"),
+            include_str!("../tests/data/sklearn/threshold_rare_weighted.json"),
+            include_str!("../tests/data/sklearn/threshold_small.json"),
+        ] {
+            max_err = max_err.max(check_fixture(text));
+        }
+        println!("max |AP - sklearn| = {max_err:e}");
+    }
+
+    #[test]
+    fn ties_move_together() {
+        let y = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0];
+        let s = [0.9, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.1];
+        let c = precision_recall_curve(&y, &s, None).unwrap();
+        assert_eq!(c.thresholds, vec![0.1, 0.2, 0.4, 0.8, 0.9]);
+        // At 0.4: rows >= 0.4 are six, three positive.
+        assert_eq!(c.precision, vec![0.5, 4.0 / 7.0, 0.5, 2.0 / 3.0, 1.0, 1.0]);
+        assert_eq!(c.recall, vec![1.0, 1.0, 0.75, 0.5, 0.25, 0.0]);
+        // AP = 0.25*1 + 0.25*2/3 + 0.25*0.5 + 0.25*4/7.
+        let ap = average_precision(&y, &s, None).unwrap();
+        let want = 0.25 * (1.0 + 2.0 / 3.0 + 0.5 + 4.0 / 7.0);
+        assert!((ap - want).abs() < 1e-15);
+    }
+
+    #[test]
+    fn weights_scale_negatives_and_zero_weights_vanish() {
+        // A negative with weight 3 counts as three negatives; the zero-weight row's
+        // score 0.5 is not a threshold.
+        let y = [1.0, 0.0, 0.0, 1.0];
+        let s = [0.9, 0.7, 0.5, 0.3];
+        let w = [1.0, 3.0, 0.0, 1.0];
+        let c = precision_recall_curve(&y, &s, Some(&w)).unwrap();
+        assert_eq!(c.thresholds, vec![0.3, 0.7, 0.9]);
+        assert_eq!(c.precision, vec![0.4, 0.25, 1.0, 1.0]);
+        assert_eq!(c.recall, vec![1.0, 0.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn all_negative_is_a_data_error() {
+        let err = precision_recall_curve(&[0.0, 0.0], &[0.2, 0.3], None).unwrap_err();
+        assert!(matches!(err, Error::Data { .. }), "{err}");
+        assert!(average_precision(&[0.0, 0.0], &[0.2, 0.3], None).is_err());
+        // A positive whose only weight is zero does not count either.
+        let err = precision_recall_curve(&[1.0, 0.0], &[0.2, 0.3], Some(&[0.0, 1.0])).unwrap_err();
+        assert!(matches!(err, Error::Data { .. }), "{err}");
+        assert!(precision_recall_curve(&[], &[], None).is_err());
+    }
+
+    #[test]
+    fn bad_inputs_are_refused() {
+        assert!(matches!(
+            precision_recall_curve(&[1.0, 2.0], &[0.1, 0.2], None),
+            Err(Error::Params { .. })
+        ));
+        assert!(matches!(
+            precision_recall_curve(&[1.0], &[0.1, 0.2], None),
+            Err(Error::Params { .. })
+        ));
+        assert!(matches!(
+            precision_recall_curve(&[1.0, 0.0], &[0.1, f64::NAN], None),
+            Err(Error::Data { .. })
+        ));
+        assert!(matches!(
+            precision_recall_curve(&[1.0, 0.0], &[0.1, 0.2], Some(&[1.0, -1.0])),
+            Err(Error::Params { .. })
+        ));
+    }
+
+    fn rule(p: f64) -> ThresholdRule {
+        ThresholdRule {
+            target_precision: p,
+            cap: None,
+        }
+    }
+
+    #[test]
+    fn floor_picks_highest_recall() {
+        let y = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0];
+        let s = [0.9, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.1];
+        let c = precision_recall_curve(&y, &s, None).unwrap();
+        // Precision >= 0.5 at every threshold; recall 1 at 0.1 (p 0.5) and 0.2
+        // (p 4/7): equal recall, so the higher precision, 0.2.
+        assert_eq!(
+            rule(0.5).select(&c).unwrap(),
+            ThresholdChoice::Feasible {
+                threshold: 0.2,
+                precision: 4.0 / 7.0,
+                recall: 1.0
+            }
+        );
+        // Floor 0.6: only 0.8 (2/3) and 0.9 (1) qualify; 0.8 has the higher recall.
+        assert_eq!(rule(0.6).select(&c).unwrap().threshold(), Some(0.8));
+    }
+
+    #[test]
+    fn floor_met_only_at_the_top() {
+        let y = [1.0, 0.0, 0.0, 1.0, 0.0];
+        let s = [0.95, 0.9, 0.6, 0.5, 0.1];
+        let c = precision_recall_curve(&y, &s, None).unwrap();
+        assert_eq!(
+            rule(1.0).select(&c).unwrap(),
+            ThresholdChoice::Feasible {
+                threshold: 0.95,
+                precision: 1.0,
+                recall: 0.5
+            }
+        );
+    }
+
+    #[test]
+    fn floor_never_met_is_infeasible_not_an_error() {
+        let y = [0.0, 1.0, 0.0, 0.0];
+        let s = [0.9, 0.8, 0.7, 0.1];
+        let c = precision_recall_curve(&y, &s, None).unwrap();
+        assert_eq!(
+            rule(0.6).select(&c).unwrap(),
+            ThresholdChoice::Infeasible {
+                best_precision: 0.5
+            }
+        );
+        assert_eq!(rule(0.6).select(&c).unwrap().threshold(), None);
+    }
+
+    #[test]
+    fn equal_recall_and_precision_prefers_higher_threshold() {
+        let c = PrCurve {
+            precision: vec![0.5, 0.5, 1.0],
+            recall: vec![1.0, 1.0, 0.0],
+            thresholds: vec![0.2, 0.3],
+        };
+        assert_eq!(rule(0.5).select(&c).unwrap().threshold(), Some(0.3));
+    }
+
+    #[test]
+    fn rule_is_checked() {
+        let c = precision_recall_curve(&[1.0, 0.0], &[0.9, 0.1], None).unwrap();
+        for p in [0.0, -0.1, 1.01, f64::NAN] {
+            assert!(
+                matches!(rule(p).select(&c), Err(Error::Params { .. })),
+                "{p}"
+            );
+        }
+        let capped0 = ThresholdRule {
+            target_precision: 0.4,
+            cap: Some(0),
+        };
+        assert!(capped0.check().is_err());
+        let bad = PrCurve {
+            precision: vec![1.0],
+            recall: vec![0.0],
+            thresholds: vec![],
+        };
+        assert!(rule(0.4).select(&bad).is_err());
+    }
+
+    #[test]
+    fn cap_cuts_inside_a_tie_by_key() {
+        let scores = [0.5, 0.9, 0.7, 0.7, 0.7, 0.2];
+        let keys = [10_u64, 20, 33, 31, 32, 40];
+        let r = apply_cap(&scores, &keys, 0.5, Some(3)).unwrap();
+        // 0.9 first, then two of the three 0.7 rows: keys 31 and 32.
+        assert_eq!(r.selected, vec![1, 3, 4]);
+        assert_eq!(r.effective_cutoff, 0.7);
+        assert!(r.capped);
+
+        let r = apply_cap(&scores, &keys, 0.5, None).unwrap();
+        assert_eq!(r.selected, vec![1, 3, 4, 2, 0]);
+        assert_eq!(r.effective_cutoff, 0.5);
+        assert!(!r.capped);
+
+        // A cap that is not reached changes nothing.
+        let r = apply_cap(&scores, &keys, 0.5, Some(5)).unwrap();
+        assert_eq!(r.selected.len(), 5);
+        assert!(!r.capped);
+    }
+
+    #[test]
+    fn cap_with_string_keys_and_nothing_passing() {
+        let scores = [0.3, 0.3];
+        let keys = ["b", "a"];
+        let r = apply_cap(&scores, &keys, 0.3, Some(1)).unwrap();
+        assert_eq!(r.selected, vec![1]);
+        let r = apply_cap(&scores, &keys, 0.8, Some(1)).unwrap();
+        assert!(r.selected.is_empty());
+        assert_eq!(r.effective_cutoff, 0.8);
+        assert!(!r.capped);
+        assert!(apply_cap(&scores, &keys[..1], 0.3, None).is_err());
+        assert!(apply_cap(&scores, &keys, f64::NAN, None).is_err());
+        assert!(apply_cap(&scores, &keys, 0.3, Some(0)).is_err());
+    }
+
+    #[test]
+    fn numpy_sum_matches_plain_sum_on_exact_values() {
+        // Integers are summed exactly in any order; checks the block logic covers
+        // every element for all lengths around the 8 / 128 boundaries.
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 130, 300, 1000] {
+            let a: Vec<f64> = (1..=n).map(|v| v as f64).collect();
+            assert_eq!(numpy_sum(&a), (n * (n + 1) / 2) as f64, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn choice_serializes_with_a_status_tag() {
+        let c = ThresholdChoice::Infeasible {
+            best_precision: 0.25,
+        };
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(s, r#"{"status":"infeasible","best_precision":0.25}"#);
+        let back: ThresholdChoice = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, c);
+    }
+}
