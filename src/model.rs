@@ -340,10 +340,7 @@ fn check_weights(name: &str, w: &[f64], n: usize) -> Result<()> {
 fn check_training_data(x: &Matrix, y: &[f64], w: &[f64]) -> Result<()> {
     let n = x.n_rows();
     if n == 0 {
-        return Err(Error::data(
-            "no training rows",
-            "widen the training window",
-        ));
+        return Err(Error::data("no training rows", "widen the training window"));
     }
     if y.len() != n {
         return Err(Error::params(
@@ -357,7 +354,12 @@ fn check_training_data(x: &Matrix, y: &[f64], w: &[f64]) -> Result<()> {
     if let Some(k) = x.data().iter().position(|v| !v.is_finite()) {
         let p = x.n_cols().max(1);
         return Err(Error::data(
-            format!("feature matrix row {} column {} is {}", k / p, k % p, x.data()[k]),
+            format!(
+                "feature matrix row {} column {} is {}",
+                k / p,
+                k % p,
+                x.data()[k]
+            ),
             "impute or drop non-finite features before fitting",
         ));
     }
@@ -365,7 +367,9 @@ fn check_training_data(x: &Matrix, y: &[f64], w: &[f64]) -> Result<()> {
     if w_pos <= 0.0 || w_neg <= 0.0 {
         let absent = if w_pos <= 0.0 { "positive" } else { "negative" };
         return Err(Error::data(
-            format!("training rows have no {absent} row with weight > 0; logistic regression needs both classes"),
+            format!(
+                "training rows have no {absent} row with weight > 0; logistic regression needs both classes"
+            ),
             "widen the training window or check the label column",
         ));
     }
@@ -445,7 +449,7 @@ where
     while n_iter < opts.max_iter {
         two_loop(&hist, &g, &mut d, &mut alpha);
         let mut dg = dot(&d, &g);
-        if !(dg < 0.0) {
+        if dg.is_nan() || dg >= 0.0 {
             hist.clear();
             d.iter_mut().zip(&g).for_each(|(di, gi)| *di = -gi);
             dg = -dot(&g, &g);
@@ -489,9 +493,7 @@ where
         std::mem::swap(&mut x, &mut x_new);
         std::mem::swap(&mut g, &mut g_new);
         f = ls.f;
-        if inf_norm(&g) <= opts.gtol
-            || f_old - f <= opts.ftol * f_old.abs().max(f.abs()).max(1.0)
-        {
+        if inf_norm(&g) <= opts.gtol || f_old - f <= opts.ftol * f_old.abs().max(f.abs()).max(1.0) {
             converged = true;
             break;
         }
@@ -603,8 +605,7 @@ where
         if stage1 && sufficient && g >= 0.0 {
             stage1 = false;
         }
-        let done = (br.brackt && (stp <= stmin || stp >= stmax))
-            || (br.brackt && stmax - stmin <= XTOL * stmax)
+        let done = (br.brackt && (stp <= stmin || stp >= stmax || stmax - stmin <= XTOL * stmax))
             || (stp == MAX_STEP && sufficient && g <= gtest)
             || (stp == STPMIN && (f > ftest || g >= gtest))
             || (sufficient && g.abs() <= GTOL * (-dg0));
@@ -643,7 +644,11 @@ where
             stmin = stp + XTRAPL * (stp - br.stx);
             stmax = stp + XTRAPU * (stp - br.stx);
         }
-        stp = stp.max(STPMIN).min(MAX_STEP);
+        stp = if stp.is_nan() {
+            br.stx
+        } else {
+            stp.clamp(STPMIN, MAX_STEP)
+        };
         if br.brackt && (stp <= stmin || stp >= stmax || stmax - stmin <= XTOL * stmax) {
             stp = br.stx;
         }
@@ -869,7 +874,9 @@ impl ClassWeight {
                 if pos <= 0.0 || neg <= 0.0 {
                     let absent = if pos <= 0.0 { "positive" } else { "negative" };
                     return Err(Error::data(
-                        format!("class_weight \"balanced\" needs both classes, but no {absent} row is present"),
+                        format!(
+                            "class_weight \"balanced\" needs both classes, but no {absent} row is present"
+                        ),
                         "widen the training window, or set model.class_weight to \"none\"",
                     ));
                 }
@@ -882,7 +889,9 @@ impl ClassWeight {
     /// One weight per row: its class weight (unweighted counts for `Balanced`).
     pub fn sample_weights(&self, y: &[f64]) -> Result<Vec<f64>> {
         let (neg, pos) = self.class_weights(y, None)?;
-        Ok(y.iter().map(|&v| if v == 1.0 { pos } else { neg }).collect())
+        Ok(y.iter()
+            .map(|&v| if v == 1.0 { pos } else { neg })
+            .collect())
     }
 
     /// scikit-learn's `fit(X, y, sample_weight)` with this `class_weight`: class
@@ -934,7 +943,11 @@ pub fn prior_correction_shift(
         ("population_positive_fraction", population_positive_fraction),
     ] {
         if !(v > 0.0 && v < 1.0) {
-            return Err(Error::params(name, "a fraction strictly between 0 and 1", v));
+            return Err(Error::params(
+                name,
+                "a fraction strictly between 0 and 1",
+                v,
+            ));
         }
     }
     let (ybar, tau) = (sample_positive_fraction, population_positive_fraction);
@@ -995,7 +1008,11 @@ impl GridSearchParams {
     /// folds, and bad `tol` / `max_iter`.
     pub fn check(&self) -> Result<()> {
         if self.c_grid.is_empty() {
-            return Err(Error::params("c_grid", "at least one C value", "an empty list"));
+            return Err(Error::params(
+                "c_grid",
+                "at least one C value",
+                "an empty list",
+            ));
         }
         for &c in &self.c_grid {
             check_c("c_grid", c)?;
@@ -1228,7 +1245,10 @@ mod tests {
 
     /// `max|a - b| / max|b|`.
     fn norm_rel(a: &[f64], b: &[f64]) -> f64 {
-        let num = a.iter().zip(b).fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()));
+        let num = a
+            .iter()
+            .zip(b)
+            .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()));
         num / inf_norm(b).max(1e-300)
     }
 
@@ -1364,10 +1384,9 @@ mod tests {
                 let e_lbfgs = norm_rel(&ours, &lbfgs);
                 // Elementwise relative error, with coefficients below 1e-2 measured
                 // against 1e-2 (relative error of a near-zero number is noise).
-                let e_elem = ours
-                    .iter()
-                    .zip(&exact)
-                    .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs() / b.abs().max(1e-2)));
+                let e_elem = ours.iter().zip(&exact).fold(0.0_f64, |m, (a, b)| {
+                    m.max((a - b).abs() / b.abs().max(1e-2))
+                });
                 let e_obj = (fit.objective - case.objective).abs() / case.objective.abs();
                 eprintln!(
                     "{name:9} C={:<6} cw={:?} sw={} fi={}: iters {:3} conv {} rel err vs newton {e_exact:.1e}, vs lbfgs {e_lbfgs:.1e}, elementwise {e_elem:.1e}, objective {e_obj:.1e}",
@@ -1441,7 +1460,9 @@ mod tests {
             .unwrap();
         assert!((neg - m.class_weight_balanced_rare_weighted[0]).abs() < 1e-12);
         assert!((pos - m.class_weight_balanced_rare_weighted[1]).abs() < 1e-12);
-        let w = ClassWeight::Balanced.sample_weights(&[1.0, 1.0, 1.0, 1.0, 0.0, 0.0]).unwrap();
+        let w = ClassWeight::Balanced
+            .sample_weights(&[1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+            .unwrap();
         assert_eq!(w, vec![0.75, 0.75, 0.75, 0.75, 1.5, 1.5]); // scikit-learn's doc example
         let cw = ClassWeight::Explicit {
             positive: 5.0,
@@ -1522,7 +1543,9 @@ mod tests {
         a.push(cold.intercept);
         let mut b = warm.coef.clone();
         b.push(warm.intercept);
-        assert!(norm_rel(&b, &a) < 1e-7);
+        // Both stop by the same rules (gradient or 64 eps relative objective
+        // change), which pin the minimizer to about 1e-7, not to the last digit.
+        assert!(norm_rel(&b, &a) < 1e-6, "{cold:?} vs {warm:?}");
         let bad = FittedLogisticRegression {
             coef: vec![0.0; 3],
             ..from
@@ -1557,10 +1580,17 @@ mod tests {
         for c in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             let p = LogisticRegressionParams { c, ..ok.clone() };
             let err = p.check().unwrap_err();
-            assert!(matches!(err, Error::Params { ref name, .. } if name == "c"), "{err}");
+            assert!(
+                matches!(err, Error::Params { ref name, .. } if name == "c"),
+                "{err}"
+            );
         }
         for tol in [0.0, -1e-4, f64::NAN] {
-            assert!(LogisticRegressionParams { tol, ..ok.clone() }.check().is_err());
+            assert!(
+                LogisticRegressionParams { tol, ..ok.clone() }
+                    .check()
+                    .is_err()
+            );
         }
         assert!(
             LogisticRegressionParams {
@@ -1572,7 +1602,10 @@ mod tests {
         );
         // fit checks the params before the data.
         let x = Matrix::new(2, 1);
-        let p = LogisticRegressionParams { c: -1.0, ..ok.clone() };
+        let p = LogisticRegressionParams {
+            c: -1.0,
+            ..ok.clone()
+        };
         assert!(matches!(
             p.fit(&x, &[0.0, 1.0], &[1.0, 1.0], None),
             Err(Error::Params { .. })
@@ -1642,7 +1675,13 @@ mod tests {
         // 50/50 sample of a 1% population: odds ratio 99.
         let s = prior_correction_shift(0.5, 0.01).unwrap();
         assert!((s + 99f64.ln()).abs() < 1e-12);
-        for (a, b) in [(0.0, 0.1), (1.0, 0.1), (0.5, 0.0), (0.5, 1.0), (f64::NAN, 0.5)] {
+        for (a, b) in [
+            (0.0, 0.1),
+            (1.0, 0.1),
+            (0.5, 0.0),
+            (0.5, 1.0),
+            (f64::NAN, 0.5),
+        ] {
             assert!(prior_correction_shift(a, b).is_err());
         }
         let f = effective_positive_fraction(&[1.0, 0.0, 0.0], &[2.0, 1.0, 1.0]).unwrap();
@@ -1722,7 +1761,11 @@ mod tests {
         let best = &res.scores[res.best_index];
         assert_eq!(best.c, res.best_c);
         assert!(res.scores.iter().all(|s| s.mean_ap <= best.mean_ap));
-        assert!(res.scores.iter().all(|s| s.fold_ap.len() == 5 && s.all_converged));
+        assert!(
+            res.scores
+                .iter()
+                .all(|s| s.fold_ap.len() == 5 && s.all_converged)
+        );
         let prevalence = y.iter().sum::<f64>() / n as f64;
         assert!(best.mean_ap > 2.0 * prevalence, "{:?}", res.scores);
         eprintln!("grid: {:?} best C {}", res.scores, res.best_c);

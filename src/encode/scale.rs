@@ -122,7 +122,7 @@ impl StandardScalerParams {
 
 /// Checks that `data` is whole rows of `n_cols`; returns the number of rows.
 fn check_shape(data: &[f64], n_cols: usize) -> Result<usize> {
-    if n_cols == 0 || data.len() % n_cols != 0 {
+    if n_cols == 0 || !data.len().is_multiple_of(n_cols) {
         return Err(Error::params(
             "n_cols",
             format!("a positive divisor of the data length {}", data.len()),
