@@ -36,13 +36,17 @@ ensure_java() {
   apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 }
 
+# The stamp names the install spec, so changing the spec reinstalls into the cache.
+INSTALL_SPEC=("pyspark[connect]==$PYSPARK_VERSION" "pandas<3")
+STAMP="$VENV/.rarecall-ready-$(echo "${INSTALL_SPEC[*]}" | cksum | cut -d' ' -f1)"
+
 ensure_pyspark() {
-  if [ -f "$VENV/.rarecall-ready" ]; then return; fi
+  if [ -f "$STAMP" ]; then return; fi
   log "installing pyspark[connect]==$PYSPARK_VERSION into $VENV (one time, about a minute)"
   mkdir -p "$CACHE"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "pyspark[connect]==$PYSPARK_VERSION"
-  touch "$VENV/.rarecall-ready"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${INSTALL_SPEC[@]}"
+  touch "$STAMP"
 }
 
 spark_home() {

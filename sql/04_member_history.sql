@@ -1,6 +1,7 @@
 -- member_history: recency and frequency per member, strictly from earlier interactions
 -- (an interaction at the same microsecond is not earlier). Day gaps are fractional
--- days; a feature with no earlier interaction to look at is null.
+-- days (double: a decimal literal would round them); a feature with no earlier
+-- interaction to look at is null.
 -- the rolling windows are [t - N days, t): an interaction exactly N days back counts.
 -- fragments:
 --   {{ categorical_columns }}: ", cat_<name>" for each categorical
@@ -51,13 +52,13 @@ final as (
         descriptions,
         label
         {{ categorical_columns }},
-        (ts_us - prev_ts_us) / 86400000000.0 as days_since_prev,
+        (ts_us - prev_ts_us) / 8.64e10 as days_since_prev,
         calls_prev_7d,
         calls_prev_30d,
         calls_prev_90d,
         prior_escalations,
-        (ts_us - last_escalation_ts_us) / 86400000000.0 as days_since_last_escalation,
-        (ts_us - first_ts_us) / 86400000000.0 as tenure_days
+        (ts_us - last_escalation_ts_us) / 8.64e10 as days_since_last_escalation,
+        (ts_us - first_ts_us) / 8.64e10 as tenure_days
     from windowed
 )
 

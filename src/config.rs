@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::cli::{CommonArgs, RunArgs};
 use crate::error::{Error, Result};
+use crate::model::ClassWeight;
 use crate::remote::{self, Env, Remote, RemoteInputs};
 use crate::rules::Rules;
 use crate::sql::Ident;
@@ -133,11 +134,7 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Path { path, format } => format!("{} ({})", path, format.as_str()),
-            Source::Table { parts } => parts
-                .iter()
-                .map(|p| p.raw())
-                .collect::<Vec<_>>()
-                .join("."),
+            Source::Table { parts } => parts.iter().map(|p| p.raw()).collect::<Vec<_>>().join("."),
         }
     }
 }
@@ -188,18 +185,10 @@ pub struct ColumnMap {
     pub categoricals: Vec<(Ident, String)>,
 }
 
-/// How a class weight is set (model.class_weight).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ClassWeightSetting {
-    Balanced,
-    None,
-    Explicit { positive: f64, negative: f64 },
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
     pub c_grid: Vec<f64>,
-    pub class_weight: ClassWeightSetting,
+    pub class_weight: ClassWeight,
     pub cv_folds: usize,
 }
 
@@ -232,6 +221,33 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The checked training parameters.
+    pub fn train_params(&self) -> crate::train::TrainParams {
+        use crate::encode::{FeatureEncoderParams, MultiHotParams, TargetEncoderParams};
+        crate::train::TrainParams {
+            encoder: FeatureEncoderParams {
+                multi_hot: MultiHotParams {
+                    top_n: self.features.top_n_descriptions,
+                    min_support: self.features.min_support.max(1),
+                },
+                target: TargetEncoderParams::default(),
+                missing_days: 365.0,
+            },
+            grid: crate::model::GridSearchParams {
+                c_grid: self.model.c_grid.clone(),
+                n_folds: self.model.cv_folds,
+                tol: 1e-6,
+                max_iter: 1000,
+            },
+            class_weight: self.model.class_weight,
+            rule: crate::threshold::ThresholdRule {
+                target_precision: self.threshold.target_precision,
+                cap: self.threshold.threshold_cap,
+            },
+            seed: self.seed,
+        }
+    }
+
     /// The split boundary as microseconds since the epoch (midnight UTC).
     pub fn split_boundary_micros(&self) -> i64 {
         self.split_boundary
@@ -290,7 +306,10 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         },
         env,
     )?;
-    let timeout_secs = common.timeout_secs.or(raw.spark.timeout_secs).unwrap_or(900);
+    let timeout_secs = common
+        .timeout_secs
+        .or(raw.spark.timeout_secs)
+        .unwrap_or(900);
     if timeout_secs == 0 {
         return Err(Error::config(
             "spark.timeout_secs",
@@ -491,10 +510,7 @@ fn source_from(raw: &RawSource, common: &CommonArgs) -> Result<Source> {
 
 fn columns_from(raw: &RawColumns) -> Result<ColumnMap> {
     let get = |key: &str, v: &Option<String>, default: &str| -> Result<Ident> {
-        Ident::new(
-            &format!("columns.{key}"),
-            v.as_deref().unwrap_or(default),
-        )
+        Ident::new(&format!("columns.{key}"), v.as_deref().unwrap_or(default))
     };
     let map = ColumnMap {
         member_id: get("member_id", &raw.member_id, "member_id")?,
@@ -547,7 +563,7 @@ fn columns_from(raw: &RawColumns) -> Result<ColumnMap> {
     })
 }
 
-fn class_weight_from(flag: Option<String>, raw: Option<&RawClassWeight>) -> Result<ClassWeightSetting> {
+fn class_weight_from(flag: Option<String>, raw: Option<&RawClassWeight>) -> Result<ClassWeight> {
     let bad = |found: String| {
         Error::config(
             "model.class_weight",
@@ -558,10 +574,10 @@ fn class_weight_from(flag: Option<String>, raw: Option<&RawClassWeight>) -> Resu
     };
     if let Some(f) = flag {
         return match f.as_str() {
-            "balanced" => Ok(ClassWeightSetting::Balanced),
-            "none" => Ok(ClassWeightSetting::None),
+            "balanced" => Ok(ClassWeight::Balanced),
+            "none" => Ok(ClassWeight::None),
             other => match other.parse::<f64>() {
-                Ok(w) if w.is_finite() && w > 0.0 => Ok(ClassWeightSetting::Explicit {
+                Ok(w) if w.is_finite() && w > 0.0 => Ok(ClassWeight::Explicit {
                     positive: w,
                     negative: 1.0,
                 }),
@@ -570,19 +586,21 @@ fn class_weight_from(flag: Option<String>, raw: Option<&RawClassWeight>) -> Resu
         };
     }
     match raw {
-        None => Ok(ClassWeightSetting::Balanced),
-        Some(RawClassWeight::Named(s)) if s == "balanced" => Ok(ClassWeightSetting::Balanced),
-        Some(RawClassWeight::Named(s)) if s == "none" => Ok(ClassWeightSetting::None),
+        None => Ok(ClassWeight::Balanced),
+        Some(RawClassWeight::Named(s)) if s == "balanced" => Ok(ClassWeight::Balanced),
+        Some(RawClassWeight::Named(s)) if s == "none" => Ok(ClassWeight::None),
         Some(RawClassWeight::Named(s)) => Err(bad(format!("{s:?}"))),
         Some(RawClassWeight::Explicit { positive, negative }) => {
             let negative = negative.unwrap_or(1.0);
             if positive.is_finite() && *positive > 0.0 && negative.is_finite() && negative > 0.0 {
-                Ok(ClassWeightSetting::Explicit {
+                Ok(ClassWeight::Explicit {
                     positive: *positive,
                     negative,
                 })
             } else {
-                Err(bad(format!("{{ positive = {positive}, negative = {negative} }}")))
+                Err(bad(format!(
+                    "{{ positive = {positive}, negative = {negative} }}"
+                )))
             }
         }
     }
@@ -637,7 +655,7 @@ mod tests {
         assert_eq!(p.columns.categoricals[0].1, "cat_channel");
         assert_eq!(p.threshold.target_precision, 0.40);
         assert_eq!(p.threshold.threshold_cap, None);
-        assert_eq!(p.model.class_weight, ClassWeightSetting::Balanced);
+        assert_eq!(p.model.class_weight, ClassWeight::Balanced);
         assert_eq!(p.split_boundary_micros(), 1_727_740_800_000_000);
     }
 
@@ -652,10 +670,19 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_key() {
         for (toml, key) in [
-            ("[threshold]\ntarget_precision = 1.5", "threshold.target_precision"),
-            ("[model]\ntarget_neg_pos_member_ratio = 0", "model.target_neg_pos_member_ratio"),
+            (
+                "[threshold]\ntarget_precision = 1.5",
+                "threshold.target_precision",
+            ),
+            (
+                "[model]\ntarget_neg_pos_member_ratio = 0",
+                "model.target_neg_pos_member_ratio",
+            ),
             ("[model]\nc_grid = [1.0, -2.0]", "model.c_grid"),
-            ("[model]\nsplit_boundary = \"01/10/2024\"", "model.split_boundary"),
+            (
+                "[model]\nsplit_boundary = \"01/10/2024\"",
+                "model.split_boundary",
+            ),
             ("[model]\nclass_weight = \"heavy\"", "model.class_weight"),
             ("[model]\ncv_folds = 1", "model.cv_folds"),
         ] {
@@ -671,7 +698,12 @@ mod tests {
             "[source]\ntable = \"main.cx.events\"\n[columns]\nmember_id = \"MEMBER_ID\"\ninteraction_id = \"INTERACTION_ID\"\nevent_ts = \"EVENT_TS\"\ndescription = \"PYDESCRIPTION\"\nlabel = \"ESCALATED\"\ncategoricals = [\"CHANNEL\", \"REGION\", \"PLAN_TYPE\"]\n",
         )
         .unwrap();
-        let names: Vec<_> = p.columns.categoricals.iter().map(|c| c.1.as_str()).collect();
+        let names: Vec<_> = p
+            .columns
+            .categoricals
+            .iter()
+            .map(|c| c.1.as_str())
+            .collect();
         assert_eq!(names, ["cat_channel", "cat_region", "cat_plan_type"]);
         assert_eq!(p.source.describe(), "main.cx.events");
     }
@@ -687,11 +719,13 @@ mod tests {
 
     #[test]
     fn explicit_class_weight() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n[model]\nclass_weight = { positive = 5.0 }\n")
-            .unwrap();
+        let p = pipeline_from_toml(
+            "[source]\npath = \"/e\"\n[model]\nclass_weight = { positive = 5.0 }\n",
+        )
+        .unwrap();
         assert_eq!(
             p.model.class_weight,
-            ClassWeightSetting::Explicit {
+            ClassWeight::Explicit {
                 positive: 5.0,
                 negative: 1.0
             }

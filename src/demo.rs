@@ -69,25 +69,145 @@ impl SplitMix64 {
 
 /// Canonical description, its spellings in raw data, its log-odds effect, its frequency.
 const TOPICS: &[(&str, &[&str], f64, f64)] = &[
-    ("claim status", &["claim status", "claims status", "clm status", "status of claim"], 0.4, 14.0),
-    ("billing question", &["billing question", "billing inquiry", "bill question", "billing q"], 0.2, 12.0),
-    ("prior authorization", &["prior authorization", "prior auth", "pa request", "preauth"], 0.9, 7.0),
-    ("pharmacy benefits", &["pharmacy benefits", "rx benefits", "pharm benefits", "pharmacy benefit"], 0.1, 8.0),
-    ("id card request", &["id card request", "id card", "new id card", "replacement card"], -0.8, 7.0),
-    ("provider search", &["provider search", "find a doctor", "provider lookup"], -0.5, 7.0),
-    ("eligibility check", &["eligibility check", "eligibility", "elig verification"], -0.2, 6.0),
-    ("complaint", &["complaint", "member complaint", "complaint call"], 2.0, 2.0),
-    ("grievance", &["grievance", "formal grievance", "grievance filing"], 2.4, 1.0),
-    ("appeal status", &["appeal status", "appeals status", "appeal follow up"], 1.5, 1.5),
-    ("coverage denial", &["coverage denial", "denied claim", "claim denial", "denial of coverage"], 1.8, 2.0),
-    ("premium payment", &["premium payment", "pay premium", "premium pmt"], -0.3, 5.0),
-    ("address change", &["address change", "change of address", "addr change"], -1.0, 3.0),
-    ("enrollment", &["enrollment", "enrolment", "new enrollment"], -0.4, 3.0),
-    ("explanation of benefits", &["explanation of benefits", "eob", "eob question", "e.o.b."], 0.5, 4.0),
-    ("cost estimate", &["cost estimate", "cost estimator", "price estimate"], 0.0, 3.0),
-    ("care management", &["care management", "care mgmt", "case management"], 0.6, 2.0),
-    ("password reset", &["password reset", "reset password", "portal login"], -1.2, 4.0),
-    ("transportation", &["transportation", "ride request", "transport benefit"], 0.3, 1.5),
+    (
+        "claim status",
+        &[
+            "claim status",
+            "claims status",
+            "clm status",
+            "status of claim",
+        ],
+        0.4,
+        14.0,
+    ),
+    (
+        "billing question",
+        &[
+            "billing question",
+            "billing inquiry",
+            "bill question",
+            "billing q",
+        ],
+        0.2,
+        12.0,
+    ),
+    (
+        "prior authorization",
+        &["prior authorization", "prior auth", "pa request", "preauth"],
+        0.9,
+        7.0,
+    ),
+    (
+        "pharmacy benefits",
+        &[
+            "pharmacy benefits",
+            "rx benefits",
+            "pharm benefits",
+            "pharmacy benefit",
+        ],
+        0.1,
+        8.0,
+    ),
+    (
+        "id card request",
+        &[
+            "id card request",
+            "id card",
+            "new id card",
+            "replacement card",
+        ],
+        -0.8,
+        7.0,
+    ),
+    (
+        "provider search",
+        &["provider search", "find a doctor", "provider lookup"],
+        -0.5,
+        7.0,
+    ),
+    (
+        "eligibility check",
+        &["eligibility check", "eligibility", "elig verification"],
+        -0.2,
+        6.0,
+    ),
+    (
+        "complaint",
+        &["complaint", "member complaint", "complaint call"],
+        2.0,
+        2.0,
+    ),
+    (
+        "grievance",
+        &["grievance", "formal grievance", "grievance filing"],
+        2.4,
+        1.0,
+    ),
+    (
+        "appeal status",
+        &["appeal status", "appeals status", "appeal follow up"],
+        1.5,
+        1.5,
+    ),
+    (
+        "coverage denial",
+        &[
+            "coverage denial",
+            "denied claim",
+            "claim denial",
+            "denial of coverage",
+        ],
+        1.8,
+        2.0,
+    ),
+    (
+        "premium payment",
+        &["premium payment", "pay premium", "premium pmt"],
+        -0.3,
+        5.0,
+    ),
+    (
+        "address change",
+        &["address change", "change of address", "addr change"],
+        -1.0,
+        3.0,
+    ),
+    (
+        "enrollment",
+        &["enrollment", "enrolment", "new enrollment"],
+        -0.4,
+        3.0,
+    ),
+    (
+        "explanation of benefits",
+        &["explanation of benefits", "eob", "eob question", "e.o.b."],
+        0.5,
+        4.0,
+    ),
+    (
+        "cost estimate",
+        &["cost estimate", "cost estimator", "price estimate"],
+        0.0,
+        3.0,
+    ),
+    (
+        "care management",
+        &["care management", "care mgmt", "case management"],
+        0.6,
+        2.0,
+    ),
+    (
+        "password reset",
+        &["password reset", "reset password", "portal login"],
+        -1.2,
+        4.0,
+    ),
+    (
+        "transportation",
+        &["transportation", "ride request", "transport benefit"],
+        0.3,
+        1.5,
+    ),
     ("dental benefits", &["dental benefits", "dental"], -0.6, 2.0),
     ("vision benefits", &["vision benefits", "vision"], -0.6, 1.5),
     ("referral", &["referral", "referral request"], 0.2, 2.0),
@@ -108,7 +228,13 @@ const PLANS: &[(&str, f64)] = &[
     ("medicare advantage", 0.25),
     ("medicaid", 0.35),
 ];
-const SUFFIXES: &[&str] = &[" - inbound", " (transfer)", " / callback", " - follow up", "..."];
+const SUFFIXES: &[&str] = &[
+    " - inbound",
+    " (transfer)",
+    " / callback",
+    " - follow up",
+    "...",
+];
 
 /// 2024-01-01T00:00:00Z in microseconds.
 const YEAR_START_US: i64 = 1_704_067_200_000_000;
@@ -133,9 +259,8 @@ fn messy(rng: &mut SplitMix64, spelling: &str) -> Option<String> {
         return None;
     }
     if r < 0.05 {
-        return Some(rng.pick(&["", "  ", "--", "n/a?"]).to_string()).map(|s| {
-            if s == "n/a?" { "".to_string() } else { s }
-        });
+        return Some(rng.pick(&["", "  ", "--", "n/a?"]).to_string())
+            .map(|s| if s == "n/a?" { "".to_string() } else { s });
     }
     let mut s = spelling.to_string();
     match rng.below(4) {
@@ -159,7 +284,8 @@ fn messy(rng: &mut SplitMix64, spelling: &str) -> Option<String> {
         s = s.replace(' ', "  ");
     }
     if rng.f64() < 0.25 {
-        s.push_str(*rng.pick(SUFFIXES));
+        let suffix: &&str = rng.pick(SUFFIXES);
+        s.push_str(suffix);
     }
     if rng.f64() < 0.15 {
         s = format!("  {s} ");
@@ -207,7 +333,10 @@ fn member_events(seed: u64, member: usize, next_interaction: &mut u64, out: &mut
             let second_topic = (rng.f64() < 0.3).then(|| rng.weighted(&topic_weights));
             let n_events = 1 + rng.below(4);
             // Label: log-odds from the description(s), channel, plan, recency, history.
-            let calls_7d = history.iter().filter(|(h, _)| t - h <= 7 * DAY_US && *h < t).count();
+            let calls_7d = history
+                .iter()
+                .filter(|(h, _)| t - h <= 7 * DAY_US && *h < t)
+                .count();
             let prior_esc = history.iter().filter(|(h, e)| *e && *h < t).count();
             let days_since_prev = history.last().map(|(h, _)| (t - h) as f64 / DAY_US as f64);
             let mut z = -6.1 + propensity;
@@ -432,7 +561,9 @@ mod tests {
         for (canonical, spellings, _, _) in TOPICS {
             for s in *spellings {
                 for _ in 0..30 {
-                    let Some(raw) = messy(&mut rng, s) else { continue };
+                    let Some(raw) = messy(&mut rng, s) else {
+                        continue;
+                    };
                     let cleaned = spark_clean(&raw);
                     if cleaned.is_empty() {
                         continue;

@@ -7,7 +7,10 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod encode;
 pub mod error;
+pub mod matrix;
+pub mod model;
 pub mod outputs;
 pub mod pipeline;
 pub mod remote;
@@ -16,13 +19,19 @@ pub mod rules;
 pub mod spark;
 pub mod sql;
 pub mod table;
+pub mod threshold;
+pub mod train;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::pipeline::Timings;
-use crate::table::{NUMERIC_FEATURES, Split};
+use crate::threshold::ThresholdChoice;
+use crate::train::TrainedModel;
 
 /// Name of the normalization audit file.
 pub const AUDIT_FILE: &str = "pydescription_normalization_audit.csv";
@@ -32,6 +41,7 @@ pub const SUMMARY_FILE: &str = "run_summary.json";
 /// What `run` reports back to the caller.
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    pub run_id: String,
     pub output_dir: String,
     pub train_rows: usize,
     pub train_positives: usize,
@@ -39,29 +49,298 @@ pub struct RunReport {
     pub test_positives: usize,
     pub events: i64,
     pub members: i64,
+    pub best_c: f64,
+    pub threshold: ThresholdChoice,
+    pub outreach_file: String,
+    pub outreach_rows: usize,
+    /// Precision and recall of the outreach list on the test window.
+    pub test_precision: Option<f64>,
+    pub test_recall: Option<f64>,
+    pub test_average_precision: Option<f64>,
+    /// Mean calibrated score and observed positive rate of the test window.
+    pub mean_test_score: f64,
+    pub test_base_rate: f64,
     pub timings: Vec<(String, f64)>,
 }
 
-/// The main job: Spark SQL features, Arrow into Rust, audit and summary outputs.
+/// `model.json`: everything `score` needs to reproduce the test scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub format_version: u32,
+    pub rarecall_version: String,
+    pub run_id: String,
+    pub spark_version: String,
+    /// Source column per role, and the categoricals as (source column, feature name).
+    pub columns: BTreeMap<String, String>,
+    pub categoricals: Vec<(String, String)>,
+    pub rules: Vec<rules::Rule>,
+    pub split_boundary: String,
+    pub target_neg_pos_member_ratio: f64,
+    pub seed: i64,
+    pub best_c: f64,
+    pub cv: Vec<model::CvScore>,
+    pub trained: TrainedModel,
+}
+
+fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let salt = train::fnv1a(
+        format!(
+            "{}{}",
+            now.timestamp_nanos_opt().unwrap_or(0),
+            std::process::id()
+        )
+        .as_bytes(),
+    );
+    format!("{}-{:06x}", now.format("%Y%m%dT%H%M%SZ"), salt & 0xff_ffff)
+}
+
+fn json_bytes<T: Serialize>(name: &str, v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(|e| error::Error::Output {
+        location: name.into(),
+        problem: e.to_string(),
+        fix: "report this as a bug".into(),
+    })
+}
+
+/// The main job: Spark SQL features, Arrow into Rust, training, threshold, outputs.
 pub fn run(cfg: &Config) -> Result<RunReport> {
+    let p = &cfg.pipeline;
+    let params = p.train_params();
+    params.check()?;
+    let run_id = new_run_id();
     let mut timings = Timings::default();
     let outputs = outputs::Outputs::open(&cfg.output_dir)?;
-    let spark = timings.time("connect", || spark::Spark::connect(&cfg.remote, cfg.timeout_secs))?;
-    let got = pipeline::run_spark(&spark, &cfg.pipeline, &mut timings)?;
+    let spark = timings.time("connect", || {
+        spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
+    })?;
+    let got = pipeline::run_spark(&spark, p, &mut timings)?;
     let f = &got.features;
+    let (trained, train_report) =
+        timings.time("train (encode, C grid, refit)", || train::train(f, &params))?;
+    let test = timings.time("score test window", || train::evaluate(&trained, f))?;
+
+    // Outreach: test rows at or above the threshold, capped, with reasons.
+    let keys: Vec<&str> = test
+        .rows
+        .iter()
+        .map(|&i| f.interaction_id[i].as_str())
+        .collect();
+    let selected = match trained.threshold.threshold() {
+        Some(t) => {
+            threshold::apply_cap(&test.scores, &keys, t, p.threshold.threshold_cap)?.selected
+        }
+        None => Vec::new(),
+    };
+    let to_rows = |sel: &[usize]| -> Vec<report::OutreachRow> {
+        sel.iter()
+            .enumerate()
+            .map(|(rank, &k)| {
+                let i = test.rows[k];
+                report::OutreachRow {
+                    rank: rank + 1,
+                    member_id: f.member_id[i].clone(),
+                    interaction_id: f.interaction_id[i].clone(),
+                    interaction_ts_us: f.interaction_ts_us[i],
+                    score: test.scores[k],
+                    reasons: trained.reasons(test.x.row(k), 3),
+                }
+            })
+            .collect()
+    };
+    let outreach = to_rows(&selected);
+    let top_k = if p.threshold.top_k > 0 && !test.scores.is_empty() {
+        let floor = test.scores.iter().copied().fold(f64::INFINITY, f64::min);
+        to_rows(
+            &threshold::apply_cap(&test.scores, &keys, floor, Some(p.threshold.top_k))?.selected,
+        )
+    } else {
+        Vec::new()
+    };
+    let hits = selected
+        .iter()
+        .filter(|&&k| f.label[test.rows[k]] == 1)
+        .count();
+    let test_precision = (!selected.is_empty()).then(|| hits as f64 / selected.len() as f64);
+    let test_recall = (test.positives > 0 && trained.threshold.threshold().is_some())
+        .then(|| hits as f64 / test.positives as f64);
+    let mean_test_score = test.scores.iter().sum::<f64>() / test.scores.len().max(1) as f64;
+    let test_base_rate = test.positives as f64 / test.rows.len().max(1) as f64;
+    if let ThresholdChoice::Infeasible { best_precision } = trained.threshold {
+        eprintln!(
+            "rarecall: no cutoff reaches precision {:.2} on out-of-fold training scores (best {:.3}); the outreach list is empty",
+            p.threshold.target_precision, best_precision
+        );
+    }
+
     let report = RunReport {
+        run_id: run_id.clone(),
         output_dir: outputs.location().to_string(),
-        train_rows: f.rows_of(Split::Train).len(),
-        train_positives: f.positives_of(Split::Train),
-        test_rows: f.rows_of(Split::Test).len(),
-        test_positives: f.positives_of(Split::Test),
+        train_rows: train_report.train_rows,
+        train_positives: train_report.train_positives,
+        test_rows: test.rows.len(),
+        test_positives: test.positives,
         events: got.checks.n_events,
         members: got.checks.n_members,
-        timings: timings.0.clone(),
+        best_c: train_report.best_c,
+        threshold: trained.threshold,
+        outreach_file: report::outreach_file_name(
+            p.threshold.target_precision,
+            p.threshold.threshold_cap,
+        ),
+        outreach_rows: outreach.len(),
+        test_precision,
+        test_recall,
+        test_average_precision: test.average_precision,
+        mean_test_score,
+        test_base_rate,
+        timings: Vec::new(),
     };
-    let audit = report::audit_csv(&got.audit)?;
+
+    // Every file is rendered before any is written: no half set of outputs.
+    let files = timings.time("render outputs", || {
+        render_outputs(
+            cfg,
+            &run_id,
+            &got,
+            &trained,
+            &train_report,
+            &test,
+            &outreach,
+            &top_k,
+            &report,
+        )
+    })?;
+    let summary_row = runs_log_row(cfg, &run_id, &got, &train_report, &report);
+    timings.time("write outputs", || {
+        for (name, bytes) in files {
+            outputs.put(&name, bytes)?;
+        }
+        let (log, displaced) =
+            report::append_runs_log(outputs.get(RUNS_LOG_FILE)?.as_deref(), &summary_row)?;
+        if let Some(old) = displaced {
+            outputs.put(&format!("outreach_runs_log.before-{run_id}.csv"), old)?;
+        }
+        outputs.put(RUNS_LOG_FILE, log)
+    })?;
+    // The summary written above has every stage but the write; the report has all.
+    Ok(RunReport {
+        timings: timings.0,
+        ..report
+    })
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Name of the appended runs log.
+pub const RUNS_LOG_FILE: &str = "outreach_runs_log.csv";
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+fn runs_log_row(
+    cfg: &Config,
+    run_id: &str,
+    got: &pipeline::SparkOutputs,
+    tr: &train::TrainReport,
+    r: &RunReport,
+) -> Vec<String> {
     let p = &cfg.pipeline;
+    let best = tr.cv.iter().find(|s| s.c == tr.best_c).map(|s| s.mean_ap);
+    let (status, note) = match r.threshold {
+        ThresholdChoice::Feasible { .. } => ("ok", String::new()),
+        ThresholdChoice::Infeasible { best_precision } => (
+            "no_threshold",
+            format!(
+                "no cutoff reaches precision {}; best out-of-fold precision {best_precision:.4}",
+                p.threshold.target_precision
+            ),
+        ),
+    };
+    vec![
+        run_id.to_string(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        status.to_string(),
+        p.source.describe(),
+        p.split_boundary.to_string(),
+        p.neg_pos_ratio.to_string(),
+        p.threshold.target_precision.to_string(),
+        p.threshold
+            .threshold_cap
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        p.seed.to_string(),
+        pipeline::fmt_us(got.checks.min_ts_us),
+        pipeline::fmt_us(got.checks.max_ts_us),
+        r.train_rows.to_string(),
+        r.train_positives.to_string(),
+        r.test_rows.to_string(),
+        r.test_positives.to_string(),
+        r.best_c.to_string(),
+        opt(best),
+        opt(r.threshold.threshold()),
+        r.outreach_rows.to_string(),
+        opt(r.test_precision),
+        opt(r.test_recall),
+        opt(r.test_average_precision),
+        r.mean_test_score.to_string(),
+        note,
+    ]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_outputs(
+    cfg: &Config,
+    run_id: &str,
+    got: &pipeline::SparkOutputs,
+    trained: &TrainedModel,
+    tr: &train::TrainReport,
+    test: &train::TestReport,
+    outreach: &[report::OutreachRow],
+    top_k: &[report::OutreachRow],
+    r: &RunReport,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let p = &cfg.pipeline;
+    let f = &got.features;
+    let c = &p.columns;
+    let model_file = ModelFile {
+        format_version: 1,
+        rarecall_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_id.into(),
+        spark_version: got.spark_version.clone(),
+        columns: [
+            ("member_id", &c.member_id),
+            ("interaction_id", &c.interaction_id),
+            ("event_ts", &c.event_ts),
+            ("description", &c.description),
+            ("label", &c.label),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.raw().to_string()))
+        .collect(),
+        categoricals: c
+            .categoricals
+            .iter()
+            .map(|(s, n)| (s.raw().to_string(), n.clone()))
+            .collect(),
+        rules: p.rules.rules.clone(),
+        split_boundary: p.split_boundary.to_string(),
+        target_neg_pos_member_ratio: p.neg_pos_ratio,
+        seed: p.seed,
+        best_c: tr.best_c,
+        cv: tr.cv.clone(),
+        trained: trained.clone(),
+    };
+    let corrected_intercept = trained.model.intercept + trained.prior_shift;
     let summary = json!({
+        "run_id": run_id,
         "rarecall_version": env!("CARGO_PKG_VERSION"),
         "spark_version": got.spark_version,
         "remote": cfg.remote.to_string(),
@@ -70,8 +349,14 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             "split_boundary": p.split_boundary.to_string(),
             "target_neg_pos_member_ratio": p.neg_pos_ratio,
             "seed": p.seed,
+            "c_grid": p.model.c_grid,
+            "class_weight": p.model.class_weight,
+            "cv_folds": p.model.cv_folds,
             "target_precision": p.threshold.target_precision,
             "threshold_cap": p.threshold.threshold_cap,
+            "top_k": p.threshold.top_k,
+            "top_n_descriptions": p.features.top_n_descriptions,
+            "min_support": p.features.min_support,
             "rules": p.rules.source,
         },
         "data": {
@@ -82,25 +367,72 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             "last_event": pipeline::fmt_us(got.checks.max_ts_us),
         },
         "rows": {
-            "train_sampled": report.train_rows,
-            "train_positives": report.train_positives,
+            "train_sampled": r.train_rows,
+            "train_positives": r.train_positives,
             "sampled_negative_weight": got.sampled_negative_weight,
-            "test": report.test_rows,
-            "test_positives": report.test_positives,
+            "test": r.test_rows,
+            "test_positives": r.test_positives,
             "distinct_descriptions": f.descriptions.dictionary.len(),
-            "numeric_features": NUMERIC_FEATURES,
+            "features": trained.encoder.feature_names.len(),
         },
-        "stage_seconds": timings.0.iter().map(|(k, v)| json!({"stage": k, "seconds": v})).collect::<Vec<_>>(),
+        "model": {
+            "best_c": tr.best_c,
+            "cv": tr.cv,
+            "oof_average_precision": tr.oof_average_precision,
+            "prior_shift": trained.prior_shift,
+            "corrected_intercept": corrected_intercept,
+            "population_positive_fraction": trained.population_positive_fraction,
+            "sample_positive_fraction": trained.sample_positive_fraction,
+        },
+        "threshold": trained.threshold,
+        "test": {
+            "outreach_file": r.outreach_file,
+            "outreach_rows": r.outreach_rows,
+            "precision": r.test_precision,
+            "recall": r.test_recall,
+            "average_precision": r.test_average_precision,
+            "mean_calibrated_score": r.mean_test_score,
+            "base_rate": r.test_base_rate,
+        },
+        "peak_rss_bytes": peak_rss_bytes(),
     });
-    let summary = serde_json::to_vec_pretty(&summary).map_err(|e| error::Error::Output {
-        location: SUMMARY_FILE.into(),
-        problem: e.to_string(),
-        fix: "report this as a bug".into(),
-    })?;
-    // Both files are built before either is written: no half set of outputs.
-    outputs.put(AUDIT_FILE, audit)?;
-    outputs.put(SUMMARY_FILE, summary)?;
-    Ok(report)
+    let test_scores =
+        report::test_scores_csv(test.rows.iter().zip(&test.scores).map(|(&i, &s)| {
+            report::ScoreRow {
+                interaction_id: &f.interaction_id[i],
+                member_id: &f.member_id[i],
+                interaction_ts_us: f.interaction_ts_us[i],
+                label: f.label[i],
+                score: s,
+            }
+        }))?;
+    Ok(vec![
+        (AUDIT_FILE.into(), report::audit_csv(&got.audit)?),
+        (
+            "pydesc_to_safe_col_map.csv".into(),
+            report::safe_col_map_csv(&trained.encoder.multi_hot.mapping())?,
+        ),
+        (
+            "pr_curve_points.csv".into(),
+            report::pr_curve_csv(test.curve.as_ref())?,
+        ),
+        (r.outreach_file.clone(), report::outreach_csv(outreach)?),
+        (
+            format!("outreach_topK_{}.csv", p.threshold.top_k),
+            report::outreach_csv(top_k)?,
+        ),
+        (
+            "coefficients.csv".into(),
+            report::coefficients_csv(
+                &trained.encoder.feature_names,
+                &trained.model.coef,
+                corrected_intercept,
+            )?,
+        ),
+        ("test_scores.csv".into(), test_scores),
+        ("model.json".into(), json_bytes("model.json", &model_file)?),
+        (SUMMARY_FILE.into(), json_bytes(SUMMARY_FILE, &summary)?),
+    ])
 }
 
 /// `check`: connect, print the Spark version, validate the source schema.

@@ -50,14 +50,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = config::load(&args.common, Some(&args), &Env::from_process())
                 .context("configuration")?;
             let r = rarecall::run(&cfg)?;
+            let pct = |v: Option<f64>| {
+                v.map(|x| format!("{:.1} %", 100.0 * x))
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!("run {}", r.run_id);
             println!(
-                "train (sampled): {} interactions, {} positive | test: {} interactions, {} positive | {} events from {} members",
+                "  train (sampled) {} interactions, {} positive | test {} interactions, {} positive | {} events, {} members",
                 r.train_rows, r.train_positives, r.test_rows, r.test_positives, r.events, r.members
             );
-            for (stage, secs) in &r.timings {
-                println!("  {stage:<22} {secs:>8.2} s");
+            match r.threshold.threshold() {
+                Some(t) => println!(
+                    "  C = {} | threshold {t:.6} (chosen on out-of-fold training scores)",
+                    r.best_c
+                ),
+                None => println!(
+                    "  C = {} | no threshold reaches the precision floor: empty outreach list",
+                    r.best_c
+                ),
             }
-            println!("outputs in {}", r.output_dir);
+            println!(
+                "  test: precision {} recall {} AP {} | outreach {} rows | mean score {:.4} vs base rate {:.4}",
+                pct(r.test_precision),
+                pct(r.test_recall),
+                r.test_average_precision
+                    .map(|v| format!("{v:.4}"))
+                    .unwrap_or_else(|| "-".into()),
+                r.outreach_rows,
+                r.mean_test_score,
+                r.test_base_rate
+            );
+            for (stage, secs) in &r.timings {
+                println!("  {stage:<30} {secs:>8.2} s");
+            }
+            if let Some(rss) = rarecall::peak_rss_bytes() {
+                println!(
+                    "  {:<30} {:>8.1} MiB",
+                    "peak memory (RSS)",
+                    rss as f64 / 1048576.0
+                );
+            }
+            println!("outputs in {} ({})", r.output_dir, r.outreach_file);
         }
     }
     Ok(())

@@ -1130,7 +1130,7 @@ impl GridSearchParams {
                     sh.push(p);
                     wh.push(eval_weight[i]);
                 }
-                fold_ap.push(average_precision(&yh, &sh, &wh));
+                fold_ap.push(average_precision(&yh, &sh, &wh)?);
                 prev[fold] = Some(fit);
             }
             let mean_ap = fold_ap.iter().sum::<f64>() / k as f64;
@@ -1169,38 +1169,10 @@ fn scores_mean(scores: &[CvScore], i: usize) -> f64 {
     scores.get(i).map_or(f64::NEG_INFINITY, |s| s.mean_ap)
 }
 
-/// Weighted average precision as scikit-learn's `average_precision_score`:
-///
-/// `AP = sum_n (R_n - R_{n-1}) P_n`
-///
-/// over distinct score thresholds in decreasing order (rows with tied scores enter
-/// together), with weighted `P_n = TP_n / (TP_n + FP_n)` and `R_n = TP_n / TP`.
-/// NaN when no positive has weight. Private: `threshold.rs` owns the public one.
-fn average_precision(y: &[f64], score: &[f64], weight: &[f64]) -> f64 {
-    let mut idx: Vec<usize> = (0..y.len()).collect();
-    idx.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
-    let total_pos: f64 = y.iter().zip(weight).map(|(yi, wi)| yi * wi).sum();
-    if total_pos <= 0.0 {
-        return f64::NAN;
-    }
-    let (mut tp, mut fp, mut prev_tp, mut ap) = (0.0, 0.0, 0.0, 0.0);
-    let mut start = 0;
-    while start < idx.len() {
-        let s = score[idx[start]];
-        let mut end = start;
-        while end < idx.len() && score[idx[end]] == s {
-            let i = idx[end];
-            tp += weight[i] * y[i];
-            fp += weight[i] * (1.0 - y[i]);
-            end += 1;
-        }
-        if tp > prev_tp {
-            ap += (tp - prev_tp) / total_pos * (tp / (tp + fp));
-        }
-        prev_tp = tp;
-        start = end;
-    }
-    ap
+/// Weighted average precision of one held-out fold: scikit-learn's
+/// `average_precision_score`, owned by `threshold`.
+fn average_precision(y: &[f64], score: &[f64], weight: &[f64]) -> Result<f64> {
+    crate::threshold::average_precision(y, score, Some(weight))
 }
 
 #[cfg(test)]
@@ -1514,7 +1486,7 @@ mod tests {
                 .weight
                 .clone()
                 .unwrap_or_else(|| vec![1.0; case.y.len()]);
-            let ap = average_precision(&case.y, &case.score, &w);
+            let ap = average_precision(&case.y, &case.score, &w).unwrap();
             assert!(
                 (ap - case.average_precision).abs() < 1e-12,
                 "{ap} vs {}",
@@ -1522,10 +1494,10 @@ mod tests {
             );
         }
         // Hand-checked: ranking 1, 0, 1 gives (1/2)(1) + (1/2)(2/3).
-        let ap = average_precision(&[1.0, 0.0, 1.0], &[0.9, 0.8, 0.7], &[1.0; 3]);
+        let ap = average_precision(&[1.0, 0.0, 1.0], &[0.9, 0.8, 0.7], &[1.0; 3]).unwrap();
         assert!((ap - (0.5 + 1.0 / 3.0)).abs() < 1e-15);
         // All tied: AP is the (weighted) prevalence.
-        let ap = average_precision(&[1.0, 0.0, 0.0, 0.0], &[0.5; 4], &[1.0; 4]);
+        let ap = average_precision(&[1.0, 0.0, 0.0, 0.0], &[0.5; 4], &[1.0; 4]).unwrap();
         assert!((ap - 0.25).abs() < 1e-15);
     }
 
@@ -1792,7 +1764,7 @@ mod tests {
                 yh.push(y[i]);
                 sh.push(res.oof_scores[i]);
             }
-            let ap = average_precision(&yh, &sh, &vec![1.0; yh.len()]);
+            let ap = average_precision(&yh, &sh, &vec![1.0; yh.len()]).unwrap();
             assert!((ap - best.fold_ap[fold]).abs() < 1e-12);
         }
         // The refit uses every row.

@@ -74,8 +74,12 @@ impl Outputs {
             })
             .map_err(|e| Error::Output {
                 location: self.location.clone(),
-                problem: format!("the folder cannot be written ({})", first_line(&e.to_string())),
-                fix: "choose a folder you can write (output.dir or --out), or fix its permissions".into(),
+                problem: format!(
+                    "the folder cannot be written ({})",
+                    first_line(&e.to_string())
+                ),
+                fix: "choose a folder you can write (output.dir or --out), or fix its permissions"
+                    .into(),
             })
     }
 

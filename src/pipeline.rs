@@ -65,15 +65,39 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
         _ => p.columns.label.raw().to_string(),
     };
     let problems = [
-        (c.null_member, "member_id", "have a null member id", "drop or fill those rows in the source"),
-        (c.null_interaction, "interaction_id", "have a null interaction id", "drop or fill those rows in the source"),
-        (c.null_ts, "event_ts", "have a null or unparseable event time", "store times as timestamps or ISO-8601 strings (2024-03-01T10:15:00)"),
-        (c.bad_label, "label", "have a label that is null or not 0/1", "store the label as 0/1 or true/false"),
+        (
+            c.null_member,
+            "member_id",
+            "have a null member id",
+            "drop or fill those rows in the source",
+        ),
+        (
+            c.null_interaction,
+            "interaction_id",
+            "have a null interaction id",
+            "drop or fill those rows in the source",
+        ),
+        (
+            c.null_ts,
+            "event_ts",
+            "have a null or unparseable event time",
+            "store times as timestamps or ISO-8601 strings (2024-03-01T10:15:00)",
+        ),
+        (
+            c.bad_label,
+            "label",
+            "have a label that is null or not 0/1",
+            "store the label as 0/1 or true/false",
+        ),
     ];
     for (n, role, what, fix) in problems {
         if n > 0 {
             return Err(Error::Data {
-                problem: format!("{n} of {} events in column `{}` {what}", c.n_events, col(role)),
+                problem: format!(
+                    "{n} of {} events in column `{}` {what}",
+                    c.n_events,
+                    col(role)
+                ),
                 fix: fix.into(),
             });
         }
@@ -90,7 +114,8 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
                 "{} interactions belong to more than one member",
                 c.n_interaction_members - c.n_interactions
             ),
-            fix: "each interaction id must belong to one member; check columns.interaction_id".into(),
+            fix: "each interaction id must belong to one member; check columns.interaction_id"
+                .into(),
         });
     }
     let boundary = p.split_boundary_micros();
@@ -102,7 +127,8 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
                 fmt_us(Some(lo)),
                 fmt_us(Some(hi))
             ),
-            fix: "set model.split_boundary (--split-boundary) to a date inside the data range".into(),
+            fix: "set model.split_boundary (--split-boundary) to a date inside the data range"
+                .into(),
         }),
         _ => Ok(()),
     }
@@ -153,19 +179,28 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
     let test = features.rows_of(table::Split::Test);
     if train.is_empty() {
         return Err(Error::data(
-            format!("the training window (before {}) has no interactions", p.split_boundary),
+            format!(
+                "the training window (before {}) has no interactions",
+                p.split_boundary
+            ),
             "move model.split_boundary later",
         ));
     }
     if test.is_empty() {
         return Err(Error::data(
-            format!("the test window (on or after {}) has no interactions", p.split_boundary),
+            format!(
+                "the test window (on or after {}) has no interactions",
+                p.split_boundary
+            ),
             "move model.split_boundary earlier",
         ));
     }
     if features.positives_of(table::Split::Train) == 0 {
         return Err(Error::data(
-            format!("the training window (before {}) has no positive interaction", p.split_boundary),
+            format!(
+                "the training window (before {}) has no positive interaction",
+                p.split_boundary
+            ),
             "move model.split_boundary later or check columns.label",
         ));
     }

@@ -37,7 +37,10 @@ impl Env {
         let path = vars
             .get("DATABRICKS_CONFIG_FILE")
             .map(PathBuf::from)
-            .or_else(|| vars.get("HOME").map(|h| PathBuf::from(h).join(".databrickscfg")));
+            .or_else(|| {
+                vars.get("HOME")
+                    .map(|h| PathBuf::from(h).join(".databrickscfg"))
+            });
         let databrickscfg = path.and_then(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)));
         Env {
             vars,
@@ -154,7 +157,9 @@ pub fn parse_sc_url(url: &str, origin: &str) -> Result<Remote> {
         None => (rest, ""),
     };
     let (host, port) = if let Some(h) = authority.strip_prefix('[') {
-        let end = h.find(']').ok_or_else(|| bad("an IPv6 host needs a closing ]"))?;
+        let end = h
+            .find(']')
+            .ok_or_else(|| bad("an IPv6 host needs a closing ]"))?;
         let port = h[end + 1..].strip_prefix(':');
         (h[..end].to_string(), port)
     } else {
@@ -246,7 +251,11 @@ fn load_profile(env: &Env, name: &str, required: bool) -> Result<Option<Profile>
                 problem: format!(
                     "profile [{name}] is not in {} (profiles there: {})",
                     path.display(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
                 fix: "pass an existing --profile or add the profile to the file".into(),
             });
@@ -352,7 +361,10 @@ fn from_profile(
             fix: "add token = <personal access token> to the profile".into(),
         });
     }
-    let cluster = inputs.cluster_id_flag.as_deref().or(p.cluster_id.as_deref());
+    let cluster = inputs
+        .cluster_id_flag
+        .as_deref()
+        .or(p.cluster_id.as_deref());
     databricks_remote(
         host,
         p.token.as_deref(),
@@ -380,7 +392,10 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
             .or_else(|| env.var("DATABRICKS_CONFIG_PROFILE").map(String::from))
             .unwrap_or_else(|| "DEFAULT".into());
         let profile_token = load_profile(env, &profile_name, false)?.and_then(|p| p.token);
-        let token = env.var("DATABRICKS_TOKEN").map(String::from).or(profile_token);
+        let token = env
+            .var("DATABRICKS_TOKEN")
+            .map(String::from)
+            .or(profile_token);
         return databricks_remote(
             host,
             token.as_deref(),
@@ -483,7 +498,10 @@ mod tests {
     #[test]
     fn profile_flag_then_spark_remote_then_env_profile() {
         let e = env(
-            &[("SPARK_REMOTE", "sc://spark-host:15002"), ("DATABRICKS_CONFIG_PROFILE", "prod")],
+            &[
+                ("SPARK_REMOTE", "sc://spark-host:15002"),
+                ("DATABRICKS_CONFIG_PROFILE", "prod"),
+            ],
             Some(CFG),
         );
         let r = resolve_with_session(
@@ -505,7 +523,9 @@ mod tests {
         let r = resolve_with_session(&RemoteInputs::default(), &e, SID).unwrap();
         assert_eq!(
             r.connection_string(),
-            format!("sc://prod.cloud.databricks.com:443/;use_ssl=true;token=dapiPROD;x-databricks-session-id={SID}")
+            format!(
+                "sc://prod.cloud.databricks.com:443/;use_ssl=true;token=dapiPROD;x-databricks-session-id={SID}"
+            )
         );
     }
 
@@ -572,7 +592,9 @@ mod tests {
     fn bad_profiles_and_urls_say_what_to_fix() {
         let e = env(&[], Some(CFG));
         let msg = |inputs: RemoteInputs, e: &Env| {
-            resolve_with_session(&inputs, e, SID).unwrap_err().to_string()
+            resolve_with_session(&inputs, e, SID)
+                .unwrap_err()
+                .to_string()
         };
         let m = msg(
             RemoteInputs {
@@ -589,8 +611,17 @@ mod tests {
             },
             &e,
         );
-        assert!(m.contains("not in") && m.contains("DEFAULT, broken, prod"), "{m}");
-        for bad in ["http://x:1", "sc://:15002", "sc://h:99999", "sc://h:1/;token", "sc://h x:1"] {
+        assert!(
+            m.contains("not in") && m.contains("DEFAULT, broken, prod"),
+            "{m}"
+        );
+        for bad in [
+            "http://x:1",
+            "sc://:15002",
+            "sc://h:99999",
+            "sc://h:1/;token",
+            "sc://h x:1",
+        ] {
             let m = msg(
                 RemoteInputs {
                     remote_flag: Some(bad.into()),
@@ -604,7 +635,13 @@ mod tests {
         assert!(m.contains("no server is configured"), "{m}");
         let m = msg(
             RemoteInputs::default(),
-            &env(&[("DATABRICKS_HOST", "h.cloud.databricks.com"), ("DATABRICKS_TOKEN", "t")], None),
+            &env(
+                &[
+                    ("DATABRICKS_HOST", "h.cloud.databricks.com"),
+                    ("DATABRICKS_TOKEN", "t"),
+                ],
+                None,
+            ),
         );
         assert!(m.contains("no cluster id"), "{m}");
     }

@@ -43,7 +43,8 @@ pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
         let canon = text("description_canonical")?;
         let rule = text("rule_name")?;
         let count = cast(
-            b.column_by_name("event_count").ok_or_else(|| csv_err("event_count missing"))?,
+            b.column_by_name("event_count")
+                .ok_or_else(|| csv_err("event_count missing"))?,
             &DataType::Int64,
         )
         .map_err(csv_err)?;
@@ -55,7 +56,11 @@ pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
         );
         let count = count.as_primitive::<Int64Type>();
         let s = |a: &arrow::array::StringArray, i: usize| {
-            if a.is_null(i) { String::new() } else { a.value(i).to_string() }
+            if a.is_null(i) {
+                String::new()
+            } else {
+                a.value(i).to_string()
+            }
         };
         for i in 0..b.num_rows() {
             w.write_record([
@@ -70,4 +75,292 @@ pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
         }
     }
     w.into_inner().map_err(csv_err)
+}
+
+fn to_bytes(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).map_err(csv_err)?;
+    }
+    w.into_inner().map_err(csv_err)
+}
+
+/// A timestamp as ISO-8601 UTC with microseconds only when present.
+pub fn iso_ts(us: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(t) if us % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => us.to_string(),
+    }
+}
+
+/// The outreach file name, after the notebook's:
+/// `outreach_threshold_precision40_nocap.csv`, `outreach_threshold_precision35_cap2000.csv`.
+pub fn outreach_file_name(target_precision: f64, cap: Option<usize>) -> String {
+    let pct = target_precision * 100.0;
+    let pct = if (pct - pct.round()).abs() < 1e-9 {
+        format!("{}", pct.round() as i64)
+    } else {
+        format!("{pct:.2}").trim_end_matches('0').replace('.', "p")
+    };
+    let cap = match cap {
+        Some(n) => format!("cap{n}"),
+        None => "nocap".into(),
+    };
+    format!("outreach_threshold_precision{pct}_{cap}.csv")
+}
+
+/// One row of the outreach and top-K files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutreachRow {
+    pub rank: usize,
+    pub member_id: String,
+    pub interaction_id: String,
+    pub interaction_ts_us: i64,
+    pub score: f64,
+    /// The features that pushed the score up most, with their contribution.
+    pub reasons: Vec<(String, f64)>,
+}
+
+/// Outreach / top-K CSV: rank, member, interaction, time, calibrated score, and up
+/// to three reasons (empty when fewer features pushed the score up).
+pub fn outreach_csv(rows: &[OutreachRow]) -> Result<Vec<u8>> {
+    let mut out = vec![
+        [
+            "rank",
+            "member_id",
+            "interaction_id",
+            "interaction_ts",
+            "score",
+            "reason_1",
+            "reason_2",
+            "reason_3",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for r in rows {
+        let mut rec = vec![
+            r.rank.to_string(),
+            r.member_id.clone(),
+            r.interaction_id.clone(),
+            iso_ts(r.interaction_ts_us),
+            r.score.to_string(),
+        ];
+        for k in 0..3 {
+            rec.push(r.reasons.get(k).map(|(n, _)| n.clone()).unwrap_or_default());
+        }
+        out.push(rec);
+    }
+    to_bytes(out)
+}
+
+/// `pr_curve_points.csv`: threshold, precision, recall; the closing point
+/// (precision 1, recall 0) has no threshold, as in scikit-learn.
+pub fn pr_curve_csv(curve: Option<&crate::threshold::PrCurve>) -> Result<Vec<u8>> {
+    let mut out = vec![vec![
+        "threshold".into(),
+        "precision".into(),
+        "recall".into(),
+    ]];
+    if let Some(c) = curve {
+        for i in 0..c.precision.len() {
+            out.push(vec![
+                c.thresholds
+                    .get(i)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                c.precision[i].to_string(),
+                c.recall[i].to_string(),
+            ]);
+        }
+    }
+    to_bytes(out)
+}
+
+/// `pydesc_to_safe_col_map.csv`: canonical description -> flag column.
+pub fn safe_col_map_csv(mapping: &[(String, String, usize)]) -> Result<Vec<u8>> {
+    let mut out = vec![
+        ["canonical_description", "safe_column", "train_interactions"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for (c, n, k) in mapping {
+        out.push(vec![c.clone(), n.clone(), k.to_string()]);
+    }
+    to_bytes(out)
+}
+
+/// `coefficients.csv`: feature, coefficient (per standard deviation), odds ratio;
+/// the intercept row carries the prior-corrected intercept.
+pub fn coefficients_csv(
+    names: &[String],
+    coef: &[f64],
+    corrected_intercept: f64,
+) -> Result<Vec<u8>> {
+    let mut out = vec![
+        ["feature", "coefficient", "odds_ratio"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    out.push(vec![
+        "(intercept)".into(),
+        corrected_intercept.to_string(),
+        corrected_intercept.exp().to_string(),
+    ]);
+    for (n, b) in names.iter().zip(coef) {
+        out.push(vec![n.clone(), b.to_string(), b.exp().to_string()]);
+    }
+    to_bytes(out)
+}
+
+/// One row of `test_scores.csv`.
+pub struct ScoreRow<'a> {
+    pub interaction_id: &'a str,
+    pub member_id: &'a str,
+    pub interaction_ts_us: i64,
+    pub label: u8,
+    pub score: f64,
+}
+
+/// `test_scores.csv`: interaction_id, member_id, interaction_ts, label, score.
+pub fn test_scores_csv<'a>(rows: impl Iterator<Item = ScoreRow<'a>>) -> Result<Vec<u8>> {
+    let mut out = vec![
+        [
+            "interaction_id",
+            "member_id",
+            "interaction_ts",
+            "label",
+            "score",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for r in rows {
+        out.push(vec![
+            r.interaction_id.to_string(),
+            r.member_id.to_string(),
+            iso_ts(r.interaction_ts_us),
+            r.label.to_string(),
+            r.score.to_string(),
+        ]);
+    }
+    to_bytes(out)
+}
+
+/// Columns of `outreach_runs_log.csv`, one row per run.
+pub const RUNS_LOG_COLUMNS: &[&str] = &[
+    "run_id",
+    "finished_at",
+    "status",
+    "source",
+    "split_boundary",
+    "target_neg_pos_member_ratio",
+    "target_precision",
+    "threshold_cap",
+    "seed",
+    "first_event",
+    "last_event",
+    "train_rows",
+    "train_positives",
+    "test_rows",
+    "test_positives",
+    "best_c",
+    "cv_average_precision",
+    "threshold",
+    "outreach_rows",
+    "test_precision",
+    "test_recall",
+    "test_average_precision",
+    "mean_test_score",
+    "note",
+];
+
+/// Appends one row to the runs log. Existing rows are kept byte for byte; when the
+/// existing header differs (an older version's columns), the old log is returned
+/// separately so the caller can keep it under another name, and a new log starts.
+pub fn append_runs_log(
+    existing: Option<&[u8]>,
+    row: &[String],
+) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    if row.len() != RUNS_LOG_COLUMNS.len() {
+        return Err(csv_err(format!(
+            "runs log row has {} fields, expected {}",
+            row.len(),
+            RUNS_LOG_COLUMNS.len()
+        )));
+    }
+    let header = to_bytes(vec![
+        RUNS_LOG_COLUMNS.iter().map(|s| s.to_string()).collect(),
+    ])?;
+    let line = to_bytes(vec![row.to_vec()])?;
+    match existing {
+        Some(old) if old.starts_with(&header) => {
+            let mut out = old.to_vec();
+            if !out.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&line);
+            Ok((out, None))
+        }
+        Some(old) if !old.is_empty() => {
+            let mut out = header;
+            out.extend_from_slice(&line);
+            Ok((out, Some(old.to_vec())))
+        }
+        _ => {
+            let mut out = header;
+            out.extend_from_slice(&line);
+            Ok((out, None))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outreach_names_follow_floor_and_cap() {
+        assert_eq!(
+            outreach_file_name(0.40, None),
+            "outreach_threshold_precision40_nocap.csv"
+        );
+        assert_eq!(
+            outreach_file_name(0.35, Some(2000)),
+            "outreach_threshold_precision35_cap2000.csv"
+        );
+        assert_eq!(
+            outreach_file_name(0.375, None),
+            "outreach_threshold_precision37p5_nocap.csv"
+        );
+    }
+
+    #[test]
+    fn runs_log_keeps_old_rows() {
+        let row: Vec<String> = RUNS_LOG_COLUMNS.iter().map(|c| format!("v_{c}")).collect();
+        let (first, moved) = append_runs_log(None, &row).unwrap();
+        assert!(moved.is_none());
+        let (second, moved) = append_runs_log(Some(&first), &row).unwrap();
+        assert!(moved.is_none());
+        assert!(second.starts_with(&first));
+        assert_eq!(
+            String::from_utf8(second.clone()).unwrap().lines().count(),
+            3
+        );
+        let (fresh, moved) = append_runs_log(Some(b"old,header\n1,2\n"), &row).unwrap();
+        assert_eq!(moved.unwrap(), b"old,header\n1,2\n");
+        assert_eq!(String::from_utf8(fresh).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn pr_curve_final_point_has_no_threshold() {
+        let c = crate::threshold::PrCurve {
+            precision: vec![0.5, 1.0],
+            recall: vec![1.0, 0.0],
+            thresholds: vec![0.3],
+        };
+        let s = String::from_utf8(pr_curve_csv(Some(&c)).unwrap()).unwrap();
+        assert_eq!(s, "threshold,precision,recall\n0.3,0.5,1\n,1,0\n");
+    }
 }

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_RULES: &str = include_str!("../rules/pydescription_rules.csv");
 const DEFAULT_RULES_NAME: &str = "rules/pydescription_rules.csv (built in)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchKind {
     Exact,
@@ -34,7 +34,7 @@ impl MatchKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     /// 1-based position: lower fires first.
     pub order: i32,
@@ -142,9 +142,17 @@ impl Rules {
                     "write the value (exact) or expression (regex) to match",
                 ));
             }
-            if kind == MatchKind::Regex {
-                if let Err(e) = regex::Regex::new(&pattern) {
-                    let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
+            if kind == MatchKind::Regex
+                && let Err(e) = regex::Regex::new(&pattern)
+            {
+                {
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
                     return Err(err(
                         format!("line {line}: regex {pattern:?} does not compile ({first})"),
                         "fix the expression; look-around and back-references are not supported",
@@ -206,7 +214,11 @@ mod tests {
             ("denied claim", "coverage denial"),
             ("general question", "general inquiry"),
         ] {
-            assert_eq!(r.canonical_of(v).map(|x| x.canonical.as_str()), Some(c), "{v}");
+            assert_eq!(
+                r.canonical_of(v).map(|x| x.canonical.as_str()),
+                Some(c),
+                "{v}"
+            );
         }
         assert!(r.canonical_of("something else").is_none());
     }
@@ -217,10 +229,22 @@ mod tests {
             ("", "header"),
             ("rule,match,pattern,canonical\n", "no rules"),
             ("a,b\n", "header"),
-            ("rule,match,pattern,canonical\nx,fuzzy,a,b\n", "line 2: match"),
-            ("rule,match,pattern,canonical\nx,regex,(unclosed,b\n", "does not compile"),
-            ("rule,match,pattern,canonical\nx,regex,a,\n", "empty canonical"),
-            ("rule,match,pattern,canonical\nx,exact,a,b\nx,exact,c,d\n", "repeats"),
+            (
+                "rule,match,pattern,canonical\nx,fuzzy,a,b\n",
+                "line 2: match",
+            ),
+            (
+                "rule,match,pattern,canonical\nx,regex,(unclosed,b\n",
+                "does not compile",
+            ),
+            (
+                "rule,match,pattern,canonical\nx,regex,a,\n",
+                "empty canonical",
+            ),
+            (
+                "rule,match,pattern,canonical\nx,exact,a,b\nx,exact,c,d\n",
+                "repeats",
+            ),
             ("rule,match,pattern,canonical\nx,exact,a\n", "line 2"),
         ];
         for (text, want) in cases {

@@ -6,6 +6,9 @@
 //! the stage fails with a timeout, instead of the client's own retry loop (up to an
 //! hour) deciding how long a morning job hangs.
 
+// The client's `SparkError` is large; its own crate allows this lint for the same reason.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
@@ -53,7 +56,11 @@ fn map_err(stage: &str, remote: &Remote, e: SparkError) -> Error {
     } else {
         format!("[{}] ", e.error_class)
     };
-    let first = if first.starts_with('[') { first } else { format!("{class}{first}") };
+    let first = if first.starts_with('[') {
+        first
+    } else {
+        format!("{class}{first}")
+    };
     Error::Spark {
         stage: stage.to_string(),
         message: first.chars().take(600).collect(),
@@ -67,9 +74,11 @@ impl Spark {
         probe_tcp(remote)?;
         let url = remote.connection_string();
         let timeout = Duration::from_secs(timeout_secs);
-        let session = with_deadline("connect", Duration::from_secs(timeout_secs.min(60)), move || {
-            SparkSessionBuilder::new().remote(&url).get_or_create()
-        })
+        let session = with_deadline(
+            "connect",
+            Duration::from_secs(timeout_secs.min(60)),
+            move || SparkSessionBuilder::new().remote(&url).get_or_create(),
+        )
         .map_err(|e| lift(e, "connect", remote))?;
         let spark = Spark {
             session,
@@ -119,7 +128,9 @@ impl Spark {
                 Source::Path { path, format } => {
                     let mut reader = s.read().format(format.as_str());
                     if *format == SourceFormat::Csv {
-                        reader = reader.option("header", "true").option("inferSchema", "true");
+                        reader = reader
+                            .option("header", "true")
+                            .option("inferSchema", "true");
                     }
                     reader.load(Some(path))
                 }
@@ -141,10 +152,16 @@ impl Spark {
             "rule_order int, rule_name string, match_kind string, pattern string, canonical string",
         )
         .map_err(|e| map_err("rules schema", &self.remote, e))?;
-        let fields: Vec<String> = ["rule_order", "rule_name", "match_kind", "pattern", "canonical"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let fields: Vec<String> = [
+            "rule_order",
+            "rule_name",
+            "match_kind",
+            "pattern",
+            "canonical",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let rows: Vec<Row> = rules
             .rules
             .iter()
@@ -195,7 +212,9 @@ impl Spark {
     }
 }
 
-fn named_args(params: &std::collections::BTreeMap<String, SqlValue>) -> HashMap<String, Expression> {
+fn named_args(
+    params: &std::collections::BTreeMap<String, SqlValue>,
+) -> HashMap<String, Expression> {
     params
         .iter()
         .map(|(k, v)| {
@@ -225,9 +244,7 @@ fn source_error(e: Error, name: &str, remote: &Remote) -> Error {
                 ),
             }
         }
-        Error::Spark { message, .. }
-            if message.contains("TABLE_OR_VIEW_NOT_FOUND") =>
-        {
+        Error::Spark { message, .. } if message.contains("TABLE_OR_VIEW_NOT_FOUND") => {
             Error::Source {
                 source_name: name.to_string(),
                 problem: "the table does not exist or is not visible to this user".into(),
@@ -250,7 +267,8 @@ fn source_error(e: Error, name: &str, remote: &Remote) -> Error {
 fn probe_tcp(remote: &Remote) -> Result<()> {
     let addr = format!("{}:{}", remote.host(), remote.port());
     let fix = if remote.is_loopback() {
-        "start the local server with scripts/spark-local.sh start, or pass the right --remote".to_string()
+        "start the local server with scripts/spark-local.sh start, or pass the right --remote"
+            .to_string()
     } else {
         "check the host name, the network, and that the cluster is running".to_string()
     };
@@ -273,7 +291,8 @@ fn probe_tcp(remote: &Remote) -> Result<()> {
         remote: remote.to_string(),
         problem: format!(
             "server is unreachable ({})",
-            last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+            last.map(|e| e.to_string())
+                .unwrap_or_else(|| "no address".into())
         ),
         fix,
     })

@@ -18,9 +18,18 @@ use crate::error::{Error, Result};
 /// The view files in run order: (file stem, text). File stem = `NN_<view name>`.
 pub const VIEW_FILES: &[(&str, &str)] = &[
     ("01_events", include_str!("../sql/01_events.sql")),
-    ("02_descriptions", include_str!("../sql/02_descriptions.sql")),
-    ("03_interactions", include_str!("../sql/03_interactions.sql")),
-    ("04_member_history", include_str!("../sql/04_member_history.sql")),
+    (
+        "02_descriptions",
+        include_str!("../sql/02_descriptions.sql"),
+    ),
+    (
+        "03_interactions",
+        include_str!("../sql/03_interactions.sql"),
+    ),
+    (
+        "04_member_history",
+        include_str!("../sql/04_member_history.sql"),
+    ),
     ("05_features", include_str!("../sql/05_features.sql")),
 ];
 
@@ -161,16 +170,11 @@ pub fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Res
             }
         }
     });
-    let unused: Vec<_> = fragments
-        .keys()
-        .filter(|k| !used.contains(**k))
-        .collect();
+    let unused: Vec<_> = fragments.keys().filter(|k| !used.contains(**k)).collect();
     if !missing.is_empty() || !unused.is_empty() {
         return Err(Error::Spark {
             stage: stem.to_string(),
-            message: format!(
-                "internal: SQL fragments unbound {missing:?} or unused {unused:?}"
-            ),
+            message: format!("internal: SQL fragments unbound {missing:?} or unused {unused:?}"),
         });
     }
     Ok(format!("{header}{out}"))
@@ -288,14 +292,28 @@ mod tests {
         let names: Vec<_> = views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
             names,
-            ["events", "descriptions", "interactions", "member_history", "features"]
+            [
+                "events",
+                "descriptions",
+                "interactions",
+                "member_history",
+                "features"
+            ]
         );
         for v in &views {
             let body: String = v.sql.lines().filter(|l| !l.starts_with("--")).collect();
             assert!(!body.contains("{{"), "{}: {}", v.name, v.sql);
         }
-        assert!(views[0].sql.contains("cast(`plan type` as string) as cat_plan_type"));
-        assert!(views[2].sql.contains("mode(cat_channel, true) as cat_channel"));
+        assert!(
+            views[0]
+                .sql
+                .contains("cast(`plan type` as string) as cat_plan_type")
+        );
+        assert!(
+            views[2]
+                .sql
+                .contains("mode(cat_channel, true) as cat_channel")
+        );
         assert_eq!(
             views[4].params["split_boundary"].to_string(),
             "timestamp'2024-10-01 00:00:00.000000'"
@@ -335,7 +353,11 @@ mod tests {
             assert!(body.contains("final as ("), "{stem}");
             assert!(body.trim_end().ends_with("select * from final"), "{stem}");
             let code: String = body.split('\'').step_by(2).collect();
-            assert_eq!(code, code.to_lowercase(), "{stem} has upper case outside strings");
+            assert_eq!(
+                code,
+                code.to_lowercase(),
+                "{stem} has upper case outside strings"
+            );
         }
     }
 }

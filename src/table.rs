@@ -48,15 +48,29 @@ pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Res
         let names: Vec<_> = dtypes.iter().map(|(n, t)| format!("{n} {t}")).collect();
         names.join(", ")
     };
-    const IDS: &[&str] = &["string", "varchar", "char", "tinyint", "smallint", "int", "bigint", "decimal"];
+    const IDS: &[&str] = &[
+        "string", "varchar", "char", "tinyint", "smallint", "int", "bigint", "decimal",
+    ];
     const TS: &[&str] = &["timestamp", "timestamp_ntz", "date", "string"];
     const TEXT: &[&str] = &["string", "varchar", "char", "void"];
     const LABEL: &[&str] = &["boolean", "tinyint", "smallint", "int", "bigint"];
-    const CAT: &[&str] = &["string", "varchar", "char", "boolean", "tinyint", "smallint", "int", "bigint", "void"];
+    const CAT: &[&str] = &[
+        "string", "varchar", "char", "boolean", "tinyint", "smallint", "int", "bigint", "void",
+    ];
     let mut checks: Vec<(&str, &str, &[&str], &str)> = vec![
         ("member_id", cols.member_id.raw(), IDS, "string or integer"),
-        ("interaction_id", cols.interaction_id.raw(), IDS, "string or integer"),
-        ("event_ts", cols.event_ts.raw(), TS, "timestamp, date or ISO-8601 string"),
+        (
+            "interaction_id",
+            cols.interaction_id.raw(),
+            IDS,
+            "string or integer",
+        ),
+        (
+            "event_ts",
+            cols.event_ts.raw(),
+            TS,
+            "timestamp, date or ISO-8601 string",
+        ),
         ("description", cols.description.raw(), TEXT, "string"),
         ("label", cols.label.raw(), LABEL, "0/1 integer or boolean"),
     ];
@@ -75,14 +89,17 @@ pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Res
             });
         };
         let b = base_type(t);
-        let ok = allowed.contains(&b) && !(b == "decimal" && !t.ends_with(",0)"));
+        // A decimal id is only an integer when its scale is 0.
+        let ok = allowed.contains(&b) && (b != "decimal" || t.ends_with(",0)"));
         if !ok {
             return Err(Error::Schema {
                 role: role.into(),
                 column: name.into(),
                 expected: expected.into(),
                 found: t.into(),
-                fix: format!("map columns.{role} to a {expected} column, or cast it in a view of the source"),
+                fix: format!(
+                    "map columns.{role} to a {expected} column, or cast it in a view of the source"
+                ),
             });
         }
         if role == "event_ts" && b == "string" {
@@ -179,7 +196,15 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Arc<dyn Array>> 
     batch.column_by_name(name).ok_or_else(|| {
         arrow_err(
             format!("a column `{name}`"),
-            format!("columns {:?}", batch.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>()),
+            format!(
+                "columns {:?}",
+                batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect::<Vec<_>>()
+            ),
         )
     })
 }
@@ -226,7 +251,10 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
         let members = strings(b, "member_id")?;
         for (i, (id, m)) in ids.into_iter().zip(members).enumerate() {
             let (Some(id), Some(m)) = (id, m) else {
-                return Err(arrow_err("non-null interaction and member ids", format!("a null in row {i}")));
+                return Err(arrow_err(
+                    "non-null interaction and member ids",
+                    format!("a null in row {i}"),
+                ));
             };
             t.interaction_id.push(id);
             t.member_id.push(m);
@@ -243,7 +271,11 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
         };
         for i in 0..ts.len() {
             let v = ts.value(i);
-            t.interaction_ts_us.push(if unit_to_us == 0 { v / 1000 } else { v * unit_to_us });
+            t.interaction_ts_us.push(if unit_to_us == 0 {
+                v / 1000
+            } else {
+                v * unit_to_us
+            });
         }
         for v in as_f64(b, "label")? {
             t.label.push(u8::from(v == 1.0));
@@ -397,7 +429,10 @@ mod tests {
     use crate::config::pipeline_from_toml;
 
     fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -431,15 +466,29 @@ mod tests {
         ];
         let mut missing = dt(&base);
         missing.remove(4);
-        let e = check_source_schema(&p.columns, &missing).unwrap_err().to_string();
-        assert!(e.contains("`escalated`") && e.contains("columns.label") && e.contains("no such column"), "{e}");
+        let e = check_source_schema(&p.columns, &missing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`escalated`")
+                && e.contains("columns.label")
+                && e.contains("no such column"),
+            "{e}"
+        );
         let mut wrong = dt(&base);
         wrong[4].1 = "double".into();
-        let e = check_source_schema(&p.columns, &wrong).unwrap_err().to_string();
-        assert!(e.contains("found double") && e.contains("0/1 integer or boolean"), "{e}");
+        let e = check_source_schema(&p.columns, &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("found double") && e.contains("0/1 integer or boolean"),
+            "{e}"
+        );
         let mut wrong = dt(&base);
         wrong[2].1 = "int".into();
-        let e = check_source_schema(&p.columns, &wrong).unwrap_err().to_string();
+        let e = check_source_schema(&p.columns, &wrong)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("columns.event_ts"), "{e}");
     }
 }

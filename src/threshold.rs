@@ -185,8 +185,8 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
 /// `max(0, -sum(diff(recall) * precision[:-1]))` (the step-function integral, not the
 /// trapezoid; source `sklearn/metrics/_ranking.py`,
 /// `_binary_uninterpolated_average_precision`). The sum uses NumPy's pairwise
-/// summation ([`numpy_sum`]) so that the result matches scikit-learn to the bit in
-/// the common case.
+/// summation ([`numpy_sum`]), so the result is scikit-learn's to the bit (checked by
+/// the fixtures).
 ///
 /// Errors as [`precision_recall_curve`] (no positive: [`Error::Data`]; scikit-learn
 /// would warn and return 0).

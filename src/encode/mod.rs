@@ -6,10 +6,12 @@
 //! training rows only, and gives a `FittedX` that is saved in `model.json` and applied
 //! unchanged to test and scoring rows. Pure and synchronous.
 
+pub mod features;
 pub mod multi_hot;
 pub mod scale;
 pub mod target;
 
+pub use features::{FeatureEncoderParams, FittedFeatureEncoder, NumericColumn, NumericTransform};
 pub use multi_hot::{
     DescriptionColumn, FittedMultiHot, FoldedDescription, MultiHotParams, OTHER_COLUMN,
     safe_column_name,

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, starts the local
+# Spark Connect server (and stops it again if this script started it), checks format
+# and lints, and runs every unit and integration test against the real server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+started=0
+if ! scripts/spark-local.sh status >/dev/null 2>&1; then started=1; fi
+cleanup() { if [ "$started" = 1 ]; then scripts/spark-local.sh stop || true; fi; }
+trap cleanup EXIT
+scripts/spark-local.sh start
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --locked

@@ -1,0 +1,15 @@
+//! The one integration test binary. Every module talks to a real Spark Connect server
+//! (scripts/test.sh starts one; `RARECALL_TEST_REMOTE` overrides the address). A test
+//! that needs Spark fails, never skips, when no server answers.
+
+// Shared helpers: hand-made events, configs, the Spark connection.
+mod common;
+// Feature SQL on hand-made events with known answers: mapping, aggregation,
+// recency and rolling counts, split boundaries.
+mod features;
+// Member-level negative downsampling: ratio, weights, determinism.
+mod sampling;
+// Sources whose columns are named and typed differently, through the mapping alone.
+mod mapping;
+// The CLI end to end: demo data, `run`, `check`, and bad input with exit code 2.
+mod cli;
