@@ -13,3 +13,5 @@ mod sampling;
 mod mapping;
 // The CLI end to end: demo data, `run`, `check`, and bad input with exit code 2.
 mod cli;
+// Training and threshold on real features: no leakage, every output of `run`.
+mod model;

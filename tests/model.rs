@@ -1,0 +1,227 @@
+//! Training and threshold on features from the real Spark: no leakage from the test
+//! window, and the whole `run` with every output file.
+
+use std::path::Path;
+
+use rarecall::demo::Event;
+use rarecall::train::train;
+
+use crate::common::*;
+
+/// Demo events of `members` members; with `scramble`, the test window's labels and
+/// descriptions are replaced (deterministically) by other values.
+fn demo_events(dir: &Path, members: usize, scramble: bool) -> std::path::PathBuf {
+    let src = dir.join("demo.parquet");
+    rarecall::demo::write_demo(&src, members, 11).unwrap();
+    let batches = {
+        let file = std::fs::File::open(&src).unwrap();
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    let boundary = ts("2024-10-01 00:00:00");
+    let mut events: Vec<Event> = Vec::new();
+    for b in &batches {
+        use arrow::array::AsArray;
+        let s = |i: usize| b.column(i).as_string::<i32>().clone();
+        let (m, it, d, ch, rg, pl) = (s(0), s(1), s(3), s(5), s(6), s(7));
+        let t = b
+            .column(2)
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let y = b.column(4).as_primitive::<arrow::datatypes::Int32Type>();
+        use arrow::array::Array;
+        for r in 0..b.num_rows() {
+            let opt =
+                |a: &arrow::array::StringArray| (!a.is_null(r)).then(|| a.value(r).to_string());
+            let mut e = Event {
+                member_id: m.value(r).into(),
+                interaction_id: it.value(r).into(),
+                event_ts_us: t.value(r),
+                description: opt(&d),
+                escalated: y.value(r),
+                channel: opt(&ch),
+                region: opt(&rg),
+                plan_type: opt(&pl),
+            };
+            if scramble && e.event_ts_us >= boundary {
+                e.escalated = i32::from(r % 7 == 0);
+                e.description = Some(format!("scrambled {}", r % 13));
+            }
+            events.push(e);
+        }
+    }
+    let out = dir.join(if scramble {
+        "scrambled.parquet"
+    } else {
+        "events.parquet"
+    });
+    write_parquet(&out, &events, None);
+    out
+}
+
+#[test]
+fn scrambling_the_test_window_leaves_model_and_threshold_bit_identical() {
+    let dir = temp_dir("leakage");
+    let extra = "[model]\nsplit_boundary = \"2024-10-01\"\ntarget_neg_pos_member_ratio = 5\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[features]\nmin_support = 5\n";
+    let clean = pipeline(&demo_events(&dir, 1500, false), extra);
+    let scrambled = pipeline(&demo_events(&dir, 1500, true), extra);
+    let a = run(&clean).unwrap();
+    let b = run(&scrambled).unwrap();
+    // The test windows really differ...
+    let labels = |o: &rarecall::pipeline::SparkOutputs| {
+        o.features
+            .rows_of(rarecall::table::Split::Test)
+            .iter()
+            .map(|&i| o.features.label[i])
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(labels(&a), labels(&b));
+    // ...and the fitted model and threshold do not.
+    let (ma, _) = train(&a.features, &clean.train_params()).unwrap();
+    let (mb, _) = train(&b.features, &scrambled.train_params()).unwrap();
+    assert_eq!(
+        serde_json::to_string(&ma).unwrap(),
+        serde_json::to_string(&mb).unwrap()
+    );
+    assert!(
+        ma.threshold.threshold().is_some()
+            || matches!(
+                ma.threshold,
+                rarecall::threshold::ThresholdChoice::Infeasible { .. }
+            )
+    );
+}
+
+#[test]
+fn run_writes_every_output_and_appends_the_runs_log() {
+    let dir = temp_dir("run-all");
+    let src = demo_events(&dir, 1500, false);
+    let out = dir.join("out");
+    let cfg = dir.join("job.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\ntop_k = 50\n[output]\ndir = {:?}\n",
+            remote_url(),
+            src.display().to_string(),
+            out.display().to_string()
+        ),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .env_remove("SPARK_REMOTE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for f in [
+        "outreach_threshold_precision20_nocap.csv",
+        "pydescription_normalization_audit.csv",
+        "pydesc_to_safe_col_map.csv",
+        "pr_curve_points.csv",
+        "outreach_topK_50.csv",
+        "outreach_runs_log.csv",
+        "model.json",
+        "coefficients.csv",
+        "run_summary.json",
+        "test_scores.csv",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let log = std::fs::read_to_string(out.join("outreach_runs_log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "header + one row per run:\n{log}");
+    let top = std::fs::read_to_string(out.join("outreach_topK_50.csv")).unwrap();
+    assert_eq!(top.lines().count(), 51);
+    assert!(top.starts_with(
+        "rank,member_id,interaction_id,interaction_ts,score,reason_1,reason_2,reason_3\n"
+    ));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("run_summary.json")).unwrap()).unwrap();
+    let mean = summary["test"]["mean_calibrated_score"].as_f64().unwrap();
+    let base = summary["test"]["base_rate"].as_f64().unwrap();
+    assert!(
+        mean > base / 3.0 && mean < base * 3.0,
+        "calibrated mean {mean} vs base rate {base}"
+    );
+    let model: rarecall::ModelFile =
+        serde_json::from_slice(&std::fs::read(out.join("model.json")).unwrap()).unwrap();
+    assert_eq!(
+        model.trained.model.coef.len(),
+        model.trained.encoder.feature_names.len()
+    );
+    // test_scores.csv holds the calibrated scores of the test window.
+    let scores = std::fs::read_to_string(out.join("test_scores.csv")).unwrap();
+    assert_eq!(
+        scores.lines().count() - 1,
+        summary["rows"]["test"].as_u64().unwrap() as usize
+    );
+}
+
+#[test]
+fn unreachable_precision_floor_gives_an_empty_list_not_an_error() {
+    // 60 members with one identical interaction each (10 positive) and one in the
+    // test window: every row of a fold gets the same score, each fold mixes both
+    // labels, so no cutoff reaches precision 0.99.
+    let dir = temp_dir("infeasible");
+    let mut events = Vec::new();
+    for m in 0..60 {
+        let member = format!("m{m:02}");
+        events.push(ev(
+            &member,
+            &format!("{member}-a"),
+            "2024-01-01 10:00:00",
+            Some("claim status"),
+            i32::from(m < 10),
+            "phone",
+        ));
+        events.push(ev(
+            &member,
+            &format!("{member}-t"),
+            "2024-11-01 10:00:00",
+            Some("claim status"),
+            i32::from(m % 6 == 0),
+            "phone",
+        ));
+    }
+    let src = dir.join("events.parquet");
+    write_parquet(&src, &events, None);
+    let out = dir.join("out");
+    let cfg = dir.join("job.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[threshold]\ntarget_precision = 0.99\n[output]\ndir = {:?}\n",
+            remote_url(),
+            src.display().to_string(),
+            out.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .env_remove("SPARK_REMOTE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no cutoff reaches precision 0.99"),
+        "{stderr}"
+    );
+    let list =
+        std::fs::read_to_string(out.join("outreach_threshold_precision99_nocap.csv")).unwrap();
+    assert_eq!(
+        list,
+        "rank,member_id,interaction_id,interaction_ts,score,reason_1,reason_2,reason_3\n"
+    );
+    let log = std::fs::read_to_string(out.join("outreach_runs_log.csv")).unwrap();
+    assert!(
+        log.lines().nth(1).unwrap().contains(",no_threshold,"),
+        "{log}"
+    );
+}
