@@ -15,4 +15,11 @@ scripts/spark-local.sh start
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --locked
+log="$(mktemp)"
+status=0
+RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --locked 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "rarecall: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

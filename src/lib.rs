@@ -53,6 +53,8 @@ pub struct RunReport {
     pub threshold: ThresholdChoice,
     pub outreach_file: String,
     pub outreach_rows: usize,
+    /// The lowest score kept after the cap (the threshold itself when nothing was cut).
+    pub effective_cutoff: Option<f64>,
     /// Precision and recall of the outreach list on the test window.
     pub test_precision: Option<f64>,
     pub test_recall: Option<f64>,
@@ -126,11 +128,12 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
         .iter()
         .map(|&i| f.interaction_id[i].as_str())
         .collect();
-    let selected = match trained.threshold.threshold() {
+    let (selected, effective_cutoff) = match trained.threshold.threshold() {
         Some(t) => {
-            threshold::apply_cap(&test.scores, &keys, t, p.threshold.threshold_cap)?.selected
+            let cap = threshold::apply_cap(&test.scores, &keys, t, p.threshold.threshold_cap)?;
+            (cap.selected, Some(cap.effective_cutoff))
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let to_rows = |sel: &[usize]| -> Vec<report::OutreachRow> {
         sel.iter()
@@ -189,6 +192,7 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             p.threshold.threshold_cap,
         ),
         outreach_rows: outreach.len(),
+        effective_cutoff,
         test_precision,
         test_recall,
         test_average_precision: test.average_precision,
@@ -286,6 +290,7 @@ fn runs_log_row(
         r.best_c.to_string(),
         opt(best),
         opt(r.threshold.threshold()),
+        opt(r.effective_cutoff),
         r.outreach_rows.to_string(),
         opt(r.test_precision),
         opt(r.test_recall),
@@ -388,6 +393,7 @@ fn render_outputs(
         "test": {
             "outreach_file": r.outreach_file,
             "outreach_rows": r.outreach_rows,
+            "effective_cutoff": r.effective_cutoff,
             "precision": r.test_precision,
             "recall": r.test_recall,
             "average_precision": r.test_average_precision,

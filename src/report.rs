@@ -268,6 +268,7 @@ pub const RUNS_LOG_COLUMNS: &[&str] = &[
     "best_c",
     "cv_average_precision",
     "threshold",
+    "effective_cutoff",
     "outreach_rows",
     "test_precision",
     "test_recall",

@@ -104,7 +104,7 @@ fn run_writes_every_output_and_appends_the_runs_log() {
     std::fs::write(
         &cfg,
         format!(
-            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\ntop_k = 50\n[output]\ndir = {:?}\n",
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\nthreshold_cap = 5\ntop_k = 50\n[output]\ndir = {:?}\n",
             remote_url(),
             src.display().to_string(),
             out.display().to_string()
@@ -120,7 +120,7 @@ fn run_writes_every_output_and_appends_the_runs_log() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     for f in [
-        "outreach_threshold_precision20_nocap.csv",
+        "outreach_threshold_precision20_cap5.csv",
         "pydescription_normalization_audit.csv",
         "pydesc_to_safe_col_map.csv",
         "pr_curve_points.csv",
@@ -135,6 +135,12 @@ fn run_writes_every_output_and_appends_the_runs_log() {
     }
     let log = std::fs::read_to_string(out.join("outreach_runs_log.csv")).unwrap();
     assert_eq!(log.lines().count(), 3, "header + one row per run:\n{log}");
+    let list =
+        std::fs::read_to_string(out.join("outreach_threshold_precision20_cap5.csv")).unwrap();
+    assert!(
+        (2..=6).contains(&list.lines().count()),
+        "the cap keeps at most 5 rows:\n{list}"
+    );
     let top = std::fs::read_to_string(out.join("outreach_topK_50.csv")).unwrap();
     assert_eq!(top.lines().count(), 51);
     assert!(top.starts_with(
