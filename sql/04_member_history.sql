@@ -3,8 +3,12 @@
 -- days (double: a decimal literal would round them); a feature with no earlier
 -- interaction to look at is null.
 -- the rolling windows are [t - N days, t): an interaction exactly N days back counts.
+-- the history features (previous interaction, earlier escalations, tenure) look back
+-- over the history window only, so that a daily scoring run reads a bounded slice of
+-- events and still computes exactly what training computed.
 -- fragments:
 --   {{ categorical_columns }}: ", cat_<name>" for each categorical
+--   {{ history_micros }}: the history window in microseconds (an integer literal)
 -- params: none
 with
 
@@ -39,7 +43,7 @@ windowed as (
     from timed
     window before_now as (
         partition by member_id order by ts_us
-        range between unbounded preceding and 1 preceding
+        range between {{ history_micros }} preceding and 1 preceding
     )
 ),
 

@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Connect, print the Spark version, validate the source schema against the mapping.
     Check(CheckArgs),
+    /// Score a window of interactions with a saved model (no retraining).
+    Score(ScoreArgs),
     /// Write deterministic synthetic raw events (Parquet) that follow the input contract.
     DemoData(DemoArgs),
 }
@@ -58,15 +60,15 @@ pub struct CommonArgs {
     /// Seconds any single Spark call may take (spark.timeout_secs).
     #[arg(long)]
     pub timeout_secs: Option<u64>,
+    /// Output folder (output.dir).
+    #[arg(long)]
+    pub out: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Output folder (output.dir).
-    #[arg(long)]
-    pub out: Option<String>,
     /// Train/test split date, YYYY-MM-DD (model.split_boundary).
     #[arg(long)]
     pub split_boundary: Option<String>,
@@ -94,6 +96,37 @@ pub struct RunArgs {
     /// Size of the top-K file (threshold.top_k).
     #[arg(long)]
     pub top_k: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The model.json written by `rarecall run`.
+    #[arg(long)]
+    pub model: std::path::PathBuf,
+    /// Score the interactions of one day, YYYY-MM-DD.
+    #[arg(long)]
+    pub date: Option<String>,
+    /// First day of the window to score (with --to for a range).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the window, exclusive (default: the day after --from).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Compile the model into Spark SQL and score on the cluster; only the rows to
+    /// contact come back.
+    #[arg(long)]
+    pub in_spark: bool,
+    /// Return the N highest scores instead of the rows above the threshold.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Cap the outreach list at N rows (default: threshold.threshold_cap).
+    #[arg(long)]
+    pub threshold_cap: Option<usize>,
+    /// Also write window_scores.csv with every scored row.
+    #[arg(long)]
+    pub all_scores: bool,
 }
 
 #[derive(Debug, Args)]

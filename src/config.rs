@@ -80,6 +80,7 @@ struct RawNormalization {
 struct RawFeatures {
     top_n_descriptions: Option<usize>,
     min_support: Option<usize>,
+    history_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +205,9 @@ pub struct ThresholdSettings {
 pub struct FeatureSettings {
     pub top_n_descriptions: usize,
     pub min_support: usize,
+    /// How far back the history features look (days); also the gap that stands for
+    /// "no earlier event".
+    pub history_days: u32,
 }
 
 /// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
@@ -231,7 +235,7 @@ impl Pipeline {
                     min_support: self.features.min_support.max(1),
                 },
                 target: TargetEncoderParams::default(),
-                missing_days: 365.0,
+                missing_days: f64::from(self.features.history_days),
             },
             grid: crate::model::GridSearchParams {
                 c_grid: self.model.c_grid.clone(),
@@ -318,8 +322,9 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
             "set spark.timeout_secs (or --timeout-secs) to a positive number",
         ));
     }
-    let output_dir = run
-        .and_then(|r| r.out.clone())
+    let output_dir = common
+        .out
+        .clone()
         .or(raw.output.dir.clone())
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
@@ -369,7 +374,16 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
     let features = FeatureSettings {
         top_n_descriptions: raw.features.top_n_descriptions.unwrap_or(40),
         min_support: raw.features.min_support.unwrap_or(20),
+        history_days: raw.features.history_days.unwrap_or(365),
     };
+    if !(1..=36_500).contains(&features.history_days) {
+        return Err(Error::config(
+            "features.history_days",
+            "a whole number of days from 1 to 36500",
+            features.history_days,
+            "set the look-back of the history features, e.g. 365",
+        ));
+    }
     if features.top_n_descriptions == 0 {
         return Err(Error::config(
             "features.top_n_descriptions",

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod remote;
 pub mod report;
 pub mod rules;
+pub mod score;
 pub mod spark;
 pub mod sql;
 pub mod table;
@@ -77,8 +78,11 @@ pub struct ModelFile {
     pub categoricals: Vec<(String, String)>,
     pub rules: Vec<rules::Rule>,
     pub split_boundary: String,
+    /// Look-back of the history features (days); scoring must use the same.
+    pub history_days: u32,
     pub target_neg_pos_member_ratio: f64,
     pub seed: i64,
+    pub target_precision: f64,
     pub best_c: f64,
     pub cv: Vec<model::CvScore>,
     pub trained: TrainedModel,
@@ -220,8 +224,11 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
         for (name, bytes) in files {
             outputs.put(&name, bytes)?;
         }
-        let (log, displaced) =
-            report::append_runs_log(outputs.get(RUNS_LOG_FILE)?.as_deref(), &summary_row)?;
+        let (log, displaced) = report::append_log(
+            outputs.get(RUNS_LOG_FILE)?.as_deref(),
+            report::RUNS_LOG_COLUMNS,
+            &summary_row,
+        )?;
         if let Some(old) = displaced {
             outputs.put(&format!("outreach_runs_log.before-{run_id}.csv"), old)?;
         }
@@ -337,8 +344,10 @@ fn render_outputs(
             .collect(),
         rules: p.rules.rules.clone(),
         split_boundary: p.split_boundary.to_string(),
+        history_days: p.features.history_days,
         target_neg_pos_member_ratio: p.neg_pos_ratio,
         seed: p.seed,
+        target_precision: p.threshold.target_precision,
         best_c: tr.best_c,
         cv: tr.cv.clone(),
         trained: trained.clone(),
@@ -468,4 +477,196 @@ pub fn check(cfg: &Config) -> Result<String> {
         out.push_str("  (event_ts is text: parsed with try_to_timestamp)\n");
     }
     Ok(out)
+}
+
+/// What `score` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    pub model: ModelFile,
+    pub window: score::ScoringWindow,
+    pub in_spark: bool,
+    pub top: Option<usize>,
+    pub cap: Option<usize>,
+    pub all_scores: bool,
+}
+
+/// What `score` did.
+#[derive(Debug, Clone)]
+pub struct ScoreReport {
+    pub run_id: String,
+    pub output_dir: String,
+    pub outreach_file: String,
+    /// Interactions in the window (Rust path; the in-Spark path only counts what came back).
+    pub scored: Option<usize>,
+    pub selected: usize,
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Name of the appended scoring log.
+pub const SCORING_LOG_FILE: &str = "outreach_scoring_log.csv";
+
+/// Reads and parses a model.json file.
+pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
+    let bytes = std::fs::read(path).map_err(|e| error::Error::Output {
+        location: path.display().to_string(),
+        problem: format!("the model cannot be read ({e})"),
+        fix: "pass the model.json written by `rarecall run` with --model".into(),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| error::Error::Data {
+        problem: format!("{} is not a rarecall model.json ({e})", path.display()),
+        fix: "pass the model.json written by `rarecall run` with --model".into(),
+    })
+}
+
+/// Daily scoring: the same features for a window (with the history look-back), the
+/// saved encoders, coefficients, prior shift and threshold; an outreach file with
+/// reasons and a scoring log row.
+pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
+    let m = &req.model;
+    // The model's rules and history window define its features: use them.
+    let mut p = cfg.pipeline.clone();
+    p.rules = rules::Rules {
+        source: format!("model {}", m.run_id),
+        rules: m.rules.clone(),
+    };
+    p.features.history_days = m.history_days;
+    score::check_model_fits(m, &p)?;
+    let frags = if req.in_spark {
+        Some(score::compile(m, req.top, req.cap)?)
+    } else {
+        None
+    };
+    let run_id = new_run_id();
+    let mut timings = Timings::default();
+    let outputs = outputs::Outputs::open(&cfg.output_dir)?;
+    let spark = timings.time("connect", || {
+        spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
+    })?;
+    let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
+    let t = &m.trained;
+    // Rows to contact (and, with --all-scores, every scored row), by score desc.
+    let (selected, all_rows, n_scored): (
+        Vec<report::OutreachRow>,
+        Vec<table::ScoredRow>,
+        Option<usize>,
+    ) = match &got.features {
+        Some(f) => timings.time("score window", || {
+            let rows: Vec<usize> = (0..f.len()).collect();
+            let x = t.encoder.transform(f, &rows)?;
+            let scores = t.score(&x);
+            let keys: Vec<&str> = f.interaction_id.iter().map(String::as_str).collect();
+            let chosen = match (req.top, t.threshold.threshold()) {
+                (Some(n), _) => {
+                    let floor = scores.iter().copied().fold(f64::INFINITY, f64::min);
+                    if scores.is_empty() || n == 0 {
+                        Vec::new()
+                    } else {
+                        threshold::apply_cap(&scores, &keys, floor, Some(n))?.selected
+                    }
+                }
+                (None, Some(th)) => threshold::apply_cap(&scores, &keys, th, req.cap)?.selected,
+                (None, None) => Vec::new(),
+            };
+            let scored_row = |i: usize| table::ScoredRow {
+                interaction_id: f.interaction_id[i].clone(),
+                member_id: f.member_id[i].clone(),
+                interaction_ts_us: f.interaction_ts_us[i],
+                label: f.label[i],
+                z: x.row(i).to_vec(),
+                score: scores[i],
+            };
+            let sel = chosen.iter().map(|&i| scored_row(i)).collect::<Vec<_>>();
+            let all = if req.all_scores {
+                (0..f.len()).map(scored_row).collect()
+            } else {
+                Vec::new()
+            };
+            Ok((to_outreach(t, &sel), all, Some(f.len())))
+        })?,
+        None => {
+            let all = if req.all_scores {
+                got.scored.clone()
+            } else {
+                Vec::new()
+            };
+            (to_outreach(t, &got.scored), all, None)
+        }
+    };
+    let outreach_file = match req.top {
+        Some(n) => format!(
+            "outreach_top{n}_{}_{}.csv",
+            req.window.start, req.window.end
+        ),
+        None => report::outreach_file_name(m.threshold_precision(), req.cap).replace(
+            ".csv",
+            &format!("_{}_{}.csv", req.window.start, req.window.end),
+        ),
+    };
+    let mut files = vec![(outreach_file.clone(), report::outreach_csv(&selected)?)];
+    if req.all_scores {
+        files.push((
+            "window_scores.csv".to_string(),
+            report::test_scores_csv(all_rows.iter().map(|r| report::ScoreRow {
+                interaction_id: &r.interaction_id,
+                member_id: &r.member_id,
+                interaction_ts_us: r.interaction_ts_us,
+                label: r.label,
+                score: r.score,
+            }))?,
+        ));
+    }
+    let log_row = vec![
+        run_id.clone(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        m.run_id.clone(),
+        req.window.start.to_string(),
+        req.window.end.to_string(),
+        if req.in_spark { "in_spark" } else { "rust" }.to_string(),
+        n_scored.map(|n| n.to_string()).unwrap_or_default(),
+        selected.len().to_string(),
+        opt(t.threshold.threshold()),
+        req.top.map(|n| n.to_string()).unwrap_or_default(),
+        outreach_file.clone(),
+    ];
+    timings.time("write outputs", || {
+        for (name, bytes) in files {
+            outputs.put(&name, bytes)?;
+        }
+        let existing = outputs.get(SCORING_LOG_FILE)?;
+        let (log, displaced) =
+            report::append_log(existing.as_deref(), report::SCORING_LOG_COLUMNS, &log_row)?;
+        if let Some(old) = displaced {
+            outputs.put(&format!("outreach_scoring_log.before-{run_id}.csv"), old)?;
+        }
+        outputs.put(SCORING_LOG_FILE, log)
+    })?;
+    Ok(ScoreReport {
+        run_id,
+        output_dir: outputs.location().to_string(),
+        outreach_file,
+        scored: n_scored,
+        selected: selected.len(),
+        timings: timings.0,
+    })
+}
+
+fn to_outreach(t: &TrainedModel, rows: &[table::ScoredRow]) -> Vec<report::OutreachRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(k, r)| report::OutreachRow {
+            rank: k + 1,
+            member_id: r.member_id.clone(),
+            interaction_id: r.interaction_id.clone(),
+            interaction_ts_us: r.interaction_ts_us,
+            score: r.score,
+            reasons: t.reasons(&r.z, 3),
+        })
+        .collect()
+}
+
+impl ModelFile {
+    /// The precision floor the model's threshold was chosen for (from its rule).
+    pub fn threshold_precision(&self) -> f64 {
+        self.target_precision
+    }
 }

@@ -39,12 +39,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => {
             if args.dry_run {
                 let pipeline = config::load_pipeline(&args.common, None)?;
-                let views = rarecall::sql::render_pipeline(&pipeline, Default::default())?;
+                let views = rarecall::sql::render_pipeline(
+                    &pipeline,
+                    Default::default(),
+                    Default::default(),
+                )?;
                 print!("{}", rarecall::sql::dry_run_text(&views));
             } else {
                 let cfg = config::load(&args.common, None, &Env::from_process())?;
                 print!("{}", rarecall::check(&cfg)?);
             }
+        }
+        Command::Score(args) => {
+            let cfg =
+                config::load(&args.common, None, &Env::from_process()).context("configuration")?;
+            let model = rarecall::load_model(&args.model)?;
+            let req = rarecall::ScoreRequest {
+                model,
+                window: rarecall::score::ScoringWindow::parse(
+                    args.date.as_deref(),
+                    args.from.as_deref(),
+                    args.to.as_deref(),
+                )?,
+                in_spark: args.in_spark,
+                top: args.top,
+                cap: args.threshold_cap.or(cfg.pipeline.threshold.threshold_cap),
+                all_scores: args.all_scores,
+            };
+            let r = rarecall::score(&cfg, &req)?;
+            println!(
+                "score {}: {} rows selected{} ({})",
+                r.run_id,
+                r.selected,
+                r.scored
+                    .map(|n| format!(" of {n} interactions"))
+                    .unwrap_or_default(),
+                if req.in_spark {
+                    "scored in Spark"
+                } else {
+                    "scored in Rust"
+                }
+            );
+            for (stage, secs) in &r.timings {
+                println!("  {stage:<30} {secs:>8.2} s");
+            }
+            println!("outputs in {} ({})", r.output_dir, r.outreach_file);
         }
         Command::Run(args) => {
             let cfg = config::load(&args.common, Some(&args), &Env::from_process())

@@ -118,6 +118,11 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
                 .into(),
         });
     }
+    Ok(())
+}
+
+/// Refuses a split boundary that leaves one side of the data empty.
+pub fn check_split(c: &EventChecks, p: &Pipeline) -> Result<()> {
     let boundary = p.split_boundary_micros();
     match (c.min_ts_us, c.max_ts_us) {
         (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => Err(Error::Data {
@@ -145,7 +150,7 @@ pub fn fmt_us(us: Option<i64>) -> String {
 pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<SparkOutputs> {
     let spark_version = timings.time("server version", || spark.version())?;
     let types = timings.time("read source", || register_and_check_source(spark, p))?;
-    let views = sql::render_pipeline(p, types)?;
+    let views = sql::render_pipeline(p, types, sql::ReadWindow::default())?;
     timings.time("create views", || {
         spark.register_rules(&p.rules)?;
         for v in &views {
@@ -159,6 +164,7 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
         table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
     })?;
     validate_events(&checks, p)?;
+    check_split(&checks, p)?;
     let audit = timings.time("normalization audit", || {
         spark.query(
             "normalization audit",
@@ -215,4 +221,80 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
         audit,
         sampled_negative_weight,
     })
+}
+
+/// What the Spark side of `score` produced.
+pub struct ScoringOutputs {
+    pub spark_version: String,
+    pub checks: EventChecks,
+    /// Rust path: the window's feature table. In-Spark path: None.
+    pub features: Option<FeatureTable>,
+    /// In-Spark path: the rows that came back, with standardized features and score.
+    pub scored: Vec<table::ScoredRow>,
+}
+
+/// The Spark stages of `score`: a bounded read (window plus history), the same views
+/// as training, the scoring window, then either the features back to Rust or the
+/// compiled model run on the cluster.
+pub fn run_scoring_spark(
+    spark: &Spark,
+    p: &Pipeline,
+    window: &crate::score::ScoringWindow,
+    in_spark: Option<std::collections::BTreeMap<&'static str, String>>,
+    timings: &mut Timings,
+) -> Result<ScoringOutputs> {
+    let spark_version = timings.time("server version", || spark.version())?;
+    let types = timings.time("read source", || register_and_check_source(spark, p))?;
+    let read = sql::ReadWindow {
+        from_us: Some(window.read_from_us(p.features.history_days)),
+        to_us: Some(window.end_us()),
+    };
+    let views = sql::render_pipeline(p, types, read)?;
+    timings.time("create views", || {
+        spark.register_rules(&p.rules)?;
+        for v in &views {
+            spark.create_view(v)?;
+        }
+        spark.create_view(&sql::render_scoring_window(
+            window.start_us(),
+            window.end_us(),
+        )?)
+    })?;
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let checks = timings.time("check events", || {
+        let q = sql::render_event_checks(now_us)?;
+        table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
+    })?;
+    validate_events(&checks, p)?;
+    let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
+    match in_spark {
+        None => {
+            let features = timings.time("pull window features", || {
+                let batches = spark.query(
+                    "pull window features",
+                    "select * from scoring_window",
+                    &Default::default(),
+                )?;
+                table::feature_table(&batches, &cat_names)
+            })?;
+            Ok(ScoringOutputs {
+                spark_version,
+                checks,
+                features: Some(features),
+                scored: Vec::new(),
+            })
+        }
+        Some(frags) => {
+            let q = sql::render_in_spark_scores(frags)?;
+            let scored = timings.time("score in Spark", || {
+                table::scored_rows(&spark.query("score in Spark", &q.sql, &q.params)?)
+            })?;
+            Ok(ScoringOutputs {
+                spark_version,
+                checks,
+                features: None,
+                scored,
+            })
+        }
+    }
 }

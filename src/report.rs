@@ -277,23 +277,38 @@ pub const RUNS_LOG_COLUMNS: &[&str] = &[
     "note",
 ];
 
-/// Appends one row to the runs log. Existing rows are kept byte for byte; when the
-/// existing header differs (an older version's columns), the old log is returned
-/// separately so the caller can keep it under another name, and a new log starts.
-pub fn append_runs_log(
+/// Columns of `outreach_scoring_log.csv`, one row per `score` run.
+pub const SCORING_LOG_COLUMNS: &[&str] = &[
+    "run_id",
+    "finished_at",
+    "model_run_id",
+    "window_start",
+    "window_end",
+    "mode",
+    "interactions_scored",
+    "rows_selected",
+    "threshold",
+    "top",
+    "outreach_file",
+];
+
+/// Appends one row to a log (the runs log, the scoring log). Existing rows are kept
+/// byte for byte; when the existing header differs (an older version's columns), the
+/// old log is returned separately so the caller can keep it under another name, and
+/// a new log starts.
+pub fn append_log(
     existing: Option<&[u8]>,
+    columns: &[&str],
     row: &[String],
 ) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
-    if row.len() != RUNS_LOG_COLUMNS.len() {
+    if row.len() != columns.len() {
         return Err(csv_err(format!(
-            "runs log row has {} fields, expected {}",
+            "log row has {} fields, expected {}",
             row.len(),
-            RUNS_LOG_COLUMNS.len()
+            columns.len()
         )));
     }
-    let header = to_bytes(vec![
-        RUNS_LOG_COLUMNS.iter().map(|s| s.to_string()).collect(),
-    ])?;
+    let header = to_bytes(vec![columns.iter().map(|s| s.to_string()).collect()])?;
     let line = to_bytes(vec![row.to_vec()])?;
     match existing {
         Some(old) if old.starts_with(&header) => {
@@ -340,16 +355,17 @@ mod tests {
     #[test]
     fn runs_log_keeps_old_rows() {
         let row: Vec<String> = RUNS_LOG_COLUMNS.iter().map(|c| format!("v_{c}")).collect();
-        let (first, moved) = append_runs_log(None, &row).unwrap();
+        let (first, moved) = append_log(None, RUNS_LOG_COLUMNS, &row).unwrap();
         assert!(moved.is_none());
-        let (second, moved) = append_runs_log(Some(&first), &row).unwrap();
+        let (second, moved) = append_log(Some(&first), RUNS_LOG_COLUMNS, &row).unwrap();
         assert!(moved.is_none());
         assert!(second.starts_with(&first));
         assert_eq!(
             String::from_utf8(second.clone()).unwrap().lines().count(),
             3
         );
-        let (fresh, moved) = append_runs_log(Some(b"old,header\n1,2\n"), &row).unwrap();
+        let (fresh, moved) =
+            append_log(Some(b"old,header\n1,2\n"), RUNS_LOG_COLUMNS, &row).unwrap();
         assert_eq!(moved.unwrap(), b"old,header\n1,2\n");
         assert_eq!(String::from_utf8(fresh).unwrap().lines().count(), 2);
     }

@@ -220,6 +220,7 @@ fn named_args(
         .map(|(k, v)| {
             let lit = match v {
                 SqlValue::Timestamp(us) => LiteralExpression::Timestamp(*us),
+                SqlValue::NullTimestamp => LiteralExpression::Null(DataType::Timestamp),
                 SqlValue::Double(d) => LiteralExpression::Double(*d),
                 SqlValue::Long(l) => LiteralExpression::Long(*l),
             };

@@ -93,6 +93,8 @@ impl Ident {
 pub enum SqlValue {
     /// Microseconds since the epoch, UTC.
     Timestamp(i64),
+    /// A null of timestamp type (an open bound).
+    NullTimestamp,
     Double(f64),
     Long(i64),
 }
@@ -104,6 +106,7 @@ impl std::fmt::Display for SqlValue {
                 let t = chrono::DateTime::from_timestamp_micros(*us).unwrap_or_default();
                 write!(f, "timestamp'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
             }
+            SqlValue::NullTimestamp => write!(f, "cast(null as timestamp)"),
             SqlValue::Double(v) => write!(f, "{v:?}d"),
             SqlValue::Long(v) => write!(f, "{v}L"),
         }
@@ -180,8 +183,24 @@ pub fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Res
     Ok(format!("{header}{out}"))
 }
 
+/// Which events the `events` view reads: `[from, to)` in microseconds, open when None.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReadWindow {
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+}
+
+fn ts_or_null(v: Option<i64>) -> SqlValue {
+    v.map(SqlValue::Timestamp)
+        .unwrap_or(SqlValue::NullTimestamp)
+}
+
 /// Renders every view of the pipeline in run order.
-pub fn render_pipeline(p: &Pipeline, types: SourceTypes) -> Result<Vec<RenderedView>> {
+pub fn render_pipeline(
+    p: &Pipeline,
+    types: SourceTypes,
+    read: ReadWindow,
+) -> Result<Vec<RenderedView>> {
     let c = &p.columns;
     let event_ts = if types.event_ts_is_string {
         format!("try_to_timestamp({})", c.event_ts.quoted())
@@ -221,12 +240,19 @@ pub fn render_pipeline(p: &Pipeline, types: SourceTypes) -> Result<Vec<RenderedV
                 frags.insert("event_ts", event_ts.clone());
                 frags.insert("label", format!("try_cast({} as int)", c.label.quoted()));
                 frags.insert("categoricals", cat_select.clone());
+                params.insert("read_from".into(), ts_or_null(read.from_us));
+                params.insert("read_to".into(), ts_or_null(read.to_us));
             }
             "interactions" => {
                 frags.insert("categorical_modes", cat_modes.clone());
             }
             "member_history" => {
                 frags.insert("categorical_columns", cat_cols.clone());
+                // A validated whole number of days: safe as a literal.
+                frags.insert(
+                    "history_micros",
+                    (i64::from(p.features.history_days) * 86_400_000_000).to_string(),
+                );
             }
             "features" => {
                 params.insert(
@@ -238,21 +264,68 @@ pub fn render_pipeline(p: &Pipeline, types: SourceTypes) -> Result<Vec<RenderedV
             }
             _ => {}
         }
-        let (decl_frags, decl_params) = declared(text);
-        let bound_frags: BTreeSet<String> = frags.keys().map(|k| k.to_string()).collect();
-        let bound_params: BTreeSet<String> = params.keys().cloned().collect();
-        if decl_frags != bound_frags || decl_params != bound_params {
-            return Err(Error::Spark {
-                stage: stem.to_string(),
-                message: format!(
-                    "internal: header declares fragments {decl_frags:?} and params {decl_params:?}, code binds {bound_frags:?} and {bound_params:?}"
-                ),
-            });
-        }
-        let sql = render(stem, text, &frags)?;
-        views.push(RenderedView { name, sql, params });
+        views.push(bind(stem, &name, text, frags, params)?);
     }
     Ok(views)
+}
+
+/// Checks the bindings against the file's declarations and renders it.
+fn bind(
+    stem: &str,
+    name: &str,
+    text: &str,
+    frags: BTreeMap<&str, String>,
+    params: BTreeMap<String, SqlValue>,
+) -> Result<RenderedView> {
+    let (decl_frags, decl_params) = declared(text);
+    let bound_frags: BTreeSet<String> = frags.keys().map(|k| k.to_string()).collect();
+    let bound_params: BTreeSet<String> = params.keys().cloned().collect();
+    if decl_frags != bound_frags || decl_params != bound_params {
+        return Err(Error::Spark {
+            stage: stem.to_string(),
+            message: format!(
+                "internal: header declares fragments {decl_frags:?} and params {decl_params:?}, code binds {bound_frags:?} and {bound_params:?}"
+            ),
+        });
+    }
+    let sql = render(stem, text, &frags)?;
+    Ok(RenderedView {
+        name: name.to_string(),
+        sql,
+        params,
+    })
+}
+
+/// `sql/score/scoring_window.sql`: the interactions of `[start, end)` with features.
+pub const SCORING_WINDOW: &str = include_str!("../sql/score/scoring_window.sql");
+/// `sql/score/in_spark_scores.sql`: the model compiled to SQL.
+pub const IN_SPARK_SCORES: &str = include_str!("../sql/score/in_spark_scores.sql");
+
+/// Renders the scoring window view.
+pub fn render_scoring_window(start_us: i64, end_us: i64) -> Result<RenderedView> {
+    let params = [
+        ("window_start".to_string(), SqlValue::Timestamp(start_us)),
+        ("window_end".to_string(), SqlValue::Timestamp(end_us)),
+    ]
+    .into();
+    bind(
+        "scoring_window",
+        "scoring_window",
+        SCORING_WINDOW,
+        BTreeMap::new(),
+        params,
+    )
+}
+
+/// Renders the in-Spark scoring query from compiled fragments (see `score`).
+pub fn render_in_spark_scores(frags: BTreeMap<&str, String>) -> Result<RenderedView> {
+    bind(
+        "in_spark_scores",
+        "in_spark_scores",
+        IN_SPARK_SCORES,
+        frags,
+        BTreeMap::new(),
+    )
 }
 
 /// The text `check --dry-run` prints: each view with its parameter values.
@@ -288,7 +361,7 @@ mod tests {
             "[source]\npath = \"/e\"\n[columns]\ncategoricals = [\"CHANNEL\", \"plan type\"]\n",
         )
         .unwrap();
-        let views = render_pipeline(&p, SourceTypes::default()).unwrap();
+        let views = render_pipeline(&p, SourceTypes::default(), ReadWindow::default()).unwrap();
         let names: Vec<_> = views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
             names,
@@ -328,6 +401,7 @@ mod tests {
             SourceTypes {
                 event_ts_is_string: true,
             },
+            ReadWindow::default(),
         )
         .unwrap();
         assert!(v[0].sql.contains("try_to_timestamp(`event_ts`)"));

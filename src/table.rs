@@ -381,6 +381,51 @@ fn permute(t: FeatureTable, order: &[usize], desc_rows: Vec<Vec<u32>>) -> Featur
     }
 }
 
+/// One row scored in Spark: ids, time, label, standardized features and score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredRow {
+    pub interaction_id: String,
+    pub member_id: String,
+    pub interaction_ts_us: i64,
+    pub label: u8,
+    pub z: Vec<f64>,
+    pub score: f64,
+}
+
+/// Reads the rows of `sql/score/in_spark_scores.sql`, in the order Spark sent them
+/// (the query orders them by score).
+pub fn scored_rows(batches: &[RecordBatch]) -> Result<Vec<ScoredRow>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let ids = strings(b, "interaction_id")?;
+        let members = strings(b, "member_id")?;
+        let ts = cast(column(b, "interaction_ts")?, &DataType::Int64)
+            .map_err(|e| arrow_err("interaction_ts as a timestamp", e.to_string()))?;
+        let ts = ts.as_primitive::<Int64Type>();
+        let labels = as_f64(b, "label")?;
+        let scores = as_f64(b, "score")?;
+        let z = cast(
+            column(b, "z")?,
+            &DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+        )
+        .map_err(|e| arrow_err("z as array<double>", e.to_string()))?;
+        let z = z.as_list::<i32>();
+        for i in 0..b.num_rows() {
+            let zi = z.value(i);
+            let zi = zi.as_primitive::<Float64Type>();
+            out.push(ScoredRow {
+                interaction_id: ids[i].clone().unwrap_or_default(),
+                member_id: members[i].clone().unwrap_or_default(),
+                interaction_ts_us: ts.value(i),
+                label: u8::from(labels[i] == 1.0),
+                z: (0..zi.len()).map(|k| zi.value(k)).collect(),
+                score: scores[i],
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Counts that decide whether the events can be used (from `sql/checks/event_checks.sql`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventChecks {

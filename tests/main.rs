@@ -15,3 +15,5 @@ mod mapping;
 mod cli;
 // Training and threshold on real features: no leakage, every output of `run`.
 mod model;
+// `score` with a saved model: Rust and in-Spark scoring reproduce `run`.
+mod score;

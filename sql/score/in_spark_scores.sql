@@ -1,0 +1,42 @@
+-- in_spark_scores: the fitted model compiled to SQL and applied to every interaction
+-- of the scoring window on the cluster; only the rows to contact come back.
+-- fragments (compiled by src/score.rs from model.json; strings as hex literals):
+--   {{ standardized_features }}: array(<(transform(x_j) - mean_j) / scale_j>, ...)
+--   {{ coefficients }}: array(<beta_j>, ...)
+--   {{ intercept }}: the prior-corrected intercept, a double literal
+--   {{ selection }}: "where score >= <threshold>" or nothing, then the order and limit
+-- params: none
+with
+
+window_rows as (
+    select * from scoring_window
+),
+
+standardized as (
+    select
+        interaction_id,
+        member_id,
+        interaction_ts,
+        label,
+        {{ standardized_features }} as z
+    from window_rows
+),
+
+scored as (
+    select
+        *,
+        1.0d / (
+            1.0d + exp(-(
+                {{ intercept }}
+                + aggregate(zip_with(z, {{ coefficients }}, (a, b) -> a * b), 0.0d, (acc, v) -> acc + v)
+            ))
+        ) as score
+    from standardized
+),
+
+final as (
+    select * from scored
+    {{ selection }}
+)
+
+select * from final
