@@ -265,6 +265,8 @@ impl Pipeline {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub remote: Remote,
+    /// Workspace credentials for Volume destinations, when there is a workspace.
+    pub databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
     pub pipeline: Pipeline,
     pub output_dir: String,
@@ -329,6 +331,7 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
     Ok(Config {
+        databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,
         pipeline,

@@ -116,7 +116,7 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
     params.check()?;
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = outputs::Outputs::open(&cfg.output_dir)?;
+    let outputs = outputs::Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
     let spark = timings.time("connect", || {
         spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
     })?;
@@ -221,18 +221,13 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
     })?;
     let summary_row = runs_log_row(cfg, &run_id, &got, &train_report, &report);
     timings.time("write outputs", || {
-        for (name, bytes) in files {
-            outputs.put(&name, bytes)?;
-        }
-        let (log, displaced) = report::append_log(
-            outputs.get(RUNS_LOG_FILE)?.as_deref(),
+        outputs.publish(&run_id, files)?;
+        outputs.append_log(
+            RUNS_LOG_FILE,
             report::RUNS_LOG_COLUMNS,
+            &run_id,
             &summary_row,
-        )?;
-        if let Some(old) = displaced {
-            outputs.put(&format!("outreach_runs_log.before-{run_id}.csv"), old)?;
-        }
-        outputs.put(RUNS_LOG_FILE, log)
+        )
     })?;
     // The summary written above has every stage but the write; the report has all.
     Ok(RunReport {
@@ -538,7 +533,7 @@ pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     };
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = outputs::Outputs::open(&cfg.output_dir)?;
+    let outputs = outputs::Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
     let spark = timings.time("connect", || {
         spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
     })?;
@@ -629,16 +624,13 @@ pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
         outreach_file.clone(),
     ];
     timings.time("write outputs", || {
-        for (name, bytes) in files {
-            outputs.put(&name, bytes)?;
-        }
-        let existing = outputs.get(SCORING_LOG_FILE)?;
-        let (log, displaced) =
-            report::append_log(existing.as_deref(), report::SCORING_LOG_COLUMNS, &log_row)?;
-        if let Some(old) = displaced {
-            outputs.put(&format!("outreach_scoring_log.before-{run_id}.csv"), old)?;
-        }
-        outputs.put(SCORING_LOG_FILE, log)
+        outputs.publish(&run_id, files)?;
+        outputs.append_log(
+            SCORING_LOG_FILE,
+            report::SCORING_LOG_COLUMNS,
+            &run_id,
+            &log_row,
+        )
     })?;
     Ok(ScoreReport {
         run_id,

@@ -53,6 +53,39 @@ impl Env {
     }
 }
 
+/// Databricks workspace credentials (for Volumes through the Files API).
+#[derive(Clone, PartialEq)]
+pub struct DatabricksCredentials {
+    pub host: String,
+    pub token: String,
+}
+
+impl fmt::Debug for DatabricksCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabricksCredentials({}, token ***)", self.host)
+    }
+}
+
+/// The workspace credentials of a Databricks remote, else of `DATABRICKS_HOST` and
+/// `DATABRICKS_TOKEN`, else none.
+pub fn databricks_credentials(remote: &Remote, env: &Env) -> Option<DatabricksCredentials> {
+    if remote.param("use_ssl") == Some("true")
+        && let Some(token) = remote.param("token")
+    {
+        return Some(DatabricksCredentials {
+            host: remote.host().to_string(),
+            token: token.to_string(),
+        });
+    }
+    match (env.var("DATABRICKS_HOST"), env.var("DATABRICKS_TOKEN")) {
+        (Some(h), Some(t)) => Some(DatabricksCredentials {
+            host: h.trim_end_matches('/').to_string(),
+            token: t.to_string(),
+        }),
+        _ => None,
+    }
+}
+
 /// The connection-related settings from flags and the config file.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteInputs {

@@ -85,6 +85,13 @@ fn to_bytes(rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
     w.into_inner().map_err(csv_err)
 }
 
+/// One CSV record (with its line end) as bytes.
+pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> Result<Vec<u8>> {
+    to_bytes(vec![
+        fields.iter().map(|f| f.as_ref().to_string()).collect(),
+    ])
+}
+
 /// A timestamp as ISO-8601 UTC with microseconds only when present.
 pub fn iso_ts(us: i64) -> String {
     match chrono::DateTime::from_timestamp_micros(us) {
@@ -292,46 +299,6 @@ pub const SCORING_LOG_COLUMNS: &[&str] = &[
     "outreach_file",
 ];
 
-/// Appends one row to a log (the runs log, the scoring log). Existing rows are kept
-/// byte for byte; when the existing header differs (an older version's columns), the
-/// old log is returned separately so the caller can keep it under another name, and
-/// a new log starts.
-pub fn append_log(
-    existing: Option<&[u8]>,
-    columns: &[&str],
-    row: &[String],
-) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
-    if row.len() != columns.len() {
-        return Err(csv_err(format!(
-            "log row has {} fields, expected {}",
-            row.len(),
-            columns.len()
-        )));
-    }
-    let header = to_bytes(vec![columns.iter().map(|s| s.to_string()).collect()])?;
-    let line = to_bytes(vec![row.to_vec()])?;
-    match existing {
-        Some(old) if old.starts_with(&header) => {
-            let mut out = old.to_vec();
-            if !out.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(&line);
-            Ok((out, None))
-        }
-        Some(old) if !old.is_empty() => {
-            let mut out = header;
-            out.extend_from_slice(&line);
-            Ok((out, Some(old.to_vec())))
-        }
-        _ => {
-            let mut out = header;
-            out.extend_from_slice(&line);
-            Ok((out, None))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,24 +317,6 @@ mod tests {
             outreach_file_name(0.375, None),
             "outreach_threshold_precision37p5_nocap.csv"
         );
-    }
-
-    #[test]
-    fn runs_log_keeps_old_rows() {
-        let row: Vec<String> = RUNS_LOG_COLUMNS.iter().map(|c| format!("v_{c}")).collect();
-        let (first, moved) = append_log(None, RUNS_LOG_COLUMNS, &row).unwrap();
-        assert!(moved.is_none());
-        let (second, moved) = append_log(Some(&first), RUNS_LOG_COLUMNS, &row).unwrap();
-        assert!(moved.is_none());
-        assert!(second.starts_with(&first));
-        assert_eq!(
-            String::from_utf8(second.clone()).unwrap().lines().count(),
-            3
-        );
-        let (fresh, moved) =
-            append_log(Some(b"old,header\n1,2\n"), RUNS_LOG_COLUMNS, &row).unwrap();
-        assert_eq!(moved.unwrap(), b"old,header\n1,2\n");
-        assert_eq!(String::from_utf8(fresh).unwrap().lines().count(), 2);
     }
 
     #[test]
