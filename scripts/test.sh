@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, starts the local
-# Spark Connect server (and stops it again if this script started it), checks format
-# and lints, and runs every unit and integration test against the real server.
+# Spark Connect server and the local object stores (S3 via moto, Azure Blob via
+# azurite) — and stops them again if this script started them — checks format and
+# lints, and runs every unit and integration test against the real servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
 started=0
+stores_started=0
 if ! scripts/spark-local.sh status >/dev/null 2>&1; then started=1; fi
-cleanup() { if [ "$started" = 1 ]; then scripts/spark-local.sh stop || true; fi; }
+if ! scripts/object-stores.sh status >/dev/null 2>&1; then stores_started=1; fi
+cleanup() {
+  if [ "$started" = 1 ]; then scripts/spark-local.sh stop || true; fi
+  if [ "$stores_started" = 1 ]; then scripts/object-stores.sh stop || true; fi
+}
 trap cleanup EXIT
 scripts/spark-local.sh start
+scripts/object-stores.sh start
+eval "$(scripts/object-stores.sh env | sed 's/^/export /')"
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -17,3 +17,5 @@ mod cli;
 mod model;
 // `score` with a saved model: Rust and in-Spark scoring reproduce `run`.
 mod score;
+// Destinations (S3 via moto, Azure via azurite, local) and safe writes under faults.
+mod destinations;
