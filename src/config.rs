@@ -283,11 +283,57 @@ fn read_raw(path: &Path) -> Result<RawConfig> {
 }
 
 fn parse_raw(text: &str, path: &Path) -> Result<RawConfig> {
-    toml::from_str(text).map_err(|e| Error::ConfigFile {
-        path: path.to_path_buf(),
-        problem: e.message().replace('\n', " "),
-        fix: "correct the TOML (keys and types are listed in examples/demo.toml)".into(),
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().replace('\n', " ");
+        let line = e
+            .span()
+            .map(|s| {
+                format!(
+                    " (line {})",
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                )
+            })
+            .unwrap_or_default();
+        let fix = match closest_known_key(&message) {
+            Some((unknown, known)) => {
+                format!("`{unknown}` is not a key here; did you mean `{known}`?")
+            }
+            None => "correct the TOML (keys and types are listed in examples/demo.toml)".into(),
+        };
+        Error::ConfigFile {
+            path: path.to_path_buf(),
+            problem: format!("{message}{line}"),
+            fix,
+        }
     })
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`"),
+/// the known key closest to `x` by edit distance.
+fn closest_known_key(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let best = known
+        .iter()
+        .min_by_key(|k| edit_distance(&unknown.to_ascii_lowercase(), &k.to_ascii_lowercase()))?;
+    Some((unknown.to_string(), best.to_string()))
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions each cost 1).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Builds the pipeline part only: what `check --dry-run` needs, no connection.
@@ -680,8 +726,13 @@ mod tests {
     fn unknown_key_is_refused() {
         let e = pipeline_from_toml("[model]\nsplit_bondary = \"2024-01-01\"\n").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("split_bondary"), "{msg}");
-        assert!(msg.contains("split_boundary"), "{msg}");
+        assert!(
+            msg.contains("`split_bondary` is not a key here; did you mean `split_boundary`?"),
+            "{msg}"
+        );
+        let e = pipeline_from_toml("[treshold]\ntarget_precision = 0.3\n").unwrap_err();
+        assert!(e.to_string().contains("did you mean `threshold`?"), "{e}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

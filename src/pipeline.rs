@@ -108,6 +108,15 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
             fix: "check the time zone and the event time column; future events would leak into features".into(),
         });
     }
+    if c.duplicate_events > 0 {
+        return Err(Error::Data {
+            problem: format!(
+                "{} of {} events are exact duplicates of another event (same member, interaction, time, description, label and categoricals)",
+                c.duplicate_events, c.n_events
+            ),
+            fix: "deduplicate the source (duplicates inflate event counts and escalations), e.g. a view with select distinct".into(),
+        });
+    }
     if c.n_interaction_members != c.n_interactions {
         return Err(Error::Data {
             problem: format!(
@@ -125,16 +134,29 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
 pub fn check_split(c: &EventChecks, p: &Pipeline) -> Result<()> {
     let boundary = p.split_boundary_micros();
     match (c.min_ts_us, c.max_ts_us) {
-        (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => Err(Error::Data {
-            problem: format!(
-                "split boundary {} is outside the data ({} .. {})",
-                p.split_boundary,
-                fmt_us(Some(lo)),
-                fmt_us(Some(hi))
-            ),
-            fix: "set model.split_boundary (--split-boundary) to a date inside the data range"
-                .into(),
-        }),
+        (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => {
+            let side = if boundary <= lo {
+                format!(
+                    "the training window (before {}) has no events",
+                    p.split_boundary
+                )
+            } else {
+                format!(
+                    "the test window (on or after {}) has no events",
+                    p.split_boundary
+                )
+            };
+            Err(Error::Data {
+                problem: format!(
+                    "split boundary {} is outside the data ({} .. {}): {side}",
+                    p.split_boundary,
+                    fmt_us(Some(lo)),
+                    fmt_us(Some(hi))
+                ),
+                fix: "set model.split_boundary (--split-boundary) to a date inside the data range"
+                    .into(),
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -183,13 +205,15 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
     })?;
     let train = features.rows_of(table::Split::Train);
     let test = features.rows_of(table::Split::Test);
-    if train.is_empty() {
+    // The split check guaranteed events on both sides; the training sample is empty
+    // only when no member has a positive interaction there.
+    if train.is_empty() || features.positives_of(table::Split::Train) == 0 {
         return Err(Error::data(
             format!(
-                "the training window (before {}) has no interactions",
+                "the training window (before {}) has no positive interaction",
                 p.split_boundary
             ),
-            "move model.split_boundary later",
+            "move model.split_boundary later or check columns.label",
         ));
     }
     if test.is_empty() {
@@ -199,15 +223,6 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
                 p.split_boundary
             ),
             "move model.split_boundary earlier",
-        ));
-    }
-    if features.positives_of(table::Split::Train) == 0 {
-        return Err(Error::data(
-            format!(
-                "the training window (before {}) has no positive interaction",
-                p.split_boundary
-            ),
-            "move model.split_boundary later or check columns.label",
         ));
     }
     let sampled_negative_weight = train

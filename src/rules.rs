@@ -50,13 +50,18 @@ pub struct Rules {
     pub rules: Vec<Rule>,
 }
 
-/// The cleaning Spark applies before matching, mirrored for exact patterns and
-/// canonical values: trim, lower-case, collapse whitespace.
+/// The cleaning Spark applies before matching (`sql/02_descriptions.sql`), mirrored
+/// for exact patterns and canonical values: lower-case, collapse whitespace, strip
+/// ASCII punctuation and whitespace at both ends (Java's `\p{Punct}`).
 pub fn clean_text(s: &str) -> String {
-    s.split_whitespace()
+    let collapsed = s
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
+        .to_lowercase();
+    collapsed
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
+        .to_string()
 }
 
 impl Rules {

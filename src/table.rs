@@ -435,6 +435,8 @@ pub struct EventChecks {
     pub null_ts: i64,
     pub bad_label: i64,
     pub future_ts: i64,
+    /// Events identical in every standardized column to another event.
+    pub duplicate_events: i64,
     pub n_interactions: i64,
     pub n_interaction_members: i64,
     pub n_members: i64,
@@ -460,6 +462,7 @@ pub fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
         null_ts: int("null_ts")?.unwrap_or(0),
         bad_label: int("bad_label")?.unwrap_or(0),
         future_ts: int("future_ts")?.unwrap_or(0),
+        duplicate_events: int("duplicate_events")?.unwrap_or(0),
         n_interactions: int("n_interactions")?.unwrap_or(0),
         n_interaction_members: int("n_interaction_members")?.unwrap_or(0),
         n_members: int("n_members")?.unwrap_or(0),

@@ -133,6 +133,59 @@ fn default_setup(dir: &Path, src: &Path) -> PathBuf {
     config(dir, src, &remote_url(), "")
 }
 
+/// A config over a JSON source with the given lines.
+fn json_source(dir: &Path, lines: &[String]) -> PathBuf {
+    let p = dir.join("events.json");
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let cfg = config_with_columns(dir, &p, &remote_url(), "", "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("format = \"parquet\"", "format = \"json\"");
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// One JSON event; `None` fields are written as null.
+fn jline(member: Option<&str>, interaction: Option<&str>, ts: &str, label: &str) -> String {
+    let q = |v: Option<&str>| {
+        v.map(|s| format!("\"{s}\""))
+            .unwrap_or_else(|| "null".into())
+    };
+    format!(
+        "{{\"member_id\":{},\"interaction_id\":{},\"event_ts\":\"{ts}\",\"pydescription\":\"claim status\",\"escalated\":{label},\"channel\":\"phone\",\"region\":\"w\",\"plan_type\":\"h\"}}",
+        q(member),
+        q(interaction)
+    )
+}
+
+/// A good JSON source around the split boundary, with `bad` lines added.
+fn json_with(bad: &[String]) -> Vec<String> {
+    let mut v = vec![
+        jline(Some("a"), Some("i1"), "2024-09-01T10:00:00Z", "1"),
+        jline(Some("b"), Some("i2"), "2024-09-02T10:00:00Z", "0"),
+        jline(Some("a"), Some("i3"), "2024-10-05T10:00:00Z", "0"),
+    ];
+    v.extend_from_slice(bad);
+    v
+}
+
+fn rules_case(dir: &Path, src: &Path, rules: &str) -> PathBuf {
+    let r = dir.join("rules.csv");
+    std::fs::write(&r, rules).unwrap();
+    config(
+        dir,
+        src,
+        &remote_url(),
+        &format!("[normalization]\nrules = {:?}", r.display().to_string()),
+    )
+}
+
+fn parquet_case(dir: &Path, events: &[rarecall::demo::Event], extra: &str) -> PathBuf {
+    let p = dir.join("custom.parquet");
+    write_parquet(&p, events, None);
+    config(dir, &p, &remote_url(), extra)
+}
+
 #[test]
 fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
     let cases = [
@@ -162,11 +215,7 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
         },
         Case {
             name: "empty source",
-            setup: |d, _| {
-                let p = d.join("empty.parquet");
-                write_parquet(&p, &[], None);
-                (config(d, &p, &remote_url(), ""), vec![])
-            },
+            setup: |d, _| (parquet_case(d, &[], ""), vec![]),
             want: &["has no rows"],
         },
         Case {
@@ -178,6 +227,214 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
                 )
             },
             want: &["does not exist", "source.path"],
+        },
+        Case {
+            name: "null member ids",
+            setup: |d, _| {
+                (
+                    json_source(
+                        d,
+                        &json_with(&[jline(None, Some("i9"), "2024-09-03T10:00:00Z", "0")]),
+                    ),
+                    vec![],
+                )
+            },
+            want: &["1 of 4 events", "`member_id`", "null member id"],
+        },
+        Case {
+            name: "null interaction ids",
+            setup: |d, _| {
+                (
+                    json_source(
+                        d,
+                        &json_with(&[jline(Some("c"), None, "2024-09-03T10:00:00Z", "0")]),
+                    ),
+                    vec![],
+                )
+            },
+            want: &["`interaction_id`", "null interaction id"],
+        },
+        Case {
+            name: "duplicate event rows",
+            setup: |d, _| {
+                let e = ev(
+                    "a",
+                    "i1",
+                    "2024-09-01 10:00:00",
+                    Some("claim status"),
+                    1,
+                    "phone",
+                );
+                let t = ev(
+                    "a",
+                    "i2",
+                    "2024-10-05 10:00:00",
+                    Some("claim status"),
+                    0,
+                    "phone",
+                );
+                (parquet_case(d, &[e.clone(), e, t], ""), vec![])
+            },
+            want: &["1 of 3 events are exact duplicates", "deduplicate"],
+        },
+        Case {
+            name: "timestamps as unparseable strings",
+            setup: |d, _| {
+                (
+                    json_source(
+                        d,
+                        &json_with(&[jline(Some("c"), Some("i9"), "yesterday at noon", "0")]),
+                    ),
+                    vec![],
+                )
+            },
+            want: &["`event_ts`", "null or unparseable event time", "ISO-8601"],
+        },
+        Case {
+            name: "future timestamps",
+            setup: |d, _| {
+                (
+                    json_source(
+                        d,
+                        &json_with(&[jline(Some("c"), Some("i9"), "2099-01-01T00:00:00Z", "0")]),
+                    ),
+                    vec![],
+                )
+            },
+            want: &["1 events are dated in the future", "2099-01-01"],
+        },
+        Case {
+            name: "label that is not 0/1",
+            setup: |d, _| {
+                (
+                    json_source(
+                        d,
+                        &json_with(&[jline(Some("c"), Some("i9"), "2024-09-03T10:00:00Z", "2")]),
+                    ),
+                    vec![],
+                )
+            },
+            want: &["`escalated`", "not 0/1"],
+        },
+        Case {
+            name: "training window with no positive",
+            setup: |d, _| {
+                let e = [
+                    ev(
+                        "a",
+                        "i1",
+                        "2024-09-01 10:00:00",
+                        Some("claim status"),
+                        0,
+                        "phone",
+                    ),
+                    ev(
+                        "b",
+                        "i2",
+                        "2024-10-05 10:00:00",
+                        Some("claim status"),
+                        1,
+                        "phone",
+                    ),
+                ];
+                (parquet_case(d, &e, ""), vec![])
+            },
+            want: &["training window (before 2024-10-01) has no positive interaction"],
+        },
+        Case {
+            name: "split boundary before the data",
+            setup: |d, s| {
+                (
+                    config(
+                        d,
+                        s,
+                        &remote_url(),
+                        "[model]\nsplit_boundary = \"2019-01-01\"",
+                    ),
+                    vec![],
+                )
+            },
+            want: &[
+                "outside the data",
+                "training window (before 2019-01-01) has no events",
+                "model.split_boundary",
+            ],
+        },
+        Case {
+            name: "test window with no rows",
+            setup: |d, s| {
+                (
+                    config(
+                        d,
+                        s,
+                        &remote_url(),
+                        "[model]\nsplit_boundary = \"2031-01-01\"",
+                    ),
+                    vec![],
+                )
+            },
+            want: &["test window (on or after 2031-01-01) has no events"],
+        },
+        Case {
+            name: "ratio out of range",
+            setup: |d, s| {
+                (
+                    default_setup(d, s),
+                    vec!["--target-neg-pos-member-ratio=-3".into()],
+                )
+            },
+            want: &["model.target_neg_pos_member_ratio", "found -3"],
+        },
+        Case {
+            name: "precision floor out of range",
+            setup: |d, s| {
+                (
+                    config(d, s, &remote_url(), "[threshold]\ntarget_precision = 40"),
+                    vec![],
+                )
+            },
+            want: &["threshold.target_precision", "(0, 1]", "found 40"],
+        },
+        Case {
+            name: "empty rules file",
+            setup: |d, s| (rules_case(d, s, ""), vec![]),
+            want: &["rules file", "header"],
+        },
+        Case {
+            name: "malformed rules file",
+            setup: |d, s| {
+                (
+                    rules_case(d, s, "rule,match,pattern,canonical\nx,fuzzy,a,b\n"),
+                    vec![],
+                )
+            },
+            want: &["line 2: match is \"fuzzy\"", "exact or regex"],
+        },
+        Case {
+            name: "rule regex that does not compile",
+            setup: |d, s| {
+                (
+                    rules_case(d, s, "rule,match,pattern,canonical\nx,regex,^(claim,b\n"),
+                    vec![],
+                )
+            },
+            want: &["line 2: regex \"^(claim\" does not compile"],
+        },
+        Case {
+            name: "column name that tries to inject SQL",
+            setup: |d, s| {
+                (
+                    config_with_columns(
+                        d,
+                        s,
+                        &remote_url(),
+                        "member_id = \"member_id`) from x; drop table t; --\"",
+                        "",
+                    ),
+                    vec![],
+                )
+            },
+            want: &["no such column", "columns.member_id"],
         },
         Case {
             name: "unreachable server",
@@ -202,21 +459,60 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             want: &["profile [ws] has no token", "token"],
         },
         Case {
-            name: "split boundary outside the data",
+            name: "databricks profile without host",
+            setup: |d, s| {
+                std::fs::write(
+                    d.join(".databrickscfg"),
+                    "[ws]\ntoken = dapi123\ncluster_id = c\n",
+                )
+                .unwrap();
+                (default_setup(d, s), vec!["--profile".into(), "ws".into()])
+            },
+            want: &["profile [ws] has no host"],
+        },
+        Case {
+            name: "output folder that cannot be written",
+            setup: |d, s| {
+                std::fs::write(d.join("a-file"), "x").unwrap();
+                let out = d.join("a-file").join("out");
+                (
+                    default_setup(d, s),
+                    vec!["--out".into(), out.display().to_string()],
+                )
+            },
+            want: &["cannot be created", "output.dir or --out"],
+        },
+        Case {
+            name: "config with an unknown key",
             setup: |d, s| {
                 (
                     config(
                         d,
                         s,
                         &remote_url(),
-                        "[model]\nsplit_boundary = \"2031-01-01\"",
+                        "[model]\nsplit_bondary = \"2024-10-01\"",
                     ),
                     vec![],
                 )
             },
-            want: &["outside the data", "model.split_boundary"],
+            want: &[
+                "unknown field `split_bondary`",
+                "did you mean `split_boundary`?",
+            ],
+        },
+        Case {
+            name: "bad TOML",
+            setup: |d, s| {
+                let cfg = default_setup(d, s);
+                let mut text = std::fs::read_to_string(&cfg).unwrap();
+                text.push_str("[threshold\ntop_k = 5\n");
+                std::fs::write(&cfg, text).unwrap();
+                (cfg, vec![])
+            },
+            want: &["cannot read config file", "line"],
         },
     ];
+    assert!(cases.len() >= 20);
     for case in cases {
         let dir = temp_dir("cli-bad");
         let src = small_events(&dir);
@@ -242,7 +538,7 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             );
         }
         assert!(
-            error_lines[0].contains("fix:") || error_lines[0].contains("pass "),
+            error_lines[0].contains("fix:") || error_lines[0].contains("did you mean"),
             "{}: no fix in {}",
             case.name,
             error_lines[0]
@@ -252,5 +548,82 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             "{}: outputs were written",
             case.name
         );
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", case.name);
     }
+}
+
+/// Inputs that look hostile but are data: they must work.
+#[test]
+fn long_non_ascii_and_quote_laden_values_are_just_data() {
+    let dir = temp_dir("cli-odd");
+    let long = "x".repeat(1 << 20);
+    let mut events = Vec::new();
+    for m in 0..40 {
+        let member = format!("m{m:02}");
+        let desc = match m % 4 {
+            0 => long.clone(),
+            1 => "Réclamation — 請求 status 🚑".to_string(),
+            2 => "claim'; drop table t; -- `x`".to_string(),
+            _ => "claim status".to_string(),
+        };
+        events.push(ev(
+            &member,
+            &format!("{member}-a"),
+            "2024-09-01 10:00:00",
+            Some(&desc),
+            i32::from(m % 5 == 0),
+            "phone",
+        ));
+        events.push(ev(
+            &member,
+            &format!("{member}-b"),
+            "2024-10-05 10:00:00",
+            Some(&desc),
+            i32::from(m % 7 == 0),
+            "phone",
+        ));
+    }
+    let src = dir.join("odd.parquet");
+    write_parquet(&src, &events, None);
+    let rules = dir.join("rules.csv");
+    std::fs::write(
+        &rules,
+        "rule,match,pattern,canonical\nquote,exact,\"claim'; drop table t; -- `x`\",\"it's; -- fine\"\nunicode,regex,^réclamation,réclamation\n",
+    )
+    .unwrap();
+    let cfg = config(
+        &dir,
+        &src,
+        &remote_url(),
+        &format!(
+            "[normalization]\nrules = {:?}\n[model]\nc_grid = [0.1]\ncv_folds = 2\n[features]\nmin_support = 1",
+            rules.display().to_string()
+        ),
+    );
+    let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audit =
+        std::fs::read_to_string(dir.join("out/pydescription_normalization_audit.csv")).unwrap();
+    let short: Vec<&str> = audit.lines().filter(|l| l.len() < 300).collect();
+    assert!(
+        short.contains(
+            &"claim'; drop table t; -- `x`,false,claim'; drop table t; -- `x,it's; -- fine,quote,20"
+        ),
+        "{short:?}"
+    );
+    assert!(
+        short.contains(&"Réclamation — 請求 status 🚑,false,réclamation — 請求 status 🚑,réclamation,unicode,20"),
+        "{short:?}"
+    );
+    assert_eq!(
+        audit.lines().count(),
+        5,
+        "header + 4 distinct raw values (one 1 MB long)"
+    );
+    let map = std::fs::read_to_string(dir.join("out/pydesc_to_safe_col_map.csv")).unwrap();
+    assert!(map.contains("réclamation,pydesc_reclamation"), "{map}");
 }

@@ -16,6 +16,7 @@ final as (
         count_if(event_ts is null) as null_ts,
         count_if(label is null or label not in (0, 1)) as bad_label,
         count_if(event_ts > :now) as future_ts,
+        count(*) - count(distinct struct(*)) as duplicate_events,
         count(distinct interaction_id) as n_interactions,
         count(distinct interaction_id, member_id) as n_interaction_members,
         count(distinct member_id) as n_members,
