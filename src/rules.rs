@@ -266,6 +266,7 @@ mod tests {
             "r.csv",
         )
         .unwrap();
-        assert_eq!(r.rules[0].pattern, "a'; drop table t; --");
+        // Exact patterns are cleaned like the data (edge punctuation stripped).
+        assert_eq!(r.rules[0].pattern, "a'; drop table t");
     }
 }
