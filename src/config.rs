@@ -48,6 +48,7 @@ struct RawSpark {
     remote: Option<String>,
     profile: Option<String>,
     timeout_secs: Option<u64>,
+    reconnect_grace_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -265,6 +266,8 @@ impl Pipeline {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub remote: Remote,
+    /// How long a lost server may stay unreachable before the running stage fails.
+    pub reconnect_grace_secs: u64,
     /// Workspace credentials for Volume destinations, when there is a workspace.
     pub databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
@@ -376,7 +379,9 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         .or(raw.output.dir.clone())
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
+    let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
     Ok(Config {
+        reconnect_grace_secs,
         databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,

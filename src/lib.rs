@@ -118,7 +118,7 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
     let mut timings = Timings::default();
     let outputs = outputs::Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
     let spark = timings.time("connect", || {
-        spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
+        spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
     })?;
     let got = pipeline::run_spark(&spark, p, &mut timings)?;
     let f = &got.features;
@@ -447,7 +447,8 @@ fn render_outputs(
 
 /// `check`: connect, print the Spark version, validate the source schema.
 pub fn check(cfg: &Config) -> Result<String> {
-    let spark = spark::Spark::connect(&cfg.remote, cfg.timeout_secs)?;
+    let spark =
+        spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)?;
     let version = spark.version()?;
     let types = pipeline::register_and_check_source(&spark, &cfg.pipeline)?;
     let c = &cfg.pipeline.columns;
@@ -535,7 +536,7 @@ pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let mut timings = Timings::default();
     let outputs = outputs::Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
     let spark = timings.time("connect", || {
-        spark::Spark::connect(&cfg.remote, cfg.timeout_secs)
+        spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
     })?;
     let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
     let t = &m.trained;

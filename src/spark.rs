@@ -36,6 +36,7 @@ pub struct Spark {
     session: SparkSession,
     remote: Remote,
     timeout: Duration,
+    reconnect_grace: Duration,
 }
 
 /// Turns a client error into the library's error, keeping the first line of the
@@ -71,6 +72,16 @@ impl Spark {
     /// Connects, checks the server answers, and sets the session time zone to UTC
     /// (day gaps and the split boundary are defined in UTC).
     pub fn connect(remote: &Remote, timeout_secs: u64) -> Result<Spark> {
+        Self::connect_with(remote, timeout_secs, 30)
+    }
+
+    /// [`Spark::connect`] with the time a lost server gets to come back before the
+    /// running stage fails (`spark.reconnect_grace_secs`).
+    pub fn connect_with(
+        remote: &Remote,
+        timeout_secs: u64,
+        reconnect_grace_secs: u64,
+    ) -> Result<Spark> {
         probe_tcp(remote)?;
         let url = remote.connection_string();
         let timeout = Duration::from_secs(timeout_secs);
@@ -84,6 +95,7 @@ impl Spark {
             session,
             remote: remote.clone(),
             timeout,
+            reconnect_grace: Duration::from_secs(reconnect_grace_secs),
         };
         spark.call("configure session", |s| {
             s.conf().set("spark.sql.session.timeZone", "UTC")
@@ -91,25 +103,87 @@ impl Spark {
         Ok(spark)
     }
 
+    /// Runs one client call on its own thread with the stage deadline. Transport
+    /// failures (the connection dropped) are retried while the server comes back
+    /// within the grace period: every call here is a read or an idempotent
+    /// create-or-replace, so running it again is safe. A server that restarted has
+    /// lost this session's views, which is reported as such.
     fn call<T, F>(&self, stage: &str, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(SparkSession) -> spark_connect::Result<T> + Send + 'static,
+        F: Fn(SparkSession) -> spark_connect::Result<T> + Send + Sync + 'static,
     {
-        let session = self.session.clone();
-        match with_deadline(stage, self.timeout, move || f(session)) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                if matches!(e, CallError::Timeout { .. }) {
+        let f = std::sync::Arc::new(f);
+        let mut transport_failures = 0u32;
+        loop {
+            let session = self.session.clone();
+            let g = f.clone();
+            // While the client retries a lost server (reattach, backoff), watch the
+            // port: a server that stays unreachable for the grace period fails the
+            // stage now, not when the (long) stage timeout runs out.
+            let remote = self.remote.clone();
+            let watch = Watch {
+                every: Duration::from_secs(2),
+                grace: self.reconnect_grace,
+                reachable: Box::new(move || probe_tcp_quick(&remote)),
+            };
+            let err =
+                match with_deadline_watched(stage, self.timeout, Some(watch), move || g(session)) {
+                    Ok(v) => return Ok(v),
+                    Err(e) => e,
+                };
+            match err {
+                CallError::Spark(e) if is_transport(&e) && transport_failures < 3 => {
+                    transport_failures += 1;
+                    let waited = self.wait_reachable();
+                    if waited.is_none() {
+                        return Err(lift(
+                            CallError::ServerGone {
+                                secs: self.reconnect_grace.as_secs(),
+                            },
+                            stage,
+                            &self.remote,
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(500 * u64::from(transport_failures)));
+                }
+                CallError::Spark(e) if transport_failures > 0 => {
+                    let first = redact(&e.message())
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    return Err(Error::Connection {
+                        remote: self.remote.to_string(),
+                        problem: format!(
+                            "server connection was lost during `{stage}` and the retry failed ({first}); a restarted server has lost this run's session"
+                        ),
+                        fix: "rerun the job; nothing was written".into(),
+                    });
+                }
+                CallError::Timeout { .. } => {
                     // Best effort: stop the server-side work we no longer wait for.
                     let s = self.session.clone();
                     let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
                         s.interrupt_all()
                     });
+                    return Err(lift(err, stage, &self.remote));
                 }
-                Err(lift(e, stage, &self.remote))
+                other => return Err(lift(other, stage, &self.remote)),
             }
         }
+    }
+
+    /// Waits up to the grace period for the server's port to accept connections.
+    fn wait_reachable(&self) -> Option<Duration> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < self.reconnect_grace {
+            if probe_tcp_quick(&self.remote) {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        None
     }
 
     /// The server's Spark version.
@@ -179,7 +253,7 @@ impl Spark {
             })
             .collect();
         self.call("register rules", move |s| {
-            s.create_dataframe(rows, schema)?
+            s.create_dataframe(rows.clone(), schema.clone())?
                 .create_or_replace_temp_view(RULES_VIEW)
         })
     }
@@ -191,7 +265,7 @@ impl Spark {
         let name = view.name.clone();
         let args = named_args(&view.params);
         self.call(&format!("view {}", view.name), move |s| {
-            s.sql_with_args(&sql, Vec::new(), args)?
+            s.sql_with_args(&sql, Vec::new(), args.clone())?
                 .create_or_replace_temp_view(&name)
         })
     }
@@ -206,7 +280,7 @@ impl Spark {
         let sql = sql.to_string();
         let args = named_args(params);
         self.call(stage, move |s| {
-            s.sql_with_args(&sql, Vec::new(), args)?
+            s.sql_with_args(&sql, Vec::new(), args.clone())?
                 .collect_record_batches()
         })
     }
@@ -302,7 +376,41 @@ fn probe_tcp(remote: &Remote) -> Result<()> {
 enum CallError {
     Spark(SparkError),
     Timeout { secs: u64 },
+    ServerGone { secs: u64 },
     Panicked,
+}
+
+/// A liveness check run while a call is in flight.
+struct Watch {
+    every: Duration,
+    grace: Duration,
+    reachable: Box<dyn Fn() -> bool>,
+}
+
+/// Whether a client error means the connection itself failed (not the query).
+fn is_transport(e: &SparkError) -> bool {
+    if matches!(e.grpc_code, Some(14)) {
+        return true;
+    }
+    let m = e.message().to_ascii_lowercase();
+    [
+        "transport error",
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+        "error trying to connect",
+        "unavailable",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+/// One quick TCP connect to the remote (1 s): is anything listening?
+fn probe_tcp_quick(remote: &Remote) -> bool {
+    let addr = format!("{}:{}", remote.host(), remote.port());
+    addr.to_socket_addrs()
+        .map(|mut a| a.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()))
+        .unwrap_or(false)
 }
 
 fn lift(e: CallError, stage: &str, remote: &Remote) -> Error {
@@ -311,6 +419,11 @@ fn lift(e: CallError, stage: &str, remote: &Remote) -> Error {
         CallError::Timeout { secs } => Error::Timeout {
             stage: stage.to_string(),
             secs,
+        },
+        CallError::ServerGone { secs } => Error::Connection {
+            remote: remote.to_string(),
+            problem: format!("server stopped answering during `{stage}` and was unreachable for {secs} s"),
+            fix: "restart the Spark Connect server (scripts/spark-local.sh start) or check the cluster, then rerun; nothing was written".into(),
         },
         CallError::Panicked => Error::Spark {
             stage: stage.to_string(),
@@ -326,6 +439,21 @@ where
     T: Send + 'static,
     F: FnOnce() -> spark_connect::Result<T> + Send + 'static,
 {
+    with_deadline_watched(stage, deadline, None, f)
+}
+
+/// [`with_deadline`], also giving up when `watch` finds the server unreachable for
+/// its whole grace period.
+fn with_deadline_watched<T, F>(
+    stage: &str,
+    deadline: Duration,
+    watch: Option<Watch>,
+    f: F,
+) -> std::result::Result<T, CallError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> spark_connect::Result<T> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name(format!("spark:{stage}"))
@@ -335,12 +463,36 @@ where
     if spawned.is_err() {
         return Err(CallError::Panicked);
     }
-    match rx.recv_timeout(deadline) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(CallError::Spark(e)),
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(CallError::Timeout {
-            secs: deadline.as_secs(),
-        }),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(CallError::Panicked),
+    let start = std::time::Instant::now();
+    let mut unreachable_since: Option<std::time::Instant> = None;
+    loop {
+        let left = deadline.saturating_sub(start.elapsed());
+        let wait = match &watch {
+            Some(w) => left.min(w.every),
+            None => left,
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => return Err(CallError::Spark(e)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(CallError::Panicked),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if start.elapsed() >= deadline {
+            return Err(CallError::Timeout {
+                secs: deadline.as_secs(),
+            });
+        }
+        if let Some(w) = &watch {
+            if (w.reachable)() {
+                unreachable_since = None;
+            } else {
+                let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= w.grace {
+                    return Err(CallError::ServerGone {
+                        secs: since.elapsed().as_secs(),
+                    });
+                }
+            }
+        }
     }
 }

@@ -19,3 +19,5 @@ mod model;
 mod score;
 // Destinations (S3 via moto, Azure via azurite, local) and safe writes under faults.
 mod destinations;
+// Faults: a silent server (timeouts), a server killed mid-query.
+mod faults;

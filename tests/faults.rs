@@ -1,0 +1,154 @@
+//! Faults: a server that never answers (timeouts), and a Spark Connect server killed
+//! in the middle of a query (bounded failure, nothing written, a rerun succeeds).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+fn config(dir: &Path, remote: &str, extra: &str) -> PathBuf {
+    let src = dir.join("events.parquet");
+    if !src.exists() {
+        rarecall::demo::write_demo(&src, 6000, 21).unwrap();
+    }
+    let cfg = dir.join("job.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[spark]\nremote = {remote:?}\n{extra}\n[source]\npath = {:?}\n[model]\nc_grid = [0.1]\ncv_folds = 3\n[output]\ndir = {:?}\n",
+            src.display().to_string(),
+            dir.join("out").display().to_string()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn rarecall(cfg: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rarecall"));
+    c.args(["run", "--config", cfg.to_str().unwrap()])
+        .env_remove("SPARK_REMOTE");
+    c
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_cleanly() {
+    // Accepts connections and says nothing: the TCP probe passes, every call hangs.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let dir = temp_dir("fault-slow");
+    let cfg = config(&dir, &format!("sc://127.0.0.1:{port}"), "timeout_secs = 3");
+    let start = Instant::now();
+    let o = rarecall(&cfg).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "bounded: {:?}",
+        start.elapsed()
+    );
+    assert!(
+        stderr.contains("did not finish within 3 s") && stderr.contains("spark.timeout_secs"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.join("out").exists() || std::fs::read_dir(dir.join("out")).unwrap().next().is_none()
+    );
+}
+
+/// scripts/spark-local.sh on its own port, for a server this test may kill.
+fn spark_local(port: u16, action: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/spark-local.sh");
+    let o = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .env("RARECALL_SPARK_PORT", port.to_string())
+        .env("RARECALL_SPARK_MEMORY", "2g")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "spark-local.sh {action}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn server_pid(port: u16) -> String {
+    let home = std::env::var("RARECALL_CACHE")
+        .unwrap_or_else(|_| format!("{}/.cache/rarecall", std::env::var("HOME").unwrap()));
+    let f = format!(
+        "{home}/spark-connect-{port}/spark-rarecall-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid"
+    );
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("{f}: {e}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_server_killed_mid_query_fails_fast_writes_nothing_and_a_rerun_succeeds() {
+    let port = 15004;
+    spark_local(port, "start");
+    let dir = temp_dir("fault-kill");
+    let cfg = config(
+        &dir,
+        &format!("sc://127.0.0.1:{port}"),
+        "timeout_secs = 600\nreconnect_grace_secs = 8",
+    );
+    // Kill the server as soon as the features are being pulled.
+    let mut child = rarecall(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    let mut killed_at = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if killed_at.is_none() && line.contains("check events ...") {
+            let pid = server_pid(port);
+            Command::new("kill").args(["-9", &pid]).status().unwrap();
+            killed_at = Some(Instant::now());
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    let all = lines.join("\n");
+    let killed_at = killed_at.unwrap_or_else(|| panic!("never reached the pull: {all}"));
+    assert_eq!(status.code(), Some(2), "{all}");
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(60),
+        "failed within a bounded time: {:?}",
+        killed_at.elapsed()
+    );
+    let error = lines
+        .iter()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(
+        error.contains("stopped answering") || error.contains("unreachable"),
+        "{error}"
+    );
+    assert!(error.contains("rerun"), "{error}");
+    let out = dir.join("out");
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "nothing written: {written:?}");
+    // The server comes back; the same job succeeds.
+    spark_local(port, "start");
+    let o = rarecall(&cfg).output().unwrap();
+    spark_local(port, "stop");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("model.json").is_file());
+}
