@@ -123,9 +123,23 @@ impl Remote {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The host as it goes in a URL: an IPv6 address in brackets.
+    fn url_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// `host:port` for a socket connect (IPv6 in brackets).
+    pub fn socket_addr(&self) -> String {
+        format!("{}:{}", self.url_host(), self.port)
+    }
+
     /// The full connection string, token included: only for the Spark client.
     pub fn connection_string(&self) -> String {
-        let mut s = format!("sc://{}:{}/", self.host, self.port);
+        let mut s = format!("sc://{}:{}/", self.url_host(), self.port);
         for (k, v) in &self.params {
             s.push(';');
             s.push_str(k);
@@ -143,7 +157,7 @@ impl Remote {
 
 impl fmt::Display for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sc://{}:{}/", self.host, self.port)?;
+        write!(f, "sc://{}:{}/", self.url_host(), self.port)?;
         for (k, v) in &self.params {
             if is_secret_key(k) {
                 write!(f, ";{k}=***")?;
@@ -204,7 +218,7 @@ pub fn parse_sc_url(url: &str, origin: &str) -> Result<Remote> {
     if host.is_empty()
         || host
             .chars()
-            .any(|c| c.is_whitespace() || matches!(c, ';' | '/' | '@' | '?' | '#'))
+            .any(|c| c.is_whitespace() || matches!(c, ';' | '/' | '@' | '?' | '#' | '[' | ']'))
     {
         return Err(bad("the host is empty or has invalid characters"));
     }

@@ -340,7 +340,7 @@ fn source_error(e: Error, name: &str, remote: &Remote) -> Error {
 /// Fails fast with a clear message when nothing listens at the remote's address,
 /// instead of letting the client retry with backoff for up to an hour.
 fn probe_tcp(remote: &Remote) -> Result<()> {
-    let addr = format!("{}:{}", remote.host(), remote.port());
+    let addr = remote.socket_addr();
     let fix = if remote.is_loopback() {
         "start the local server with scripts/spark-local.sh start, or pass the right --remote"
             .to_string()
@@ -407,7 +407,7 @@ fn is_transport(e: &SparkError) -> bool {
 
 /// One quick TCP connect to the remote (1 s): is anything listening?
 fn probe_tcp_quick(remote: &Remote) -> bool {
-    let addr = format!("{}:{}", remote.host(), remote.port());
+    let addr = remote.socket_addr();
     addr.to_socket_addrs()
         .map(|mut a| a.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()))
         .unwrap_or(false)

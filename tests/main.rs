@@ -21,3 +21,7 @@ mod score;
 mod destinations;
 // Faults: a silent server (timeouts), a server killed mid-query.
 mod faults;
+// Secrets: canary tokens never printed or written.
+mod secrets;
+// Property tests of the user-text parsers: typed errors, never a panic.
+mod fuzz;
