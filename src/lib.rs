@@ -173,6 +173,12 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
         .then(|| hits as f64 / test.positives as f64);
     let mean_test_score = test.scores.iter().sum::<f64>() / test.scores.len().max(1) as f64;
     let test_base_rate = test.positives as f64 / test.rows.len().max(1) as f64;
+    if let Some(edge) = grid_edge(&p.model.c_grid, train_report.best_c) {
+        eprintln!(
+            "rarecall: the best C ({}) is the {edge} value of model.c_grid; the optimum may lie beyond it: consider extending the grid",
+            train_report.best_c
+        );
+    }
     if let ThresholdChoice::Infeasible { best_precision } = trained.threshold {
         eprintln!(
             "rarecall: no cutoff reaches precision {:.2} on out-of-fold training scores (best {:.3}); the outreach list is empty",
@@ -242,6 +248,21 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// "smallest" or "largest" when `best` sits at that end of a grid of 2+ values.
+fn grid_edge(grid: &[f64], best: f64) -> Option<&'static str> {
+    let lo = grid.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = grid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if lo == hi {
+        None
+    } else if best == lo {
+        Some("smallest")
+    } else if best == hi {
+        Some("largest")
+    } else {
+        None
+    }
 }
 
 /// Name of the appended runs log.
@@ -386,6 +407,7 @@ fn render_outputs(
         },
         "model": {
             "best_c": tr.best_c,
+            "best_c_at_grid_edge": grid_edge(&p.model.c_grid, tr.best_c),
             "cv": tr.cv,
             "oof_average_precision": tr.oof_average_precision,
             "prior_shift": trained.prior_shift,
