@@ -80,6 +80,11 @@ impl Matrix {
         &self.data
     }
 
+    /// The whole row-major buffer, mutable (the shape cannot change through it).
+    pub fn data_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+
     /// Row `i` as a slice. Panics if `i >= n_rows` (a programming error, like slice
     /// indexing).
     pub fn row(&self, i: usize) -> &[f64] {

@@ -219,12 +219,34 @@ fn as_f64(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<Option<String>>> {
-    let a = cast(column(batch, name)?, &DataType::Utf8)
-        .map_err(|e| arrow_err(format!("`{name}` as text"), e.to_string()))?;
-    let a = a.as_string::<i32>();
+    let a = utf8(batch, name)?;
     Ok((0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .map(|i| text(&a, i).map(str::to_owned))
         .collect())
+}
+
+/// A column as a Utf8 array (cast when Spark sent another type); read values from it
+/// with [`text`] without allocating.
+fn utf8(batch: &RecordBatch, name: &str) -> Result<Arc<dyn Array>> {
+    cast(column(batch, name)?, &DataType::Utf8)
+        .map_err(|e| arrow_err(format!("`{name}` as text"), e.to_string()))
+}
+
+fn text(a: &Arc<dyn Array>, i: usize) -> Option<&str> {
+    let a = a.as_string::<i32>();
+    (!a.is_null(i)).then(|| a.value(i))
+}
+
+/// The dictionary code of `v`, adding it on first sight (allocates only then).
+fn intern(map: &mut HashMap<String, u32>, v: &str) -> u32 {
+    match map.get(v) {
+        Some(&code) => code,
+        None => {
+            let code = map.len() as u32;
+            map.insert(v.to_owned(), code);
+            code
+        }
+    }
 }
 
 /// Builds the feature table from the batches of `select * from features where
@@ -245,19 +267,23 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
     };
     let mut cat_maps: Vec<HashMap<String, u32>> = vec![HashMap::new(); categoricals.len()];
     let mut desc_map: HashMap<String, u32> = HashMap::new();
-    let mut desc_rows: Vec<Vec<u32>> = Vec::new();
+    // Descriptions in arrival order, as compressed sparse rows.
+    let mut desc_rows = DescriptionSets {
+        offsets: vec![0],
+        ..Default::default()
+    };
     for b in batches {
-        let ids = strings(b, "interaction_id")?;
-        let members = strings(b, "member_id")?;
-        for (i, (id, m)) in ids.into_iter().zip(members).enumerate() {
-            let (Some(id), Some(m)) = (id, m) else {
+        let ids = utf8(b, "interaction_id")?;
+        let members = utf8(b, "member_id")?;
+        for i in 0..b.num_rows() {
+            let (Some(id), Some(m)) = (text(&ids, i), text(&members, i)) else {
                 return Err(arrow_err(
                     "non-null interaction and member ids",
                     format!("a null in row {i}"),
                 ));
             };
-            t.interaction_id.push(id);
-            t.member_id.push(m);
+            t.interaction_id.push(id.to_owned());
+            t.member_id.push(m.to_owned());
         }
         let ts = cast(column(b, "interaction_ts")?, &DataType::Int64)
             .map_err(|e| arrow_err("interaction_ts as a timestamp", e.to_string()))?;
@@ -280,8 +306,9 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
         for v in as_f64(b, "label")? {
             t.label.push(u8::from(v == 1.0));
         }
-        for s in strings(b, "split")? {
-            t.split.push(match s.as_deref() {
+        let split = utf8(b, "split")?;
+        for i in 0..b.num_rows() {
+            t.split.push(match text(&split, i) {
                 Some("train") => Split::Train,
                 Some("test") => Split::Test,
                 other => return Err(arrow_err("split train or test", format!("{other:?}"))),
@@ -298,7 +325,6 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
         .map_err(|e| arrow_err("descriptions as array<string>", e.to_string()))?;
         let list: &ListArray = list.as_list::<i32>();
         for i in 0..list.len() {
-            let mut row = Vec::new();
             if !list.is_null(i) {
                 let values = list.value(i);
                 let values = values.as_string::<i32>();
@@ -306,19 +332,16 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
                     if values.is_null(k) {
                         continue;
                     }
-                    let v = values.value(k);
-                    let next = desc_map.len() as u32;
-                    let id = *desc_map.entry(v.to_string()).or_insert(next);
-                    row.push(id);
+                    desc_rows.ids.push(intern(&mut desc_map, values.value(k)));
                 }
             }
-            desc_rows.push(row);
+            desc_rows.offsets.push(desc_rows.ids.len());
         }
         for (c, name) in categoricals.iter().enumerate() {
-            for v in strings(b, name)? {
-                let v = v.unwrap_or_else(|| MISSING_CATEGORY.to_string());
-                let next = cat_maps[c].len() as u32;
-                let code = *cat_maps[c].entry(v).or_insert(next);
+            let values = utf8(b, name)?;
+            for i in 0..b.num_rows() {
+                let v = text(&values, i).unwrap_or(MISSING_CATEGORY);
+                let code = intern(&mut cat_maps[c], v);
                 t.categoricals[c].codes.push(code);
             }
         }
@@ -346,20 +369,24 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
     Ok(permute(t, &order, desc_rows))
 }
 
-fn permute(t: FeatureTable, order: &[usize], desc_rows: Vec<Vec<u32>>) -> FeatureTable {
-    fn pick<T: Clone>(v: &[T], order: &[usize]) -> Vec<T> {
-        order.iter().map(|&i| v[i].clone()).collect()
+fn permute(mut t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> FeatureTable {
+    fn pick<T: Copy>(v: &[T], order: &[usize]) -> Vec<T> {
+        order.iter().map(|&i| v[i]).collect()
+    }
+    /// Moves the strings into their new order (no copy of the text).
+    fn take(v: &mut [String], order: &[usize]) -> Vec<String> {
+        order.iter().map(|&i| std::mem::take(&mut v[i])).collect()
     }
     let mut offsets = Vec::with_capacity(order.len() + 1);
-    let mut ids = Vec::new();
+    let mut ids = Vec::with_capacity(desc_rows.ids.len());
     offsets.push(0);
     for &i in order {
-        ids.extend_from_slice(&desc_rows[i]);
+        ids.extend_from_slice(&desc_rows.ids[desc_rows.offsets[i]..desc_rows.offsets[i + 1]]);
         offsets.push(ids.len());
     }
     FeatureTable {
-        interaction_id: pick(&t.interaction_id, order),
-        member_id: pick(&t.member_id, order),
+        interaction_id: take(&mut t.interaction_id, order),
+        member_id: take(&mut t.member_id, order),
         interaction_ts_us: pick(&t.interaction_ts_us, order),
         label: pick(&t.label, order),
         split: pick(&t.split, order),

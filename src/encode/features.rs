@@ -154,8 +154,10 @@ fn fill_numeric(cols: &[(usize, NumericTransform)], t: &FeatureTable, i: usize, 
     }
 }
 
-fn descriptions_of(t: &FeatureTable, i: usize) -> Vec<String> {
-    t.descriptions.row(i).map(String::from).collect()
+/// Row `i`'s description ids.
+fn description_ids(t: &FeatureTable, i: usize) -> &[u32] {
+    let d = &t.descriptions;
+    &d.ids[d.offsets[i]..d.offsets[i + 1]]
 }
 
 fn categorical_index(t: &FeatureTable, name: &str) -> Result<usize> {
@@ -194,13 +196,17 @@ impl FeatureEncoderParams {
             .iter()
             .map(|c| Ok((numeric_index(&c.source)?, c.transform)))
             .collect::<Result<_>>()?;
-        let desc_rows: Vec<Vec<String>> = rows.iter().map(|&i| descriptions_of(t, i)).collect();
-        let multi_hot = self.multi_hot.fit(&desc_rows)?;
+        // Descriptions and categoricals stay dictionary ids throughout: no string
+        // per row is built, hashed or compared.
+        let multi_hot = self.multi_hot.fit_sets(&t.descriptions, rows)?;
+        let lookup = multi_hot.lookup(&t.descriptions.dictionary);
         let mut target = Vec::new();
         let mut oof_cols = Vec::new();
         for c in &t.categoricals {
-            let values: Vec<String> = rows.iter().map(|&i| c.value(i).to_string()).collect();
-            let (fitted, oof) = self.target.fit_transform(&values, y, folds, n_folds)?;
+            let codes: Vec<u32> = rows.iter().map(|&i| c.codes[i]).collect();
+            let (fitted, oof) =
+                self.target
+                    .fit_transform_dictionary(&c.dictionary, &codes, y, folds, n_folds)?;
             target.push((c.name.clone(), fitted));
             oof_cols.push(oof);
         }
@@ -211,15 +217,19 @@ impl FeatureEncoderParams {
         for (k, &i) in rows.iter().enumerate() {
             let out = x.row_mut(k);
             fill_numeric(&num_src, t, i, &mut out[..n_num]);
-            multi_hot.transform_row(&desc_rows[k], &mut out[n_num..n_num + n_mh])?;
+            multi_hot.transform_ids(
+                description_ids(t, i),
+                &lookup,
+                &mut out[n_num..n_num + n_mh],
+            );
             for (c, col) in oof_cols.iter().enumerate() {
                 out[n_num + n_mh + c] = col[k];
             }
         }
-        let mut data = x.data().to_vec();
-        let scaler = StandardScalerParams::default().fit(&data, n_cols)?;
-        scaler.transform(&mut data, n_cols)?;
-        let x = Matrix::from_vec(rows.len(), n_cols, data)?;
+        drop(oof_cols);
+        // Scaled in place: no second copy of the matrix.
+        let scaler = StandardScalerParams::default().fit(x.data(), n_cols)?;
+        scaler.transform(x.data_mut(), n_cols)?;
         let feature_names = numeric
             .iter()
             .map(|c| c.name.clone())
@@ -263,14 +273,31 @@ impl FittedFeatureEncoder {
         let n_num = self.numeric.len();
         let n_mh = self.multi_hot.n_features();
         let n_cols = self.n_features();
+        let lookup = self.multi_hot.lookup(&t.descriptions.dictionary);
+        // Each categorical's encoding per dictionary code, looked up once.
+        let encoded: Vec<Vec<f64>> = self
+            .target
+            .iter()
+            .zip(&cat_idx)
+            .map(|((_, enc), &j)| {
+                t.categoricals[j]
+                    .dictionary
+                    .iter()
+                    .map(|v| enc.transform(v))
+                    .collect()
+            })
+            .collect();
         let mut x = Matrix::new(rows.len(), n_cols);
         for (k, &i) in rows.iter().enumerate() {
             let out = x.row_mut(k);
             fill_numeric(&num_src, t, i, &mut out[..n_num]);
-            self.multi_hot
-                .transform_row(&descriptions_of(t, i), &mut out[n_num..n_num + n_mh])?;
-            for (c, (_, enc)) in self.target.iter().enumerate() {
-                out[n_num + n_mh + c] = enc.transform(t.categoricals[cat_idx[c]].value(i));
+            self.multi_hot.transform_ids(
+                description_ids(t, i),
+                &lookup,
+                &mut out[n_num..n_num + n_mh],
+            );
+            for (c, values) in encoded.iter().enumerate() {
+                out[n_num + n_mh + c] = values[t.categoricals[cat_idx[c]].codes[i] as usize];
             }
             self.scaler.transform_row(out)?;
         }

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::table::DescriptionSets;
 
 /// Prefix of every description flag column.
 pub const PREFIX: &str = "pydesc_";
@@ -20,6 +21,8 @@ pub const OTHER_COLUMN: &str = "pydesc_other";
 /// Longest column name, suffix included (short enough for any SQL engine and for a
 /// readable CSV header).
 pub const MAX_NAME_LEN: usize = 60;
+/// [`FittedMultiHot::lookup`] value of a blank description (it sets no flag).
+pub const SKIP: usize = usize::MAX;
 /// Name body used when a description has no ASCII letter or digit at all.
 const BLANK_BODY: &str = "blank";
 
@@ -206,7 +209,40 @@ impl MultiHotParams {
                 *counts.entry(d).or_default() += 1;
             }
         }
-        let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+        Ok(self.fit_counts(counts.into_iter().collect()))
+    }
+
+    /// [`Self::fit`] on the rows `rows` of description sets held as dictionary ids
+    /// (the feature table's layout), without building a string per row: the same
+    /// columns as `fit` on the decoded rows. Dictionary entries must be distinct.
+    pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedMultiHot> {
+        self.check()?;
+        let dict = &sets.dictionary;
+        let mut counts = vec![0_usize; dict.len()];
+        // `last_row[id]` is the last row (plus one) that counted `id`: a row counts
+        // a description once however often it repeats it.
+        let mut last_row = vec![0_usize; dict.len()];
+        let blank: Vec<bool> = dict.iter().map(|d| d.trim().is_empty()).collect();
+        for (k, &i) in rows.iter().enumerate() {
+            for &id in &sets.ids[sets.offsets[i]..sets.offsets[i + 1]] {
+                let id = id as usize;
+                if !blank[id] && last_row[id] != k + 1 {
+                    last_row[id] = k + 1;
+                    counts[id] += 1;
+                }
+            }
+        }
+        Ok(self.fit_counts(
+            dict.iter()
+                .zip(counts)
+                .filter(|(_, c)| *c > 0)
+                .map(|(d, c)| (d.as_str(), c))
+                .collect(),
+        ))
+    }
+
+    /// Ranks `(description, row count)` pairs and assigns the columns.
+    fn fit_counts(&self, mut ranked: Vec<(&str, usize)>) -> FittedMultiHot {
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
 
         let mut taken = HashSet::from([OTHER_COLUMN.to_owned()]);
@@ -226,7 +262,7 @@ impl MultiHotParams {
                 });
             }
         }
-        Ok(FittedMultiHot::new(columns, folded))
+        FittedMultiHot::new(columns, folded)
     }
 }
 
@@ -278,6 +314,36 @@ impl FittedMultiHot {
             .collect()
     }
 
+    /// The output column of each dictionary entry, for [`Self::transform_ids`]:
+    /// its own column, `pydesc_other`, or [`SKIP`] for a blank description.
+    pub fn lookup(&self, dictionary: &[String]) -> Vec<usize> {
+        let other = self.columns.len();
+        dictionary
+            .iter()
+            .map(|d| {
+                if d.trim().is_empty() {
+                    SKIP
+                } else {
+                    self.index.get(d.as_str()).copied().unwrap_or(other)
+                }
+            })
+            .collect()
+    }
+
+    /// [`Self::transform_row`] for a row of dictionary ids, with the column of each
+    /// id from [`Self::lookup`]: no string is hashed or allocated. `out` must have
+    /// [`Self::n_features`] slots (the caller sizes it; checked in debug builds).
+    pub fn transform_ids(&self, ids: &[u32], lookup: &[usize], out: &mut [f64]) {
+        debug_assert_eq!(out.len(), self.n_features());
+        out.fill(0.0);
+        for &id in ids {
+            let c = lookup[id as usize];
+            if c != SKIP {
+                out[c] = 1.0;
+            }
+        }
+    }
+
     /// Writes one row's flags into `out` (length [`FittedMultiHot::n_features`]):
     /// 1 for each kept description present, 1 in `pydesc_other` if any other
     /// description is present (rare at fit time or unseen), 0 elsewhere. A row
@@ -305,6 +371,56 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn fit_sets_and_transform_ids_match_the_string_path() {
+        let dictionary = s(&["billing", "login", "  ", "card lost", "rare one"]);
+        // Rows as ids (a repeat and a blank included), and the same rows as strings.
+        let id_rows: Vec<Vec<u32>> = vec![
+            vec![0, 1],
+            vec![0, 0, 2],
+            vec![3],
+            vec![],
+            vec![1, 4],
+            vec![0, 3],
+        ];
+        let mut sets = DescriptionSets {
+            dictionary: dictionary.clone(),
+            offsets: vec![0],
+            ids: Vec::new(),
+        };
+        for r in &id_rows {
+            sets.ids.extend(r);
+            sets.offsets.push(sets.ids.len());
+        }
+        let str_rows: Vec<Vec<String>> = id_rows
+            .iter()
+            .map(|r| r.iter().map(|&i| dictionary[i as usize].clone()).collect())
+            .collect();
+        let params = MultiHotParams {
+            top_n: 2,
+            min_support: 1,
+        };
+        let rows: Vec<usize> = (0..id_rows.len()).collect();
+        let by_ids = params.fit_sets(&sets, &rows).unwrap();
+        assert_eq!(by_ids, params.fit(&str_rows).unwrap());
+        let lookup = by_ids.lookup(&dictionary);
+        for (ids, strs) in id_rows.iter().zip(&str_rows) {
+            let mut a = vec![9.0; by_ids.n_features()];
+            let mut b = vec![9.0; by_ids.n_features()];
+            by_ids.transform_ids(ids, &lookup, &mut a);
+            by_ids.transform_row(strs, &mut b).unwrap();
+            assert_eq!(a, b, "{strs:?}");
+        }
+        // A subset of rows counts only those rows.
+        let sub = params.fit_sets(&sets, &[2, 5]).unwrap();
+        assert_eq!(
+            sub,
+            params
+                .fit(&[str_rows[2].clone(), str_rows[5].clone()])
+                .unwrap()
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct FittedStandardScaler {
 /// the column is constant when `var <= n*eps*var + (n*mean*eps)^2`
 /// (`_is_constant_feature`), and then its scale is 1, else `sqrt(var)`.
 /// Sums run in row order, as NumPy reduces along axis 0 of a C-ordered array.
+/// The reference for [`mean_scale_row_major`], which computes the same thing for
+/// every column at once.
+#[cfg(test)]
 fn column_mean_scale(column: impl Iterator<Item = f64> + Clone, n: usize) -> (f64, f64) {
     let nf = n as f64;
     let mean = column.clone().fold(0.0, |s, x| s + x) / nf;
@@ -68,6 +71,41 @@ fn column_mean_scale(column: impl Iterator<Item = f64> + Clone, n: usize) -> (f6
     let eps = f64::EPSILON;
     let constant = var <= nf * eps * var + (nf * mean * eps).powi(2);
     (mean, if constant { 1.0 } else { var.sqrt() })
+}
+
+/// [`column_mean_scale`] of every column of a row-major matrix in two sequential
+/// passes (rather than one strided pass per column, which reads the whole matrix
+/// once per column). Each column's sums still run in row order, so the results are
+/// the same to the bit.
+fn mean_scale_row_major(data: &[f64], n_cols: usize, n: usize) -> FittedStandardScaler {
+    let nf = n as f64;
+    let mut sum = vec![0.0; n_cols];
+    for row in data.chunks_exact(n_cols) {
+        for (s, &x) in sum.iter_mut().zip(row) {
+            *s += x;
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / nf).collect();
+    let mut correction = vec![0.0; n_cols];
+    let mut squares = vec![0.0; n_cols];
+    for row in data.chunks_exact(n_cols) {
+        for (((c, q), &x), &m) in correction.iter_mut().zip(&mut squares).zip(row).zip(&mean) {
+            let d = x - m;
+            *c += d;
+            *q += d * d;
+        }
+    }
+    let eps = f64::EPSILON;
+    let scale = mean
+        .iter()
+        .zip(correction.iter().zip(&squares))
+        .map(|(&m, (&c, &q))| {
+            let var = (q - c * c / nf) / nf;
+            let constant = var <= nf * eps * var + (nf * m * eps).powi(2);
+            if constant { 1.0 } else { var.sqrt() }
+        })
+        .collect();
+    FittedStandardScaler { mean, scale }
 }
 
 impl StandardScalerParams {
@@ -100,10 +138,7 @@ impl StandardScalerParams {
                 "fill missing numeric features before scaling",
             ));
         }
-        let (mean, scale) = (0..n_cols)
-            .map(|j| column_mean_scale(data.iter().skip(j).step_by(n_cols).copied(), n))
-            .unzip();
-        Ok(FittedStandardScaler { mean, scale })
+        Ok(mean_scale_row_major(data, n_cols, n))
     }
 
     /// Fits on rows of equal length (see [`StandardScalerParams::fit`]).
@@ -178,6 +213,37 @@ impl FittedStandardScaler {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn row_major_pass_matches_the_column_reference_to_the_bit() {
+        let (n, n_cols) = (1001, 7);
+        let mut state = 12345_u64;
+        let data: Vec<f64> = (0..n * n_cols)
+            .map(|k| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+                // Column 3 is constant; the others have different offsets and spreads.
+                if k % n_cols == 3 {
+                    2.5
+                } else {
+                    1e3 * (k % n_cols) as f64 + u * u
+                }
+            })
+            .collect();
+        let fitted = mean_scale_row_major(&data, n_cols, n);
+        for j in 0..n_cols {
+            let (m, s) = column_mean_scale(data.iter().skip(j).step_by(n_cols).copied(), n);
+            assert_eq!(fitted.mean[j].to_bits(), m.to_bits(), "mean of column {j}");
+            assert_eq!(
+                fitted.scale[j].to_bits(),
+                s.to_bits(),
+                "scale of column {j}"
+            );
+        }
+        assert_eq!(fitted.scale[3], 1.0);
+    }
 
     fn floats(v: &Value, key: &str) -> Vec<f64> {
         v[key]

@@ -172,26 +172,16 @@ impl TargetEncoderParams {
         Ok(())
     }
 
-    /// Fits the full-train map and returns it with the out-of-fold values of the
-    /// training rows.
-    ///
-    /// `folds[i]` in `0..n_folds` is row i's fold. For each fold present, the map is
-    /// fitted on the rows of the other folds and applied to the fold's rows; a
-    /// category absent from the other folds gets their mean label (scikit-learn
-    /// treats it as a known category with no rows). Empty folds are allowed (no row
-    /// to encode); at least two distinct folds must be present.
-    ///
-    /// `y` must be 0/1. Training data without any positive is accepted (every value
-    /// encodes to 0); whether such a window is usable is decided upstream.
-    pub fn fit_transform(
+    /// The checks of [`Self::fit_transform`] for `n` rows; returns the rows of each
+    /// fold.
+    fn check_fit_inputs(
         &self,
-        categories: &[String],
+        n: usize,
         y: &[f64],
         folds: &[usize],
         n_folds: usize,
-    ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+    ) -> Result<Vec<Vec<usize>>> {
         self.check()?;
-        let n = categories.len();
         if y.len() != n {
             return Err(Error::params(
                 "y",
@@ -237,6 +227,28 @@ impl TargetEncoderParams {
             ));
         }
 
+        Ok(fold_rows)
+    }
+
+    /// Fits the full-train map and returns it with the out-of-fold values of the
+    /// training rows.
+    ///
+    /// `folds[i]` in `0..n_folds` is row i's fold. For each fold present, the map is
+    /// fitted on the rows of the other folds and applied to the fold's rows; a
+    /// category absent from the other folds gets their mean label (scikit-learn
+    /// treats it as a known category with no rows). Empty folds are allowed (no row
+    /// to encode); at least two distinct folds must be present.
+    ///
+    /// `y` must be 0/1. Training data without any positive is accepted (every value
+    /// encodes to 0); whether such a window is usable is decided upstream.
+    pub fn fit_transform(
+        &self,
+        categories: &[String],
+        y: &[f64],
+        folds: &[usize],
+        n_folds: usize,
+    ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+        let fold_rows = self.check_fit_inputs(categories.len(), y, folds, n_folds)?;
         // Category codes in sorted order (scikit-learn's categories_ order; only the
         // mapping matters for the values).
         let mut index: BTreeMap<&str, usize> = categories.iter().map(|c| (c.as_str(), 0)).collect();
@@ -244,22 +256,84 @@ impl TargetEncoderParams {
             *v = code;
         }
         let codes: Vec<usize> = categories.iter().map(|c| index[c.as_str()]).collect();
-        let n_categories = index.len();
+        self.fit_transform_coded(&index, &codes, y, &fold_rows, folds)
+    }
 
+    /// [`Self::fit_transform`] for a column already held as dictionary codes (the
+    /// feature table's layout): row `k` has the value `dictionary[codes[k]]`.
+    /// Dictionary entries must be distinct; entries no row uses are ignored. Gives
+    /// the same result as `fit_transform` on the decoded strings, without
+    /// materializing them.
+    pub fn fit_transform_dictionary(
+        &self,
+        dictionary: &[String],
+        codes: &[u32],
+        y: &[f64],
+        folds: &[usize],
+        n_folds: usize,
+    ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+        if let Some(&c) = codes.iter().find(|&&c| c as usize >= dictionary.len()) {
+            return Err(Error::params(
+                "codes",
+                format!("codes below the dictionary size {}", dictionary.len()),
+                c,
+            ));
+        }
+        let mut used = vec![false; dictionary.len()];
+        for &c in codes {
+            used[c as usize] = true;
+        }
+        let mut index: BTreeMap<&str, usize> = dictionary
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| **u)
+            .map(|(d, _)| (d.as_str(), 0))
+            .collect();
+        if index.len() != used.iter().filter(|u| **u).count() {
+            return Err(Error::params(
+                "dictionary",
+                "distinct values",
+                "a value listed twice",
+            ));
+        }
+        for (code, v) in index.values_mut().enumerate() {
+            *v = code;
+        }
+        let remap: Vec<usize> = dictionary
+            .iter()
+            .map(|d| index.get(d.as_str()).copied().unwrap_or(0))
+            .collect();
+        let dense: Vec<usize> = codes.iter().map(|&c| remap[c as usize]).collect();
+        // The checks of `fit_transform`, on the rows' codes.
+        let n = codes.len();
+        let fold_rows = self.check_fit_inputs(n, y, folds, n_folds)?;
+        self.fit_transform_coded(&index, &dense, y, &fold_rows, folds)
+    }
+
+    fn fit_transform_coded(
+        &self,
+        index: &BTreeMap<&str, usize>,
+        codes: &[usize],
+        y: &[f64],
+        fold_rows: &[Vec<usize>],
+        folds: &[usize],
+    ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+        let n = codes.len();
+        let n_categories = index.len();
         let mut oof = vec![0.0; n];
         for (k, held_out) in fold_rows.iter().enumerate() {
             if held_out.is_empty() {
                 continue;
             }
             let train: Vec<usize> = (0..n).filter(|&i| folds[i] != k).collect();
-            let (enc, _) = fit_encodings(self.smooth, &codes, y, &train, n_categories);
+            let (enc, _) = fit_encodings(self.smooth, codes, y, &train, n_categories);
             for &i in held_out {
                 oof[i] = enc[codes[i]];
             }
         }
 
         let all: Vec<usize> = (0..n).collect();
-        let (enc, target_mean) = fit_encodings(self.smooth, &codes, y, &all, n_categories);
+        let (enc, target_mean) = fit_encodings(self.smooth, codes, y, &all, n_categories);
         let encodings = index
             .iter()
             .map(|(&c, &code)| (c.to_owned(), enc[code]))
@@ -341,6 +415,35 @@ mod tests {
             unseen
         );
         max_err
+    }
+
+    #[test]
+    fn dictionary_codes_give_the_same_encoder_as_strings() {
+        // An unused dictionary entry, unsorted dictionary order.
+        let dictionary: Vec<String> = ["web", "phone", "unused", "chat"]
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        let codes: Vec<u32> = vec![1, 0, 3, 1, 1, 0, 3, 0, 1, 3];
+        let y = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0];
+        let folds = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
+        let strings: Vec<String> = codes
+            .iter()
+            .map(|&c| dictionary[c as usize].clone())
+            .collect();
+        for smooth in [Smooth::Auto, Smooth::Fixed(2.0)] {
+            let p = TargetEncoderParams { smooth };
+            let a = p
+                .fit_transform_dictionary(&dictionary, &codes, &y, &folds, 3)
+                .unwrap();
+            let b = p.fit_transform(&strings, &y, &folds, 3).unwrap();
+            assert_eq!(a, b);
+        }
+        let p = TargetEncoderParams::default();
+        assert!(
+            p.fit_transform_dictionary(&dictionary, &[7], &[1.0], &[0], 2)
+                .is_err()
+        );
     }
 
     #[test]
