@@ -156,14 +156,7 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             .collect()
     };
     let outreach = to_rows(&selected);
-    let top_k = if p.threshold.top_k > 0 && !test.scores.is_empty() {
-        let floor = test.scores.iter().copied().fold(f64::INFINITY, f64::min);
-        to_rows(
-            &threshold::apply_cap(&test.scores, &keys, floor, Some(p.threshold.top_k))?.selected,
-        )
-    } else {
-        Vec::new()
-    };
+    let top_k = to_rows(&threshold::top_n(&test.scores, &keys, p.threshold.top_k)?);
     let hits = selected
         .iter()
         .filter(|&&k| f.label[test.rows[k]] == 1)
@@ -574,14 +567,7 @@ pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             let scores = t.score(&x);
             let keys: Vec<&str> = f.interaction_id.iter().map(String::as_str).collect();
             let chosen = match (req.top, t.threshold.threshold()) {
-                (Some(n), _) => {
-                    let floor = scores.iter().copied().fold(f64::INFINITY, f64::min);
-                    if scores.is_empty() || n == 0 {
-                        Vec::new()
-                    } else {
-                        threshold::apply_cap(&scores, &keys, floor, Some(n))?.selected
-                    }
-                }
+                (Some(n), _) => threshold::top_n(&scores, &keys, n)?,
                 (None, Some(th)) => threshold::apply_cap(&scores, &keys, th, req.cap)?.selected,
                 (None, None) => Vec::new(),
             };

@@ -168,14 +168,21 @@ pub fn fmt_us(us: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Runs every Spark stage and brings the feature table back.
-pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<SparkOutputs> {
+/// The stages `run` and `score` share: server version, source and schema check, the
+/// rules and views of `sql/` (plus `extra_view`), the event checks and their verdict.
+fn prepare(
+    spark: &Spark,
+    p: &Pipeline,
+    read: sql::ReadWindow,
+    extra_view: Option<&sql::RenderedView>,
+    timings: &mut Timings,
+) -> Result<(String, EventChecks)> {
     let spark_version = timings.time("server version", || spark.version())?;
     let types = timings.time("read source", || register_and_check_source(spark, p))?;
-    let views = sql::render_pipeline(p, types, sql::ReadWindow::default())?;
+    let views = sql::render_pipeline(p, types, read)?;
     timings.time("create views", || {
         spark.register_rules(&p.rules)?;
-        for v in &views {
+        for v in views.iter().chain(extra_view) {
             spark.create_view(v)?;
         }
         Ok(())
@@ -186,6 +193,26 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
         table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
     })?;
     validate_events(&checks, p)?;
+    Ok((spark_version, checks))
+}
+
+/// Pulls a feature-shaped query back into a typed table.
+fn pull_features(
+    spark: &Spark,
+    p: &Pipeline,
+    stage: &str,
+    query: &str,
+    timings: &mut Timings,
+) -> Result<FeatureTable> {
+    let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
+    timings.time(stage, || {
+        table::feature_table(&spark.query(stage, query, &Default::default())?, &cat_names)
+    })
+}
+
+/// Runs every Spark stage and brings the feature table back.
+pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<SparkOutputs> {
+    let (spark_version, checks) = prepare(spark, p, sql::ReadWindow::default(), None, timings)?;
     check_split(&checks, p)?;
     let audit = timings.time("normalization audit", || {
         spark.query(
@@ -194,15 +221,13 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
             &Default::default(),
         )
     })?;
-    let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
-    let features = timings.time("pull features", || {
-        let batches = spark.query(
-            "pull features",
-            "select * from features where in_sample",
-            &Default::default(),
-        )?;
-        table::feature_table(&batches, &cat_names)
-    })?;
+    let features = pull_features(
+        spark,
+        p,
+        "pull features",
+        "select * from features where in_sample",
+        timings,
+    )?;
     let train = features.rows_of(table::Split::Train);
     let test = features.rows_of(table::Split::Test);
     // The split check guaranteed events on both sides; the training sample is empty
@@ -258,40 +283,21 @@ pub fn run_scoring_spark(
     in_spark: Option<std::collections::BTreeMap<&'static str, String>>,
     timings: &mut Timings,
 ) -> Result<ScoringOutputs> {
-    let spark_version = timings.time("server version", || spark.version())?;
-    let types = timings.time("read source", || register_and_check_source(spark, p))?;
     let read = sql::ReadWindow {
         from_us: Some(window.read_from_us(p.features.history_days)),
         to_us: Some(window.end_us()),
     };
-    let views = sql::render_pipeline(p, types, read)?;
-    timings.time("create views", || {
-        spark.register_rules(&p.rules)?;
-        for v in &views {
-            spark.create_view(v)?;
-        }
-        spark.create_view(&sql::render_scoring_window(
-            window.start_us(),
-            window.end_us(),
-        )?)
-    })?;
-    let now_us = chrono::Utc::now().timestamp_micros();
-    let checks = timings.time("check events", || {
-        let q = sql::render_event_checks(now_us)?;
-        table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
-    })?;
-    validate_events(&checks, p)?;
-    let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
+    let scoring_view = sql::render_scoring_window(window.start_us(), window.end_us())?;
+    let (spark_version, checks) = prepare(spark, p, read, Some(&scoring_view), timings)?;
     match in_spark {
         None => {
-            let features = timings.time("pull window features", || {
-                let batches = spark.query(
-                    "pull window features",
-                    "select * from scoring_window",
-                    &Default::default(),
-                )?;
-                table::feature_table(&batches, &cat_names)
-            })?;
+            let features = pull_features(
+                spark,
+                p,
+                "pull window features",
+                "select * from scoring_window",
+                timings,
+            )?;
             Ok(ScoringOutputs {
                 spark_version,
                 checks,

@@ -349,6 +349,16 @@ pub struct CapResult {
     pub capped: bool,
 }
 
+/// The `n` highest-scoring rows in [`apply_cap`]'s order (score descending, key
+/// ascending): a top-K list with no cutoff. Empty when `n` is 0 or there are no rows.
+pub fn top_n<K: Ord>(scores: &[f64], keys: &[K], n: usize) -> Result<Vec<usize>> {
+    if n == 0 || scores.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lowest = scores.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(apply_cap(scores, keys, lowest, Some(n))?.selected)
+}
+
 /// Applies a cutoff and an optional cap.
 ///
 /// Rows with `score >= threshold` pass. When more than `cap` pass, the first `cap` in
