@@ -276,11 +276,10 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let (enc, x) = p
         .encoder
         .fit_transform(t, &ti.rows, &ti.y, &ti.folds, p.grid.n_folds)?;
-    let (neg, pos) = p.class_weight.class_weights(&ti.y, None)?;
-    let w: Vec<f64> =
-        ti.y.iter()
-            .map(|&v| if v == 1.0 { pos } else { neg })
-            .collect();
+    // The loss weights training uses: the first class weight of the grid times the
+    // inverse sampling rate of each row.
+    let cw = p.class_weights[0].class_weights(&ti.y, Some(&ti.sampling))?;
+    let w = rarecall::train::loss_weights(&ti.y, &ti.sampling, cw);
     let (n, k) = (x.n_rows(), x.n_cols());
     write_npy(&dir.join("x.npy"), "<f8", &[n, k], &f64_bytes(x.data()))?;
     write_npy(&dir.join("y.npy"), "<f8", &[n], &f64_bytes(&ti.y))?;
@@ -363,7 +362,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
         "n_folds": p.grid.n_folds,
         "tol": p.grid.tol,
         "max_iter": p.grid.max_iter,
-        "class_weights": [neg, pos],
+        "class_weights": [cw.0, cw.1],
         "table_rows": t.len(),
         "test_rows": t.rows_of(Split::Test).len(),
         "events": got.checks.n_events,

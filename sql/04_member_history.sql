@@ -1,8 +1,12 @@
--- member_history: recency and frequency per member, strictly from earlier interactions
--- (an interaction at the same microsecond is not earlier). Day gaps are fractional
--- days (double: a decimal literal would round them); a feature with no earlier
--- interaction to look at is null.
+-- member_history: recency and frequency per member, strictly before each interaction's
+-- prediction time (its first event; an interaction at the same microsecond is not
+-- earlier). Day gaps are fractional days (double: a decimal literal would round
+-- them); a feature with no earlier interaction to look at is null.
 -- the rolling windows are [t - N days, t): an interaction exactly N days back counts.
+-- escalations are dated when they happened (the first escalating event of an earlier
+-- interaction), not when that interaction started: an earlier interaction that
+-- escalates only after this one starts does not count, since it had not happened at
+-- prediction time.
 -- the history features (previous interaction, earlier escalations, tenure) look back
 -- over the history window only, so that a daily scoring run reads a bounded slice of
 -- events and still computes exactly what training computed.
@@ -17,7 +21,10 @@ interactions_std as (
 ),
 
 timed as (
-    select *, unix_micros(interaction_ts) as ts_us
+    select
+        *,
+        unix_micros(interaction_ts) as ts_us,
+        unix_micros(escalation_ts) as escalation_ts_us
     from interactions_std
 ),
 
@@ -37,14 +44,44 @@ windowed as (
         count(*) over (
             partition by member_id order by ts_us
             range between 7776000000000 preceding and 1 preceding
-        ) as calls_prev_90d,
-        coalesce(sum(label) over before_now, 0) as prior_escalations,
-        max(case when label = 1 then ts_us end) over before_now as last_escalation_ts_us
+        ) as calls_prev_90d
     from timed
     window before_now as (
         partition by member_id order by ts_us
         range between {{ history_micros }} preceding and 1 preceding
     )
+),
+
+-- one row per prediction time and one per escalation, in one time line per member
+timeline as (
+    select member_id, interaction_id, ts_us, 0 as is_escalation
+    from timed
+    union all
+    select member_id, cast(null as string) as interaction_id, escalation_ts_us as ts_us,
+        1 as is_escalation
+    from timed
+    where escalation_ts_us is not null
+),
+
+escalation_history as (
+    select
+        interaction_id,
+        member_id,
+        coalesce(sum(is_escalation) over before_now, 0) as prior_escalations,
+        max(case when is_escalation = 1 then ts_us end)
+            over before_now as last_escalation_ts_us
+    from timeline
+    window before_now as (
+        partition by member_id order by ts_us
+        range between {{ history_micros }} preceding and 1 preceding
+    )
+),
+
+joined as (
+    select w.*, e.prior_escalations, e.last_escalation_ts_us
+    from windowed as w
+    inner join escalation_history as e
+        on w.member_id = e.member_id and w.interaction_id = e.interaction_id
 ),
 
 final as (
@@ -60,10 +97,10 @@ final as (
         calls_prev_7d,
         calls_prev_30d,
         calls_prev_90d,
-        prior_escalations,
+        cast(prior_escalations as bigint) as prior_escalations,
         (ts_us - last_escalation_ts_us) / 8.64e10 as days_since_last_escalation,
         (ts_us - first_ts_us) / 8.64e10 as tenure_days
-    from windowed
+    from joined
 )
 
 select * from final

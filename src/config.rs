@@ -82,6 +82,7 @@ struct RawFeatures {
     top_n_descriptions: Option<usize>,
     min_support: Option<usize>,
     history_days: Option<u32>,
+    burn_in_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +94,8 @@ struct RawModel {
     class_weight: Option<RawClassWeight>,
     cv_folds: Option<usize>,
     seed: Option<i64>,
+    validation_days: Option<u32>,
+    embargo_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +115,8 @@ struct RawThreshold {
     target_precision: Option<f64>,
     threshold_cap: Option<usize>,
     top_k: Option<usize>,
+    confidence: Option<f64>,
+    bootstrap_rounds: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +124,10 @@ struct RawThreshold {
 struct RawOutput {
     dir: Option<String>,
 }
+
+/// The C grid searched when `model.c_grid` is not set: wide enough on both sides
+/// that the demo's best C is inside it.
+pub const DEFAULT_C_GRID: [f64; 8] = [1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
 
 // ---- checked -----------------------------------------------------------------------
 
@@ -190,8 +199,16 @@ pub struct ColumnMap {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSettings {
     pub c_grid: Vec<f64>,
-    pub class_weight: ClassWeight,
+    /// The class weights searched with the C grid: one when `model.class_weight` is
+    /// set, else `balanced` and `none`.
+    pub class_weights: Vec<ClassWeight>,
     pub cv_folds: usize,
+    /// Length of the forward validation slice at the end of the training window, on
+    /// which the operating threshold is chosen (days).
+    pub validation_days: u32,
+    /// Gap between the rows the validation model is fitted on and the validation
+    /// slice (days), so that the slice is scored by a model as stale as production's.
+    pub embargo_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +217,10 @@ pub struct ThresholdSettings {
     /// `None` = no cap.
     pub threshold_cap: Option<usize>,
     pub top_k: usize,
+    /// Confidence of the lower bound of precision that must meet the floor.
+    pub confidence: f64,
+    /// Member-level bootstrap replicates behind that bound and the test intervals.
+    pub bootstrap_rounds: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +230,9 @@ pub struct FeatureSettings {
     /// How far back the history features look (days); also the gap that stands for
     /// "no earlier event".
     pub history_days: u32,
+    /// The first days of the data are history only: their interactions are not
+    /// training rows, since their rolling counts and history are truncated.
+    pub burn_in_days: u32,
 }
 
 /// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
@@ -244,10 +268,19 @@ impl Pipeline {
                 tol: 1e-6,
                 max_iter: 1000,
             },
-            class_weight: self.model.class_weight,
+            class_weights: self.model.class_weights.clone(),
             rule: crate::threshold::ThresholdRule {
                 target_precision: self.threshold.target_precision,
                 cap: self.threshold.threshold_cap,
+            },
+            confidence: crate::threshold::ConfidenceParams {
+                level: self.threshold.confidence,
+                rounds: self.threshold.bootstrap_rounds,
+            },
+            validation: crate::train::ValidationParams {
+                split_us: self.split_boundary_micros(),
+                validation_days: self.model.validation_days,
+                embargo_days: self.model.embargo_days,
             },
             seed: self.seed,
         }
@@ -429,7 +462,16 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         top_n_descriptions: raw.features.top_n_descriptions.unwrap_or(40),
         min_support: raw.features.min_support.unwrap_or(20),
         history_days: raw.features.history_days.unwrap_or(365),
+        burn_in_days: raw.features.burn_in_days.unwrap_or(90),
     };
+    if features.burn_in_days > 36_500 {
+        return Err(Error::config(
+            "features.burn_in_days",
+            "a whole number of days from 0 to 36500",
+            features.burn_in_days,
+            "set how many first days of data serve as history only, e.g. 90",
+        ));
+    }
     if !(1..=36_500).contains(&features.history_days) {
         return Err(Error::config(
             "features.history_days",
@@ -450,7 +492,7 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
     let c_grid = run
         .and_then(|r| r.c_grid.clone())
         .or(raw.model.c_grid.clone())
-        .unwrap_or_else(|| vec![0.001, 0.01, 0.1, 1.0, 10.0, 100.0]);
+        .unwrap_or_else(|| DEFAULT_C_GRID.to_vec());
     if c_grid.is_empty() || c_grid.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
         return Err(Error::config(
             "model.c_grid",
@@ -459,10 +501,28 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
             "list inverse regularization strengths such as [0.01, 0.1, 1, 10]",
         ));
     }
-    let class_weight = class_weight_from(
-        run.and_then(|r| r.class_weight.clone()),
-        raw.model.class_weight.as_ref(),
-    )?;
+    let class_weights = match (run.and_then(|r| r.class_weight.clone()), &raw.model.class_weight) {
+        (None, None) => vec![ClassWeight::Balanced, ClassWeight::None],
+        (flag, raw_cw) => vec![class_weight_from(flag, raw_cw.as_ref())?],
+    };
+    let validation_days = raw.model.validation_days.unwrap_or(60);
+    if !(1..=3_650).contains(&validation_days) {
+        return Err(Error::config(
+            "model.validation_days",
+            "a whole number of days from 1 to 3650",
+            validation_days,
+            "set the length of the forward validation slice, e.g. 60",
+        ));
+    }
+    let embargo_days = raw.model.embargo_days.unwrap_or(7);
+    if embargo_days > 3_650 {
+        return Err(Error::config(
+            "model.embargo_days",
+            "a whole number of days from 0 to 3650",
+            embargo_days,
+            "set the gap before the validation slice, e.g. 7",
+        ));
+    }
     let cv_folds = run
         .and_then(|r| r.cv_folds)
         .or(raw.model.cv_folds)
@@ -497,6 +557,25 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         .or(raw.threshold.top_k)
         .unwrap_or(500);
 
+    let confidence = raw.threshold.confidence.unwrap_or(0.9);
+    if !(confidence.is_finite() && (0.5..1.0).contains(&confidence)) {
+        return Err(Error::config(
+            "threshold.confidence",
+            "a number in [0.5, 1)",
+            confidence,
+            "set the confidence of the precision bound, e.g. 0.9",
+        ));
+    }
+    let bootstrap_rounds = raw.threshold.bootstrap_rounds.unwrap_or(400);
+    if !(50..=100_000).contains(&bootstrap_rounds) {
+        return Err(Error::config(
+            "threshold.bootstrap_rounds",
+            "a whole number from 50 to 100000",
+            bootstrap_rounds,
+            "use 400 unless you have a reason",
+        ));
+    }
+
     Ok(Pipeline {
         source,
         columns,
@@ -507,13 +586,17 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         features,
         model: ModelSettings {
             c_grid,
-            class_weight,
+            class_weights,
             cv_folds,
+            validation_days,
+            embargo_days,
         },
         threshold: ThresholdSettings {
             target_precision,
             threshold_cap: (cap > 0).then_some(cap),
             top_k,
+            confidence,
+            bootstrap_rounds,
         },
     })
 }
@@ -723,7 +806,13 @@ mod tests {
         assert_eq!(p.columns.categoricals[0].1, "cat_channel");
         assert_eq!(p.threshold.target_precision, 0.40);
         assert_eq!(p.threshold.threshold_cap, None);
-        assert_eq!(p.model.class_weight, ClassWeight::Balanced);
+        assert_eq!(
+            p.model.class_weights,
+            vec![ClassWeight::Balanced, ClassWeight::None]
+        );
+        assert_eq!(p.threshold.confidence, 0.9);
+        assert_eq!(p.model.validation_days, 60);
+        assert_eq!(p.features.burn_in_days, 90);
         assert_eq!(p.split_boundary_micros(), 1_727_740_800_000_000);
     }
 
@@ -757,6 +846,9 @@ mod tests {
                 "model.split_boundary",
             ),
             ("[model]\nclass_weight = \"heavy\"", "model.class_weight"),
+            ("[threshold]\nconfidence = 1.0", "threshold.confidence"),
+            ("[threshold]\nbootstrap_rounds = 3", "threshold.bootstrap_rounds"),
+            ("[model]\nvalidation_days = 0", "model.validation_days"),
             ("[model]\ncv_folds = 1", "model.cv_folds"),
         ] {
             let text = format!("[source]\npath = \"/e\"\n{toml}\n");
@@ -797,11 +889,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            p.model.class_weight,
-            ClassWeight::Explicit {
+            p.model.class_weights,
+            vec![ClassWeight::Explicit {
                 positive: 5.0,
                 negative: 1.0
-            }
+            }]
         );
     }
 }

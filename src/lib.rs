@@ -59,12 +59,25 @@ pub struct RunReport {
     /// Precision and recall of the outreach list on the test window.
     pub test_precision: Option<f64>,
     pub test_recall: Option<f64>,
+    /// The same with member-level bootstrap intervals (two-sided, at the
+    /// configured confidence).
+    pub test_precision_interval: Option<threshold::Interval>,
+    pub test_recall_interval: Option<threshold::Interval>,
+    /// Whether the outreach list's realized precision met the floor (None when the
+    /// list is empty).
+    pub floor_held: Option<bool>,
     pub test_average_precision: Option<f64>,
+    /// Expected calibration error of the test window's score deciles.
+    pub calibration_error: f64,
     /// Mean calibrated score and observed positive rate of the test window.
     pub mean_test_score: f64,
     pub test_base_rate: f64,
     pub timings: Vec<(String, f64)>,
 }
+
+/// The `model.json` format this rarecall writes and reads. 2: Platt calibration in
+/// place of the intercept-only prior shift; class weight searched.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// `model.json`: everything `score` needs to reproduce the test scores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,7 +97,7 @@ pub struct ModelFile {
     pub seed: i64,
     pub target_precision: f64,
     pub best_c: f64,
-    pub cv: Vec<model::CvScore>,
+    pub cv: Vec<train::CvEntry>,
     pub trained: TrainedModel,
 }
 
@@ -164,6 +177,28 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
     let test_precision = (!selected.is_empty()).then(|| hits as f64 / selected.len() as f64);
     let test_recall = (test.positives > 0 && trained.threshold.threshold().is_some())
         .then(|| hits as f64 / test.positives as f64);
+    // Intervals: members of the test window resampled (see threshold::ConfidenceParams).
+    let (test_precision_interval, test_recall_interval) = {
+        let y: Vec<f64> = test.rows.iter().map(|&i| f64::from(f.label[i])).collect();
+        let mut chosen = vec![false; y.len()];
+        for &k in &selected {
+            chosen[k] = true;
+        }
+        let members: Vec<&str> = test.rows.iter().map(|&i| f.member_id[i].as_str()).collect();
+        let (groups, n_groups) = threshold::group_ids(&members);
+        let (pi, ri) = threshold::bootstrap_precision_recall(
+            &y,
+            &chosen,
+            &vec![1.0; y.len()],
+            &groups,
+            n_groups,
+            &params.confidence,
+            p.seed as u64,
+        )?;
+        (pi, if trained.threshold.threshold().is_some() { ri } else { None })
+    };
+    let floor_held = test_precision.map(|v| v >= p.threshold.target_precision);
+    let calibration_error = threshold::expected_calibration_error(&test.calibration);
     let mean_test_score = test.scores.iter().sum::<f64>() / test.scores.len().max(1) as f64;
     let test_base_rate = test.positives as f64 / test.rows.len().max(1) as f64;
     if let Some(edge) = grid_edge(&p.model.c_grid, train_report.best_c) {
@@ -172,10 +207,17 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             train_report.best_c
         );
     }
-    if let ThresholdChoice::Infeasible { best_precision } = trained.threshold {
+    if let ThresholdChoice::Infeasible {
+        best_precision,
+        best_precision_lower,
+    } = trained.threshold
+    {
         eprintln!(
-            "rarecall: no cutoff reaches precision {:.2} on out-of-fold training scores (best {:.3}); the outreach list is empty",
-            p.threshold.target_precision, best_precision
+            "rarecall: no cutoff reaches precision {:.2} with {:.0} % confidence on the validation slice (best precision {:.3}, best lower bound {:.3}); the outreach list is empty",
+            p.threshold.target_precision,
+            100.0 * p.threshold.confidence,
+            best_precision,
+            best_precision_lower
         );
     }
 
@@ -198,7 +240,11 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
         effective_cutoff,
         test_precision,
         test_recall,
+        test_precision_interval,
+        test_recall_interval,
+        floor_held,
         test_average_precision: test.average_precision,
+        calibration_error,
         mean_test_score,
         test_base_rate,
         timings: Vec::new(),
@@ -273,14 +319,29 @@ fn runs_log_row(
     r: &RunReport,
 ) -> Vec<String> {
     let p = &cfg.pipeline;
-    let best = tr.cv.iter().find(|s| s.c == tr.best_c).map(|s| s.mean_ap);
+    let best = tr
+        .cv
+        .iter()
+        .find(|s| s.score.c == tr.best_c && s.class_weight == tr.best_class_weight)
+        .map(|s| s.score.mean_ap);
+    let lower = |i: Option<threshold::Interval>| opt(i.map(|i| i.lower));
+    let upper = |i: Option<threshold::Interval>| opt(i.map(|i| i.upper));
+    let threshold_lower = match r.threshold {
+        ThresholdChoice::Feasible {
+            precision_lower, ..
+        } => Some(precision_lower),
+        ThresholdChoice::Infeasible { .. } => None,
+    };
     let (status, note) = match r.threshold {
         ThresholdChoice::Feasible { .. } => ("ok", String::new()),
-        ThresholdChoice::Infeasible { best_precision } => (
+        ThresholdChoice::Infeasible {
+            best_precision,
+            best_precision_lower,
+        } => (
             "no_threshold",
             format!(
-                "no cutoff reaches precision {}; best out-of-fold precision {best_precision:.4}",
-                p.threshold.target_precision
+                "no cutoff reaches precision {} with confidence {}; best validation precision {best_precision:.4}, best lower bound {best_precision_lower:.4}",
+                p.threshold.target_precision, p.threshold.confidence
             ),
         ),
     };
@@ -313,6 +374,20 @@ fn runs_log_row(
         opt(r.test_average_precision),
         r.mean_test_score.to_string(),
         note,
+        serde_json::to_value(tr.best_class_weight)
+            .map(|v| match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .unwrap_or_default(),
+        p.threshold.confidence.to_string(),
+        opt(threshold_lower),
+        lower(r.test_precision_interval),
+        upper(r.test_precision_interval),
+        lower(r.test_recall_interval),
+        upper(r.test_recall_interval),
+        r.floor_held.map(|b| b.to_string()).unwrap_or_default(),
+        r.calibration_error.to_string(),
     ]
 }
 
@@ -332,7 +407,7 @@ fn render_outputs(
     let f = &got.features;
     let c = &p.columns;
     let model_file = ModelFile {
-        format_version: 1,
+        format_version: MODEL_FORMAT_VERSION,
         rarecall_version: env!("CARGO_PKG_VERSION").into(),
         run_id: run_id.into(),
         spark_version: got.spark_version.clone(),
@@ -361,7 +436,10 @@ fn render_outputs(
         cv: tr.cv.clone(),
         trained: trained.clone(),
     };
-    let corrected_intercept = trained.model.intercept + trained.prior_shift;
+    // On the population's logit scale: the Platt map folded into the linear model.
+    let cal = trained.calibration;
+    let calibrated_intercept = cal.a + cal.b * trained.model.intercept;
+    let calibrated_coef: Vec<f64> = trained.model.coef.iter().map(|c| cal.b * c).collect();
     let summary = json!({
         "run_id": run_id,
         "rarecall_version": env!("CARGO_PKG_VERSION"),
@@ -373,8 +451,14 @@ fn render_outputs(
             "target_neg_pos_member_ratio": p.neg_pos_ratio,
             "seed": p.seed,
             "c_grid": p.model.c_grid,
-            "class_weight": p.model.class_weight,
+            "class_weight_grid": p.model.class_weights,
             "cv_folds": p.model.cv_folds,
+            "validation_days": p.model.validation_days,
+            "embargo_days": p.model.embargo_days,
+            "burn_in_days": p.features.burn_in_days,
+            "history_days": p.features.history_days,
+            "confidence": p.threshold.confidence,
+            "bootstrap_rounds": p.threshold.bootstrap_rounds,
             "target_precision": p.threshold.target_precision,
             "threshold_cap": p.threshold.threshold_cap,
             "top_k": p.threshold.top_k,
@@ -401,12 +485,21 @@ fn render_outputs(
         "model": {
             "best_c": tr.best_c,
             "best_c_at_grid_edge": grid_edge(&p.model.c_grid, tr.best_c),
+            "class_weight": tr.best_class_weight,
+            "class_weights": trained.class_weights,
             "cv": tr.cv,
             "oof_average_precision": tr.oof_average_precision,
-            "prior_shift": trained.prior_shift,
-            "corrected_intercept": corrected_intercept,
+            "calibration": trained.calibration,
+            "calibrated_intercept": calibrated_intercept,
             "population_positive_fraction": trained.population_positive_fraction,
-            "sample_positive_fraction": trained.sample_positive_fraction,
+        },
+        "validation": {
+            "from": pipeline::fmt_us(Some(tr.validation.from_us)),
+            "model_fitted_before": pipeline::fmt_us(Some(tr.validation.fit_before_us)),
+            "model_rows": tr.validation.fit_rows,
+            "rows": tr.validation.rows,
+            "positives": tr.validation.positives,
+            "average_precision": tr.validation.average_precision,
         },
         "threshold": trained.threshold,
         "test": {
@@ -415,9 +508,14 @@ fn render_outputs(
             "effective_cutoff": r.effective_cutoff,
             "precision": r.test_precision,
             "recall": r.test_recall,
+            "precision_interval": r.test_precision_interval,
+            "recall_interval": r.test_recall_interval,
+            "floor": p.threshold.target_precision,
+            "floor_held": r.floor_held,
             "average_precision": r.test_average_precision,
             "mean_calibrated_score": r.mean_test_score,
             "base_rate": r.test_base_rate,
+            "calibration_error": r.calibration_error,
         },
         "peak_rss_bytes": peak_rss_bytes(),
     });
@@ -450,9 +548,13 @@ fn render_outputs(
             "coefficients.csv".into(),
             report::coefficients_csv(
                 &trained.encoder.feature_names,
-                &trained.model.coef,
-                corrected_intercept,
+                &calibrated_coef,
+                calibrated_intercept,
             )?,
+        ),
+        (
+            "calibration.csv".into(),
+            report::calibration_csv(&test.calibration)?,
         ),
         ("test_scores.csv".into(), test_scores),
         ("model.json".into(), json_bytes("model.json", &model_file)?),
@@ -523,6 +625,19 @@ pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
         problem: format!("the model cannot be read ({e})"),
         fix: "pass the model.json written by `rarecall run` with --model".into(),
     })?;
+    // The version first: an older file fails on its version, not on a missing field.
+    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("format_version").and_then(|f| f.as_u64()));
+    if let Some(v) = version.filter(|&v| v != u64::from(MODEL_FORMAT_VERSION)) {
+        return Err(error::Error::Data {
+            problem: format!(
+                "{} has model format version {v}, this rarecall reads {MODEL_FORMAT_VERSION}",
+                path.display()
+            ),
+            fix: "retrain the model with this version of rarecall (rarecall run) and pass its model.json".into(),
+        });
+    }
     serde_json::from_slice(&bytes).map_err(|e| error::Error::Data {
         problem: format!("{} is not a rarecall model.json ({e})", path.display()),
         fix: "pass the model.json written by `rarecall run` with --model".into(),

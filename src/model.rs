@@ -1120,6 +1120,170 @@ pub fn prior_correction_shift(
     Ok(-(((1.0 - tau) / tau) * (ybar / (1.0 - ybar))).ln())
 }
 
+// ---- calibration --------------------------------------------------------------------
+
+/// Platt scaling: `p = sigmoid(a + b z)` maps a linear score `z` to a probability.
+///
+/// Fitted by [`PlattParams::fit`] on out-of-fold linear scores weighted back to the
+/// population, so that it undoes what class weights and downsampling did to the
+/// scale of `z`, for the fold models and the refit alike (they share one scale).
+/// One affine map and a sigmoid: it compiles to one SQL expression.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FittedPlatt {
+    /// Intercept of the map.
+    pub a: f64,
+    /// Slope of the map (positive when the scores rank the right way).
+    pub b: f64,
+}
+
+impl FittedPlatt {
+    /// The identity map on the logit scale: `p = sigmoid(z)`.
+    pub const IDENTITY: FittedPlatt = FittedPlatt { a: 0.0, b: 1.0 };
+
+    /// `sigmoid(a + b z)`.
+    pub fn apply(&self, z: f64) -> f64 {
+        sigmoid(self.a + self.b * z)
+    }
+}
+
+/// Stopping rule of the Newton iterations of [`PlattParams::fit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlattParams {
+    /// Largest number of Newton steps, >= 1.
+    pub max_iter: usize,
+    /// Stop when the largest gradient component, divided by the total weight, is at
+    /// most this. Finite and > 0.
+    pub tol: f64,
+}
+
+impl Default for PlattParams {
+    fn default() -> Self {
+        PlattParams {
+            max_iter: 100,
+            tol: 1e-12,
+        }
+    }
+}
+
+/// Platt's smoothed targets (Platt 1999, "Probabilistic Outputs for Support Vector
+/// Machines", sec. 2.2; scikit-learn's `_sigmoid_calibration`): a positive row aims at
+/// `(N+ + 1) / (N+ + 2)`, a negative one at `1 / (N- + 2)`, with `N+`, `N-` the row
+/// counts of each class (unweighted, as scikit-learn counts them). They keep `a` and
+/// `b` finite on separable scores.
+pub fn platt_targets(y: &[f64]) -> (f64, f64) {
+    let pos = y.iter().filter(|&&v| v == 1.0).count() as f64;
+    let neg = y.len() as f64 - pos;
+    ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0))
+}
+
+impl PlattParams {
+    /// Refuses `max_iter == 0` and a `tol` that is not finite and > 0.
+    pub fn check(&self) -> Result<()> {
+        check_tol(self.tol)?;
+        check_max_iter(self.max_iter)
+    }
+
+    /// Minimizes the weighted cross-entropy of the smoothed targets `t_i`
+    /// ([`platt_targets`]) against `sigmoid(a + b z_i)`:
+    ///
+    /// `L(a, b) = sum_i w_i [ -t_i log p_i - (1 - t_i) log(1 - p_i) ]`,
+    /// gradient `sum_i w_i (p_i - t_i) (1, z_i)`, Hessian
+    /// `sum_i w_i p_i (1 - p_i) (1, z_i)(1, z_i)^T`,
+    ///
+    /// by Newton's method with step halving (the objective is convex). This is
+    /// scikit-learn's `CalibratedClassifierCV(method="sigmoid")` objective; its
+    /// `(A, B)` with `p = 1 / (1 + exp(A f + B))` are `(-b, -a)` here.
+    pub fn fit(&self, z: &[f64], y: &[f64], w: &[f64]) -> Result<FittedPlatt> {
+        self.check()?;
+        check_labels(y)?;
+        check_weights("sample_weight", w, y.len())?;
+        if z.len() != y.len() {
+            return Err(Error::params(
+                "scores",
+                format!("one score per label ({})", y.len()),
+                z.len(),
+            ));
+        }
+        if let Some(v) = z.iter().find(|v| !v.is_finite()) {
+            return Err(Error::data(
+                format!("a linear score to calibrate is not finite ({v})"),
+                "check the features fed to the model for NaN or infinite values",
+            ));
+        }
+        let (neg_w, pos_w) = class_totals(y, w);
+        if pos_w <= 0.0 || neg_w <= 0.0 {
+            return Err(Error::data(
+                "the calibration needs positive and negative rows with weight",
+                "widen the training window",
+            ));
+        }
+        let (t_pos, t_neg) = platt_targets(y);
+        let total = pos_w + neg_w;
+        let loss = |a: f64, b: f64| -> f64 {
+            z.iter()
+                .zip(y)
+                .zip(w)
+                .map(|((&zi, &yi), &wi)| {
+                    let t = if yi == 1.0 { t_pos } else { t_neg };
+                    wi * logistic_loss(t, a + b * zi)
+                })
+                .sum::<f64>()
+        };
+        // Start where the base rate is right and the scores are taken as they are.
+        let rate = (pos_w / total).clamp(1e-12, 1.0 - 1e-12);
+        let (mut a, mut b) = ((rate / (1.0 - rate)).ln(), 1.0);
+        let mut f = loss(a, b);
+        for _ in 0..self.max_iter {
+            let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for ((&zi, &yi), &wi) in z.iter().zip(y).zip(w) {
+                let t = if yi == 1.0 { t_pos } else { t_neg };
+                let p = sigmoid(a + b * zi);
+                let r = wi * (p - t);
+                let h = wi * p * (1.0 - p);
+                g0 += r;
+                g1 += r * zi;
+                h00 += h;
+                h01 += h * zi;
+                h11 += h * zi * zi;
+            }
+            if g0.abs().max(g1.abs()) / total <= self.tol {
+                break;
+            }
+            let det = h00 * h11 - h01 * h01;
+            let (da, db) = if det > 0.0 && det.is_finite() {
+                ((h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det)
+            } else {
+                // A flat direction (all scores equal): move the intercept only.
+                (g0 / h00.max(f64::MIN_POSITIVE), 0.0)
+            };
+            let mut step = 1.0;
+            let mut improved = false;
+            for _ in 0..60 {
+                let (na, nb) = (a - step * da, b - step * db);
+                let nf = loss(na, nb);
+                if nf <= f {
+                    improved = nf < f;
+                    a = na;
+                    b = nb;
+                    f = nf;
+                    break;
+                }
+                step *= 0.5;
+            }
+            if !improved {
+                break;
+            }
+        }
+        if !(a.is_finite() && b.is_finite()) {
+            return Err(Error::data(
+                "the calibration of the scores diverged",
+                "check that the training window has both classes",
+            ));
+        }
+        Ok(FittedPlatt { a, b })
+    }
+}
+
 // ---- grid search --------------------------------------------------------------------
 
 /// Cross-validation over `C`: grouped folds given by the caller, scored by average
@@ -1165,6 +1329,10 @@ pub struct GridSearchResult {
     /// row scored once, by the fit that did not see its fold). Not serialized.
     #[serde(skip)]
     pub oof_scores: Vec<f64>,
+    /// The same rows' out-of-fold linear scores `x . beta + b` (what a calibration
+    /// is fitted on). Not serialized.
+    #[serde(skip)]
+    pub oof_decision: Vec<f64>,
     /// The refit on all rows with the chosen `C`.
     pub model: FittedLogisticRegression,
 }
@@ -1267,7 +1435,9 @@ impl GridSearchParams {
         let mut prev: Vec<Option<FittedLogisticRegression>> = vec![None; k];
         let mut scores = Vec::with_capacity(grid.len());
         let mut oof = vec![0.0; n];
+        let mut oof_z = vec![0.0; n];
         let mut best_oof = vec![0.0; n];
+        let mut best_oof_z = vec![0.0; n];
         let mut best_index = 0;
         let mut fold_w = vec![0.0; n];
         for (ci, &c) in grid.iter().enumerate() {
@@ -1292,8 +1462,10 @@ impl GridSearchParams {
                 let mut sh = Vec::with_capacity(held.len());
                 let mut wh = Vec::with_capacity(held.len());
                 for &i in held {
-                    let p = sigmoid(fit.decision_function(x.row(i)));
+                    let z = fit.decision_function(x.row(i));
+                    let p = sigmoid(z);
                     oof[i] = p;
+                    oof_z[i] = z;
                     yh.push(y[i]);
                     sh.push(p);
                     wh.push(eval_weight[i]);
@@ -1306,6 +1478,7 @@ impl GridSearchParams {
             if ci == 0 || mean_ap > scores_mean(&scores, best_index) {
                 best_index = ci;
                 best_oof.copy_from_slice(&oof);
+                best_oof_z.copy_from_slice(&oof_z);
             }
             scores.push(CvScore {
                 c,
@@ -1328,6 +1501,7 @@ impl GridSearchParams {
             best_index,
             best_c,
             oof_scores: best_oof,
+            oof_decision: best_oof_z,
             model,
         })
     }

@@ -323,10 +323,7 @@ impl Outputs {
             let mut log = header.clone();
             for name in &seen {
                 if let Some(bytes) = self.get(name)? {
-                    log.extend_from_slice(&bytes);
-                    if !log.ends_with(b"\n") {
-                        log.push(b'\n');
-                    }
+                    log.extend_from_slice(&crate::report::pad_rows(&bytes, columns.len())?);
                 }
             }
             self.put(log_name, log)?;

@@ -202,11 +202,12 @@ fn pull_features(
     p: &Pipeline,
     stage: &str,
     query: &str,
+    params: &std::collections::BTreeMap<String, sql::SqlValue>,
     timings: &mut Timings,
 ) -> Result<FeatureTable> {
     let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
     timings.time(stage, || {
-        table::feature_table(&spark.query(stage, query, &Default::default())?, &cat_names)
+        table::feature_table(&spark.query(stage, query, params)?, &cat_names)
     })
 }
 
@@ -221,11 +222,21 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
             &Default::default(),
         )
     })?;
+    // Burn-in: the first days of the data are history only (their own rolling counts
+    // and history are truncated by the start of the data), not training rows.
+    let train_from_us = checks
+        .min_ts_us
+        .map(|t| t + i64::from(p.features.burn_in_days) * 86_400_000_000);
     let features = pull_features(
         spark,
         p,
         "pull features",
-        "select * from features where in_sample",
+        "select * from features where in_sample and (split = 'test' or interaction_ts >= :train_from)",
+        &[(
+            "train_from".to_string(),
+            sql::SqlValue::Timestamp(train_from_us.unwrap_or(i64::MIN / 2)),
+        )]
+        .into(),
         timings,
     )?;
     let train = features.rows_of(table::Split::Train);
@@ -235,10 +246,10 @@ pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<S
     if train.is_empty() || features.positives_of(table::Split::Train) == 0 {
         return Err(Error::data(
             format!(
-                "the training window (before {}) has no positive interaction",
-                p.split_boundary
+                "the training window (after the {}-day burn-in, before {}) has no positive interaction",
+                p.features.burn_in_days, p.split_boundary
             ),
-            "move model.split_boundary later or check columns.label",
+            "move model.split_boundary later, lower features.burn_in_days, or check columns.label",
         ));
     }
     if test.is_empty() {
@@ -296,6 +307,7 @@ pub fn run_scoring_spark(
                 p,
                 "pull window features",
                 "select * from scoring_window",
+                &Default::default(),
                 timings,
             )?;
             Ok(ScoringOutputs {

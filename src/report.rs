@@ -221,6 +221,33 @@ pub fn coefficients_csv(
     to_bytes(out)
 }
 
+/// `calibration.csv`: the test window's reliability table (score deciles).
+pub fn calibration_csv(bins: &[crate::threshold::CalibrationBin]) -> Result<Vec<u8>> {
+    let mut out = vec![
+        [
+            "bin",
+            "rows",
+            "min_score",
+            "max_score",
+            "mean_score",
+            "observed_rate",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for b in bins {
+        out.push(vec![
+            b.bin.to_string(),
+            b.rows.to_string(),
+            b.min_score.to_string(),
+            b.max_score.to_string(),
+            b.mean_score.to_string(),
+            b.observed_rate.to_string(),
+        ]);
+    }
+    to_bytes(out)
+}
+
 /// One row of `test_scores.csv`.
 pub struct ScoreRow<'a> {
     pub interaction_id: &'a str,
@@ -282,7 +309,40 @@ pub const RUNS_LOG_COLUMNS: &[&str] = &[
     "test_average_precision",
     "mean_test_score",
     "note",
+    "class_weight",
+    "confidence",
+    "threshold_precision_lower",
+    "test_precision_lower",
+    "test_precision_upper",
+    "test_recall_lower",
+    "test_recall_upper",
+    "floor_held",
+    "calibration_error",
 ];
+
+/// Rows written by an older rarecall have fewer columns (new ones are only ever
+/// appended at the end): pad each record with empty fields up to `n_columns`, so
+/// the rebuilt log stays rectangular and no old row is lost. Ends with a newline.
+pub fn pad_rows(bytes: &[u8], n_columns: usize) -> Result<Vec<u8>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::Output {
+            location: "runs log row".into(),
+            problem: format!("a row of the log cannot be read ({e})"),
+            fix: "remove the damaged file from the log's .rows folder".into(),
+        })?;
+        let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();
+        while fields.len() < n_columns {
+            fields.push(String::new());
+        }
+        out.extend_from_slice(&csv_line(&fields)?);
+    }
+    Ok(out)
+}
 
 /// Columns of `outreach_scoring_log.csv`, one row per `score` run.
 pub const SCORING_LOG_COLUMNS: &[&str] = &[

@@ -103,11 +103,12 @@ impl ScoringWindow {
 /// Refuses a model whose feature spec does not match the configured data: the
 /// categoricals it was trained on must be the ones the config maps, in order.
 pub fn check_model_fits(model: &ModelFile, p: &Pipeline) -> Result<()> {
-    if model.format_version != 1 {
+    if model.format_version != crate::MODEL_FORMAT_VERSION {
         return Err(Error::data(
             format!(
-                "model.json has format version {}, this rarecall reads 1",
-                model.format_version
+                "model.json has format version {}, this rarecall reads {}",
+                model.format_version,
+                crate::MODEL_FORMAT_VERSION
             ),
             "retrain the model with this version (rarecall run)",
         ));
@@ -269,7 +270,8 @@ pub fn compile(
         .iter()
         .map(|b| sql_double(*b))
         .collect::<Result<Vec<_>>>()?;
-    let intercept = model.trained.model.intercept + model.trained.prior_shift;
+    let intercept = model.trained.model.intercept;
+    let cal = model.trained.calibration;
     let order = "order by score desc, interaction_id asc";
     let selection = match (top, model.trained.threshold.threshold()) {
         (Some(n), _) => format!("{order} limit {n}"),
@@ -286,6 +288,8 @@ pub fn compile(
         ),
         ("coefficients", format!("array({})", coefs.join(", "))),
         ("intercept", sql_double(intercept)?),
+        ("calibration_a", sql_double(cal.a)?),
+        ("calibration_b", sql_double(cal.b)?),
         ("selection", selection),
     ]
     .into())

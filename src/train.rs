@@ -1,14 +1,27 @@
 //! Training, pure: member-grouped folds, encoders fitted on the training rows, the
-//! C grid by cross-validation, the refit, the prior correction, and the operating
-//! threshold chosen on out-of-fold predictions of the training window — never on
-//! the test window whose metrics are reported.
+//! (class weight, C) grid by cross-validation, the refit, the Platt calibration on
+//! out-of-fold scores, and the operating threshold chosen out of time on a forward
+//! validation slice with a confidence bound — never on the test window whose
+//! metrics are reported.
 //!
 //! Weights, and why:
-//! - the loss is weighted by class weight only: the downsampled training sample is
-//!   what makes positives visible, and its inverse-sampling weights would undo it;
-//! - every population-level estimate (CV average precision, the precision of a
-//!   cutoff, the population positive rate) weights each row by the inverse of its
-//!   sampling rate, so sampled-out negatives count as if they were there.
+//! - the loss weights each row by its class weight times the inverse of its
+//!   sampling rate. Sampling is by member (every row of a member with an escalation
+//!   is kept, other members at rate q), so the keep rate depends on the features
+//!   (earlier escalations): a shift of the intercept cannot undo it, but
+//!   Horvitz-Thompson weights make the weighted sample loss an unbiased estimate of
+//!   the whole population's loss, so the fit estimates the same coefficients as a
+//!   fit on every row (tests/model.rs checks ratio 5 against no sampling);
+//! - `balanced` class weights count weighted rows, so they too are the population's;
+//! - every population-level estimate (CV average precision, the calibration, the
+//!   precision of a cutoff) weights each row by the inverse of its sampling rate.
+//!
+//! The operating point: a model with the chosen (class weight, C) is fitted on the
+//! training rows before `split - validation_days - embargo_days`, scores the last
+//! `validation_days` of the training window, and the cutoff is the highest-recall
+//! one whose member-bootstrap lower confidence bound of precision meets the floor.
+//! The refit on every training row then uses that cutoff: both are calibrated by
+//! the same Platt map, fitted on out-of-fold scores, so they share one scale.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,21 +29,51 @@ use crate::encode::{FeatureEncoderParams, FittedFeatureEncoder};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::model::{
-    ClassWeight, CvScore, FittedLogisticRegression, GridSearchParams, effective_positive_fraction,
-    prior_correction_shift, sigmoid,
+    ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GridSearchParams,
+    GridSearchResult, LogisticRegressionParams, PlattParams, effective_positive_fraction,
 };
 use crate::table::{FeatureTable, Split};
 use crate::threshold::{
-    PrCurve, ThresholdChoice, ThresholdRule, average_precision_of, precision_recall_curve,
+    ConfidenceParams, PrCurve, ThresholdChoice, ThresholdRule, average_precision,
+    average_precision_of, group_ids, precision_recall_curve,
 };
+
+/// One day in microseconds.
+const DAY_US: i64 = 86_400_000_000;
+
+/// Where the forward validation slice lies in the training window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationParams {
+    /// The split boundary (end of the training window), microseconds since the epoch.
+    pub split_us: i64,
+    /// The slice is `[split - validation_days, split)`.
+    pub validation_days: u32,
+    /// The validation model is fitted on rows before `split - validation_days -
+    /// embargo_days`.
+    pub embargo_days: u32,
+}
+
+impl ValidationParams {
+    /// First prediction time of the validation slice.
+    pub fn from_us(&self) -> i64 {
+        self.split_us - i64::from(self.validation_days) * DAY_US
+    }
+    /// Rows the validation model is fitted on come before this.
+    pub fn fit_before_us(&self) -> i64 {
+        self.from_us() - i64::from(self.embargo_days) * DAY_US
+    }
+}
 
 /// Everything training needs, checked before any work.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
     pub encoder: FeatureEncoderParams,
     pub grid: GridSearchParams,
-    pub class_weight: ClassWeight,
+    /// Class weights searched with the C grid (at least one).
+    pub class_weights: Vec<ClassWeight>,
     pub rule: ThresholdRule,
+    pub confidence: ConfidenceParams,
+    pub validation: ValidationParams,
     pub seed: i64,
 }
 
@@ -38,7 +81,17 @@ impl TrainParams {
     pub fn check(&self) -> Result<()> {
         self.encoder.check()?;
         self.grid.check()?;
-        self.class_weight.check()?;
+        if self.class_weights.is_empty() {
+            return Err(Error::params(
+                "class_weight",
+                "at least one class weight to search",
+                "none",
+            ));
+        }
+        for cw in &self.class_weights {
+            cw.check()?;
+        }
+        self.confidence.check()?;
         self.rule.check()
     }
 }
@@ -47,24 +100,25 @@ impl TrainParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainedModel {
     pub encoder: FittedFeatureEncoder,
-    /// The refit on all training rows with the best C (intercept before correction).
+    /// The refit on all training rows with the best (class weight, C).
     pub model: FittedLogisticRegression,
-    /// `(negative, positive)` class weights of the loss.
+    /// The chosen class weight.
+    pub class_weight: ClassWeight,
+    /// `(negative, positive)` class weights of the loss (times the sampling weights).
     pub class_weights: (f64, f64),
-    /// Positive share the loss saw (class-weighted).
-    pub sample_positive_fraction: f64,
     /// Positive share of the training population (inverse-sampling weighted).
     pub population_positive_fraction: f64,
-    /// King & Zeng intercept shift, added to the intercept when scoring.
-    pub prior_shift: f64,
+    /// Platt map from linear score to probability, fitted on out-of-fold scores.
+    pub calibration: FittedPlatt,
     /// The operating threshold on calibrated scores (or why there is none).
     pub threshold: ThresholdChoice,
 }
 
 impl TrainedModel {
-    /// Calibrated score of one standardized row: `sigmoid(x . beta + b + shift)`.
+    /// Calibrated score of one standardized row: `sigmoid(a + b (x . beta + c))`.
     pub fn score_row(&self, row: &[f64]) -> f64 {
-        sigmoid(self.model.decision_function(row) + self.prior_shift)
+        self.calibration
+            .apply(self.model.decision_function(row))
     }
 
     /// Calibrated scores of every row of `x`.
@@ -92,16 +146,39 @@ impl TrainedModel {
     }
 }
 
+/// Cross-validated average precision of one (class weight, C).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvEntry {
+    pub class_weight: ClassWeight,
+    #[serde(flatten)]
+    pub score: CvScore,
+}
+
+/// What the forward validation slice said about the operating point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationReport {
+    /// First prediction time of the slice and end of the validation model's rows.
+    pub from_us: i64,
+    pub fit_before_us: i64,
+    pub fit_rows: usize,
+    pub rows: usize,
+    pub positives: usize,
+    /// Average precision of the validation model on the slice (population weighted).
+    pub average_precision: f64,
+}
+
 /// What training measured, for the summary and the logs.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
-    pub cv: Vec<CvScore>,
+    pub cv: Vec<CvEntry>,
     pub best_c: f64,
+    pub best_class_weight: ClassWeight,
     pub train_rows: usize,
     pub train_positives: usize,
     /// PR curve of calibrated out-of-fold scores, inverse-sampling weighted.
     pub oof_curve: PrCurve,
     pub oof_average_precision: f64,
+    pub validation: ValidationReport,
 }
 
 /// 64-bit FNV-1a: a stable hash for fold assignment (std's hasher may change).
@@ -175,50 +252,128 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
     let (encoder, x) = p
         .encoder
         .fit_transform(t, &rows, &y, &folds, p.grid.n_folds)?;
-    let class_weights = p.class_weight.class_weights(&y, None)?;
-    let w: Vec<f64> = y
-        .iter()
-        .map(|&v| {
-            if v == 1.0 {
-                class_weights.1
-            } else {
-                class_weights.0
-            }
-        })
-        .collect();
-    let grid = p.grid.grid_search(&x, &y, &w, &sampling, &folds)?;
-    let sample_positive_fraction = effective_positive_fraction(&y, &w)?;
-    let population_positive_fraction = effective_positive_fraction(&y, &sampling)?;
-    let prior_shift =
-        prior_correction_shift(sample_positive_fraction, population_positive_fraction)?;
-    // Out-of-fold probabilities, moved to the population scale by the same shift.
+
+    // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
+    // over all of them (the first class weight listed on ties).
+    let mut cv = Vec::new();
+    let mut best: Option<(ClassWeight, (f64, f64), Vec<f64>, GridSearchResult)> = None;
+    for &cw in &p.class_weights {
+        let class_weights = cw.class_weights(&y, Some(&sampling))?;
+        let w = loss_weights(&y, &sampling, class_weights);
+        let grid = p.grid.grid_search(&x, &y, &w, &sampling, &folds)?;
+        cv.extend(grid.scores.iter().map(|s| CvEntry {
+            class_weight: cw,
+            score: s.clone(),
+        }));
+        let mean = grid.scores[grid.best_index].mean_ap;
+        if best
+            .as_ref()
+            .is_none_or(|b| mean > b.3.scores[b.3.best_index].mean_ap)
+        {
+            best = Some((cw, class_weights, w, grid));
+        }
+    }
+    let Some((class_weight, class_weights, w, grid)) = best else {
+        // p.check() refused an empty list of class weights.
+        return Err(Error::params("class_weight", "at least one", "none"));
+    };
+
+    // Calibration on out-of-fold linear scores, weighted back to the population.
+    let calibration = PlattParams::default().fit(&grid.oof_decision, &y, &sampling)?;
     let oof: Vec<f64> = grid
-        .oof_scores
+        .oof_decision
         .iter()
-        .map(|&q| sigmoid((q / (1.0 - q)).ln() + prior_shift))
+        .map(|&z| calibration.apply(z))
         .collect();
     let oof_curve = precision_recall_curve(&y, &oof, Some(&sampling))?;
-    let threshold = p.rule.select(&oof_curve)?;
+
+    // The operating point, out of time: a model fitted on the rows before the
+    // embargo scores the validation slice.
+    let v = &p.validation;
+    let ts = |k: usize| t.interaction_ts_us[rows[k]];
+    let fit_w: Vec<f64> = (0..rows.len())
+        .map(|k| if ts(k) < v.fit_before_us() { w[k] } else { 0.0 })
+        .collect();
+    let val: Vec<usize> = (0..rows.len()).filter(|&k| ts(k) >= v.from_us()).collect();
+    let fit_rows = fit_w.iter().filter(|&&x| x > 0.0).count();
+    let val_y: Vec<f64> = val.iter().map(|&k| y[k]).collect();
+    let val_positives = val_y.iter().filter(|&&v| v == 1.0).count();
+    let fit_positives = (0..rows.len())
+        .filter(|&k| fit_w[k] > 0.0 && y[k] == 1.0)
+        .count();
+    if val_positives == 0 || fit_positives == 0 || fit_positives == fit_rows {
+        return Err(Error::data(
+            format!(
+                "the forward validation slice needs escalations on both sides: the {} training rows before {} hold {fit_positives} positives, the {} rows from {} on hold {val_positives}",
+                fit_rows,
+                crate::pipeline::fmt_us(Some(v.fit_before_us())),
+                val.len(),
+                crate::pipeline::fmt_us(Some(v.from_us())),
+            ),
+            "change model.validation_days (or model.embargo_days), or move model.split_boundary later",
+        ));
+    }
+    let forward = LogisticRegressionParams {
+        c: grid.best_c,
+        tol: p.grid.tol,
+        max_iter: p.grid.max_iter,
+        fit_intercept: true,
+    }
+    .fit(&x, &y, &fit_w, Some(&grid.model))?;
+    let val_scores: Vec<f64> = val
+        .iter()
+        .map(|&k| calibration.apply(forward.decision_function(x.row(k))))
+        .collect();
+    let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
+    let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| members[k]).collect::<Vec<_>>());
+    let threshold = p.rule.select_with_confidence(
+        &val_y,
+        &val_scores,
+        &val_w,
+        &val_groups,
+        n_groups,
+        &p.confidence,
+        p.seed as u64,
+    )?;
+    let validation = ValidationReport {
+        from_us: v.from_us(),
+        fit_before_us: v.fit_before_us(),
+        fit_rows,
+        rows: val.len(),
+        positives: val_positives,
+        average_precision: average_precision(&val_y, &val_scores, Some(&val_w))?,
+    };
+
     let report = TrainReport {
-        cv: grid.scores.clone(),
+        cv,
         best_c: grid.best_c,
+        best_class_weight: class_weight,
         train_rows: rows.len(),
         train_positives,
         oof_average_precision: average_precision_of(&oof_curve),
         oof_curve,
+        validation,
     };
     Ok((
         TrainedModel {
             encoder,
             model: grid.model,
+            class_weight,
             class_weights,
-            sample_positive_fraction,
-            population_positive_fraction,
-            prior_shift,
+            population_positive_fraction: effective_positive_fraction(&y, &sampling)?,
+            calibration,
             threshold,
         },
         report,
     ))
+}
+
+/// Loss weight of each row: its class weight times its inverse sampling rate.
+pub fn loss_weights(y: &[f64], sampling: &[f64], class_weights: (f64, f64)) -> Vec<f64> {
+    y.iter()
+        .zip(sampling)
+        .map(|(&v, &s)| s * if v == 1.0 { class_weights.1 } else { class_weights.0 })
+        .collect()
 }
 
 /// Scores and metrics of the test window.
@@ -232,6 +387,8 @@ pub struct TestReport {
     pub curve: Option<PrCurve>,
     pub average_precision: Option<f64>,
     pub positives: usize,
+    /// Mean score against observed rate by score decile.
+    pub calibration: Vec<crate::threshold::CalibrationBin>,
 }
 
 /// Applies the model to the test rows of `t`.
@@ -247,6 +404,7 @@ pub fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport> {
         None
     };
     Ok(TestReport {
+        calibration: crate::threshold::calibration_bins(&y, &scores, 10)?,
         average_precision: curve.as_ref().map(average_precision_of),
         curve,
         rows,

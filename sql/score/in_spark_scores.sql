@@ -3,7 +3,8 @@
 -- fragments (compiled by src/score.rs from model.json; strings as hex literals):
 --   {{ standardized_features }}: array(<(transform(x_j) - mean_j) / scale_j>, ...)
 --   {{ coefficients }}: array(<beta_j>, ...)
---   {{ intercept }}: the prior-corrected intercept, a double literal
+--   {{ intercept }}: the fitted intercept, a double literal
+--   {{ calibration_a }}, {{ calibration_b }}: the Platt map sigmoid(a + b z), double literals
 --   {{ selection }}: "where score >= <threshold>" or nothing, then the order and limit
 -- params: none
 with
@@ -27,8 +28,10 @@ scored as (
         *,
         1.0d / (
             1.0d + exp(-(
-                {{ intercept }}
-                + aggregate(zip_with(z, {{ coefficients }}, (a, b) -> a * b), 0.0d, (acc, v) -> acc + v)
+                {{ calibration_a }} + {{ calibration_b }} * (
+                    {{ intercept }}
+                    + aggregate(zip_with(z, {{ coefficients }}, (a, b) -> a * b), 0.0d, (acc, v) -> acc + v)
+                )
             ))
         ) as score
     from standardized
