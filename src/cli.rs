@@ -149,4 +149,10 @@ pub struct DemoArgs {
     /// Generator seed: same seed, same bytes.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Log-odds added to every interaction (base rate: -0.9 about halves it).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub base_shift: f64,
+    /// Drift in log-odds by the end of the year (base rate, channel mix, chat effect).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub drift: f64,
 }

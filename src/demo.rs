@@ -293,8 +293,32 @@ fn messy(rng: &mut SplitMix64, spelling: &str) -> Option<String> {
     Some(s)
 }
 
+/// How a generated data set departs from the demo: its base rate and its drift.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DemoSpec {
+    /// Added to every interaction's log-odds: about -0.9 halves the demo's 1.4 %
+    /// base rate, +0.8 doubles it.
+    pub base_shift: f64,
+    /// Drift over the year, in log-odds at the year's end (0 at its start, linear in
+    /// between): the base rate moves, and so does the channel mix (a share of up to
+    /// `|drift| / 4` of interactions moves to chat) and the effect of chat
+    /// (`+drift / 2` at the year's end), so the test window differs from training.
+    pub drift: f64,
+}
+
 /// Generates the events of one member, in time order.
 fn member_events(seed: u64, member: usize, next_interaction: &mut u64, out: &mut Vec<Event>) {
+    member_events_with(seed, member, next_interaction, out, &DemoSpec::default())
+}
+
+/// [`member_events`] for a [`DemoSpec`]; the default spec gives the same bytes.
+fn member_events_with(
+    seed: u64,
+    member: usize,
+    next_interaction: &mut u64,
+    out: &mut Vec<Event>,
+    spec: &DemoSpec,
+) {
     let mut rng = SplitMix64::new(seed ^ (member as u64).wrapping_mul(0xD134_2543_DE82_EF95));
     rng.next_u64();
     let member_id = format!("M{member:07}");
@@ -329,7 +353,11 @@ fn member_events(seed: u64, member: usize, next_interaction: &mut u64, out: &mut
             repeats += 1;
         }
         for _ in 0..repeats {
-            let channel = rng.weighted(&channel_weights);
+            let mut channel = rng.weighted(&channel_weights);
+            let year_frac = ((t - YEAR_START_US) as f64 / (366.0 * DAY_US as f64)).clamp(0.0, 1.5);
+            if spec.drift != 0.0 && rng.f64() < spec.drift.abs() / 4.0 * year_frac {
+                channel = 1; // chat
+            }
             let second_topic = (rng.f64() < 0.3).then(|| rng.weighted(&topic_weights));
             let n_events = 1 + rng.below(4);
             // Label: log-odds from the description(s), channel, plan, recency, history.
@@ -339,7 +367,10 @@ fn member_events(seed: u64, member: usize, next_interaction: &mut u64, out: &mut
                 .count();
             let prior_esc = history.iter().filter(|(h, e)| *e && *h < t).count();
             let days_since_prev = history.last().map(|(h, _)| (t - h) as f64 / DAY_US as f64);
-            let mut z = -6.1 + propensity;
+            let mut z = -6.1 + propensity + spec.base_shift + spec.drift * year_frac;
+            if channel == 1 {
+                z += spec.drift / 2.0 * year_frac;
+            }
             z += TOPICS[topic].2;
             if let Some(s) = second_topic {
                 z += 0.5 * TOPICS[s].2;
@@ -482,6 +513,26 @@ where
 
 /// Generates `members` members with `seed` and writes them to `path` as Parquet.
 pub fn write_demo(path: &Path, members: usize, seed: u64) -> Result<DemoStats> {
+    write_demo_with(path, members, seed, &DemoSpec::default())
+}
+
+/// [`write_demo`] with another base rate or drift.
+pub fn write_demo_with(
+    path: &Path,
+    members: usize,
+    seed: u64,
+    spec: &DemoSpec,
+) -> Result<DemoStats> {
+    for (key, v) in [("--base-shift", spec.base_shift), ("--drift", spec.drift)] {
+        if !(v.is_finite() && v.abs() <= 4.0) {
+            return Err(Error::config(
+                key,
+                "log-odds in [-4, 4]",
+                v,
+                "pass a small shift, e.g. -0.9 or 0.8",
+            ));
+        }
+    }
     if members == 0 {
         return Err(Error::config(
             "--members",
@@ -508,7 +559,7 @@ pub fn write_demo(path: &Path, members: usize, seed: u64) -> Result<DemoStats> {
         let end = (start + chunk_members).min(members);
         let mut events = Vec::new();
         for m in start..end {
-            member_events(seed, m, &mut next_interaction, &mut events);
+            member_events_with(seed, m, &mut next_interaction, &mut events, spec);
         }
         start = end;
         stats_ref.events += events.len() as u64;

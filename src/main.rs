@@ -25,7 +25,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::DemoData(args) => {
-            let stats = rarecall::demo::write_demo(&args.out, args.members, args.seed)?;
+            let spec = rarecall::demo::DemoSpec {
+                base_shift: args.base_shift,
+                drift: args.drift,
+            };
+            let stats =
+                rarecall::demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
             println!(
                 "wrote {} events, {} interactions ({} positive, {:.2} %), {} members to {}",
                 stats.events,

@@ -94,8 +94,17 @@ pub fn write_parquet(path: &Path, events: &[Event], names: Option<[&str; 8]>) {
     w.close().unwrap();
 }
 
-/// A pipeline over a parquet file with the given extra TOML.
+/// A pipeline over a parquet file with the given extra TOML. Hand-made events span
+/// weeks, not a year: unless `extra` sets it, there is no burn-in (the default 90
+/// days would leave no training row).
 pub fn pipeline(path: &Path, extra: &str) -> Pipeline {
+    let extra = if extra.contains("burn_in_days") {
+        extra.to_string()
+    } else if extra.contains("[features]") {
+        extra.replacen("[features]", "[features]\nburn_in_days = 0", 1)
+    } else {
+        format!("{extra}\n[features]\nburn_in_days = 0\n")
+    };
     pipeline_from_toml(&format!(
         "[source]\npath = {:?}\nformat = \"parquet\"\n{extra}\n",
         path.display().to_string()

@@ -167,14 +167,16 @@ fn recency_and_rolling_counts_use_strictly_earlier_interactions() {
     assert_eq!(feature(&t, "i4", "calls_prev_30d"), 3.0);
     assert_eq!(feature(&t, "i4", "calls_prev_90d"), 3.0);
     assert_eq!(feature(&t, "i4", "prior_escalations"), 1.0);
-    assert_eq!(feature(&t, "i4", "days_since_last_escalation"), 26.0);
+    // i2 escalated at its second event, 10:03: escalations are dated when they happen.
+    let three_min = 3.0 / 1440.0;
+    assert!((feature(&t, "i4", "days_since_last_escalation") - (26.0 - three_min)).abs() < 1e-9);
     assert_eq!(feature(&t, "i4", "tenure_days"), 30.0);
     // i5 (test window) still sees the training history; i1 is 91 days back.
     assert_eq!(feature(&t, "i5", "days_since_prev"), 61.0);
     assert_eq!(feature(&t, "i5", "calls_prev_30d"), 0.0);
     assert_eq!(feature(&t, "i5", "calls_prev_90d"), 3.0);
     assert_eq!(feature(&t, "i5", "prior_escalations"), 1.0);
-    assert_eq!(feature(&t, "i5", "days_since_last_escalation"), 87.0);
+    assert!((feature(&t, "i5", "days_since_last_escalation") - (87.0 - three_min)).abs() < 1e-9);
     assert_eq!(feature(&t, "i5", "tenure_days"), 91.0);
     // Later interactions never leak backwards: i1's features ignore i2..i5 (checked
     // above), and k1 one microsecond before k2 does not see k2.
@@ -214,4 +216,66 @@ fn normalization_audit_counts_every_raw_value() {
         .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(total, events().len() as i64, "every event is counted once");
+}
+
+/// Member L: a1 starts at 10:00 and escalates at 12:00, then logs one more event at
+/// 12:30; a2 starts at 11:00, while a1 is open and before it escalates; a3 starts the
+/// next day at 12:00. Member T only gives the test window a row.
+fn look_ahead_events() -> Vec<rarecall::demo::Event> {
+    vec![
+        ev("L", "a1", "2024-01-10 10:00:00", Some("billing q"), 0, "phone"),
+        ev("L", "a1", "2024-01-10 12:00:00", Some("complaint"), 1, "phone"),
+        ev("L", "a1", "2024-01-10 12:30:00", Some("address change"), 0, "chat"),
+        ev("L", "a1", "2024-01-10 12:31:00", Some("grievance"), 0, "chat"),
+        ev("L", "a2", "2024-01-10 11:00:00", Some("id card"), 0, "web"),
+        ev("L", "a3", "2024-01-11 12:00:00", Some("eob"), 0, "phone"),
+        ev("T", "t1", "2024-04-01 09:00:00", Some("dental"), 0, "web"),
+    ]
+}
+
+#[test]
+fn escalations_count_from_when_they_happened_and_later_events_are_dropped() {
+    let dir = temp_dir("look_ahead");
+    let path = dir.join("events.parquet");
+    write_parquet(&path, &look_ahead_events(), None);
+    let p = pipeline(
+        &path,
+        "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
+    );
+    let t = run(&p).unwrap().features;
+    // a2 started before a1 escalated: that escalation had not happened yet.
+    assert_eq!(feature(&t, "a2", "prior_escalations"), 0.0);
+    assert!(feature(&t, "a2", "days_since_last_escalation").is_nan());
+    // a2 still sees a1 as an earlier interaction (it started an hour before).
+    assert!((feature(&t, "a2", "days_since_prev") - 1.0 / 24.0).abs() < 1e-12);
+    // a3 starts exactly one day after a1's escalating event.
+    assert_eq!(feature(&t, "a3", "prior_escalations"), 1.0);
+    assert!((feature(&t, "a3", "days_since_last_escalation") - 1.0).abs() < 1e-12);
+    // a1's content stops at its escalating event: the two events after it (what the
+    // escalation caused) are neither counted nor described; the label stays 1.
+    let a1 = t.row_index("a1").unwrap();
+    assert_eq!(t.label[a1], 1);
+    assert_eq!(feature(&t, "a1", "n_events"), 2.0);
+    let d: Vec<_> = t.descriptions.row(a1).collect();
+    assert_eq!(d, ["billing question", "complaint"]);
+    assert_eq!(t.categoricals[0].value(a1), "phone");
+    assert_eq!(t.interaction_ts_us[a1], ts("2024-01-10 10:00:00"));
+}
+
+#[test]
+fn burn_in_rows_are_history_but_not_training_rows() {
+    let dir = temp_dir("burn_in");
+    let path = dir.join("events.parquet");
+    write_parquet(&path, &events(), None);
+    // Data start 2024-01-01 10:00; a 3-day burn-in leaves i1 out of training while
+    // the history of i2 and i4 still counts it.
+    let p = pipeline(
+        &path,
+        "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n[features]\nburn_in_days = 3\n",
+    );
+    let t = run(&p).unwrap().features;
+    assert!(t.row_index("i1").is_none(), "i1 is in the burn-in");
+    assert_eq!(feature(&t, "i2", "calls_prev_7d"), 1.0);
+    assert_eq!(feature(&t, "i4", "calls_prev_30d"), 3.0);
+    assert!(t.row_index("j1").is_some() && t.row_index("i5").is_some());
 }

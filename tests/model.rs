@@ -231,3 +231,80 @@ fn unreachable_precision_floor_gives_an_empty_list_not_an_error() {
         "{log}"
     );
 }
+
+/// The refit's coefficients on the population's logit scale and the raw feature
+/// scale (the Platt slope and the scaler folded in), by feature name.
+fn population_coefs(m: &rarecall::train::TrainedModel) -> std::collections::BTreeMap<String, f64> {
+    let b = m.calibration.b;
+    m.encoder
+        .feature_names
+        .iter()
+        .zip(&m.model.coef)
+        .zip(&m.encoder.scaler.scale)
+        .map(|((n, c), s)| (n.clone(), b * c / s))
+        .collect()
+}
+
+#[test]
+fn inverse_sampling_weights_recover_the_coefficients_of_the_unsampled_fit() {
+    // Member-level downsampling keeps every member with an escalation, so the keep
+    // rate depends on the features (earlier escalations). Fitted with inverse-sampling
+    // weights, ratio 5 must estimate what no sampling estimates: the mean over four
+    // sampling seeds lies within noise (the spread between seeds) of the unsampled fit.
+    // The control, the same samples fitted without those weights, must not.
+    let dir = temp_dir("invariance");
+    let src = dir.join("demo.parquet");
+    rarecall::demo::write_demo(&src, 6000, 13).unwrap();
+    let cfg = |ratio: f64, seed: i64| {
+        pipeline(
+            &src,
+            &format!(
+                "[model]\nsplit_boundary = \"2024-10-01\"\ntarget_neg_pos_member_ratio = {ratio}\nseed = {seed}\nc_grid = [1.0]\nclass_weight = \"none\"\ncv_folds = 3\n[features]\nburn_in_days = 90\nmin_support = 5\n"
+            ),
+        )
+    };
+    let full_p = cfg(1e6, 1);
+    let full_t = run(&full_p).unwrap().features;
+    let train_rows = full_t.rows_of(rarecall::table::Split::Train);
+    assert!(
+        train_rows.iter().all(|&i| full_t.sample_weight[i] == 1.0),
+        "ratio 1e6 keeps every member"
+    );
+    let (full, _) = train(&full_t, &full_p.train_params()).unwrap();
+    let full = population_coefs(&full);
+    let mut weighted = Vec::new();
+    let mut unweighted = Vec::new();
+    for seed in 1..=4 {
+        let p = cfg(5.0, seed);
+        let mut t = run(&p).unwrap().features;
+        let (m, _) = train(&t, &p.train_params()).unwrap();
+        weighted.push(population_coefs(&m));
+        t.sample_weight.iter_mut().for_each(|w| *w = 1.0);
+        let (m, _) = train(&t, &p.train_params()).unwrap();
+        unweighted.push(population_coefs(&m));
+    }
+    // Mean squared deviation from the unsampled fit, in units of the standard error
+    // of the mean over seeds (plus 0.01 so that a feature the seeds agree on exactly
+    // does not divide by zero), over the numeric history features.
+    let score = |fits: &[std::collections::BTreeMap<String, f64>]| -> f64 {
+        let names: Vec<&str> = full
+            .keys()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("log_") || n.starts_with("no_"))
+            .collect();
+        assert!(names.len() >= 8, "{names:?}");
+        let k = fits.len() as f64;
+        let mut total = 0.0;
+        for n in &names {
+            let v: Vec<f64> = fits.iter().map(|f| f[*n]).collect();
+            let mean = v.iter().sum::<f64>() / k;
+            let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0)).sqrt();
+            total += ((mean - full[*n]) / (sd / k.sqrt() + 0.01)).powi(2);
+        }
+        total / names.len() as f64
+    };
+    let (w, u) = (score(&weighted), score(&unweighted));
+    eprintln!("invariance: weighted {w:.2}, unweighted {u:.2}");
+    assert!(w < 4.0, "weighted fits deviate beyond noise: {w}");
+    assert!(u > 2.0 * w, "the unweighted control should deviate more: {u} vs {w}");
+}
