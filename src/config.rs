@@ -501,7 +501,10 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
             "list inverse regularization strengths such as [0.01, 0.1, 1, 10]",
         ));
     }
-    let class_weights = match (run.and_then(|r| r.class_weight.clone()), &raw.model.class_weight) {
+    let class_weights = match (
+        run.and_then(|r| r.class_weight.clone()),
+        &raw.model.class_weight,
+    ) {
         (None, None) => vec![ClassWeight::Balanced, ClassWeight::None],
         (flag, raw_cw) => vec![class_weight_from(flag, raw_cw.as_ref())?],
     };
@@ -847,7 +850,10 @@ mod tests {
             ),
             ("[model]\nclass_weight = \"heavy\"", "model.class_weight"),
             ("[threshold]\nconfidence = 1.0", "threshold.confidence"),
-            ("[threshold]\nbootstrap_rounds = 3", "threshold.bootstrap_rounds"),
+            (
+                "[threshold]\nbootstrap_rounds = 3",
+                "threshold.bootstrap_rounds",
+            ),
             ("[model]\nvalidation_days = 0", "model.validation_days"),
             ("[model]\ncv_folds = 1", "model.cv_folds"),
         ] {

@@ -307,6 +307,7 @@ pub struct DemoSpec {
 }
 
 /// Generates the events of one member, in time order.
+#[cfg(test)]
 fn member_events(seed: u64, member: usize, next_interaction: &mut u64, out: &mut Vec<Event>) {
     member_events_with(seed, member, next_interaction, out, &DemoSpec::default())
 }

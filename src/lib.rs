@@ -195,7 +195,14 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
             &params.confidence,
             p.seed as u64,
         )?;
-        (pi, if trained.threshold.threshold().is_some() { ri } else { None })
+        (
+            pi,
+            if trained.threshold.threshold().is_some() {
+                ri
+            } else {
+                None
+            },
+        )
     };
     let floor_held = test_precision.map(|v| v >= p.threshold.target_precision);
     let calibration_error = threshold::expected_calibration_error(&test.calibration);

@@ -29,8 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 base_shift: args.base_shift,
                 drift: args.drift,
             };
-            let stats =
-                rarecall::demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
+            let stats = rarecall::demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
             println!(
                 "wrote {} events, {} interactions ({} positive, {:.2} %), {} members to {}",
                 stats.events,

@@ -368,10 +368,18 @@ impl ConfidenceParams {
     /// Refuses a level outside [0.5, 1) and fewer than 50 replicates.
     pub fn check(&self) -> Result<()> {
         if !(self.level.is_finite() && (0.5..1.0).contains(&self.level)) {
-            return Err(Error::params("confidence", "a level in [0.5, 1)", self.level));
+            return Err(Error::params(
+                "confidence",
+                "a level in [0.5, 1)",
+                self.level,
+            ));
         }
         if self.rounds < 50 {
-            return Err(Error::params("bootstrap_rounds", "at least 50", self.rounds));
+            return Err(Error::params(
+                "bootstrap_rounds",
+                "at least 50",
+                self.rounds,
+            ));
         }
         Ok(())
     }
@@ -412,7 +420,7 @@ pub fn poisson1(u: f64) -> u8 {
 
 /// Bootstrap multiplicities: `rounds x n_groups` Poisson(1) draws, seeded.
 fn multiplicities(n_groups: usize, rounds: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed ^ 0x5EED_0F_B007;
+    let mut state = seed ^ 0x005E_ED0F_B007;
     (0..n_groups * rounds)
         .map(|_| poisson1((splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64))
         .collect()
@@ -1065,15 +1073,28 @@ mod tests {
         assert_eq!(poisson1(0.92), 3);
         let m = multiplicities(1, 200_000, 3);
         let mean = m.iter().map(|&k| f64::from(k)).sum::<f64>() / m.len() as f64;
-        let var = m.iter().map(|&k| (f64::from(k) - mean).powi(2)).sum::<f64>() / m.len() as f64;
-        assert!((mean - 1.0).abs() < 0.01 && (var - 1.0).abs() < 0.02, "{mean} {var}");
+        let var = m
+            .iter()
+            .map(|&k| (f64::from(k) - mean).powi(2))
+            .sum::<f64>()
+            / m.len() as f64;
+        assert!(
+            (mean - 1.0).abs() < 0.01 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
     }
 
     #[test]
     fn inverted_cdf_quantile_matches_numpy() {
         // np.quantile([1..10], q, method="inverted_cdf")
         let v: Vec<f64> = (1..=10).map(f64::from).collect();
-        for (q, want) in [(0.0, 1.0), (0.1, 1.0), (0.11, 2.0), (0.5, 5.0), (0.95, 10.0)] {
+        for (q, want) in [
+            (0.0, 1.0),
+            (0.1, 1.0),
+            (0.11, 2.0),
+            (0.5, 5.0),
+            (0.95, 10.0),
+        ] {
             assert_eq!(quantile_inverted_cdf(&mut v.clone(), q), want, "q {q}");
         }
     }
@@ -1122,7 +1143,10 @@ mod tests {
         }
         let coverage = covered as f64 / reps as f64;
         assert!(coverage >= 0.85, "two-sided 90 % coverage {coverage}");
-        assert!(lower_below as f64 / reps as f64 >= 0.9, "lower bound {lower_below}");
+        assert!(
+            lower_below as f64 / reps as f64 >= 0.9,
+            "lower bound {lower_below}"
+        );
     }
 
     #[test]

@@ -117,8 +117,7 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// Calibrated score of one standardized row: `sigmoid(a + b (x . beta + c))`.
     pub fn score_row(&self, row: &[f64]) -> f64 {
-        self.calibration
-            .apply(self.model.decision_function(row))
+        self.calibration.apply(self.model.decision_function(row))
     }
 
     /// Calibrated scores of every row of `x`.
@@ -220,6 +219,10 @@ pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> V
     members.iter().map(|m| fold_of[m]).collect()
 }
 
+/// One class weight's grid search: the class weight, its `(negative, positive)`
+/// weights, the loss weight of each row, and what the search found.
+type GridChoice = (ClassWeight, (f64, f64), Vec<f64>, GridSearchResult);
+
 /// Trains on the training rows of `t`.
 pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainReport)> {
     p.check()?;
@@ -256,7 +259,7 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
     // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
     // over all of them (the first class weight listed on ties).
     let mut cv = Vec::new();
-    let mut best: Option<(ClassWeight, (f64, f64), Vec<f64>, GridSearchResult)> = None;
+    let mut best: Option<GridChoice> = None;
     for &cw in &p.class_weights {
         let class_weights = cw.class_weights(&y, Some(&sampling))?;
         let w = loss_weights(&y, &sampling, class_weights);
@@ -372,7 +375,13 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
 pub fn loss_weights(y: &[f64], sampling: &[f64], class_weights: (f64, f64)) -> Vec<f64> {
     y.iter()
         .zip(sampling)
-        .map(|(&v, &s)| s * if v == 1.0 { class_weights.1 } else { class_weights.0 })
+        .map(|(&v, &s)| {
+            s * if v == 1.0 {
+                class_weights.1
+            } else {
+                class_weights.0
+            }
+        })
         .collect()
 }
 

@@ -223,10 +223,38 @@ fn normalization_audit_counts_every_raw_value() {
 /// next day at 12:00. Member T only gives the test window a row.
 fn look_ahead_events() -> Vec<rarecall::demo::Event> {
     vec![
-        ev("L", "a1", "2024-01-10 10:00:00", Some("billing q"), 0, "phone"),
-        ev("L", "a1", "2024-01-10 12:00:00", Some("complaint"), 1, "phone"),
-        ev("L", "a1", "2024-01-10 12:30:00", Some("address change"), 0, "chat"),
-        ev("L", "a1", "2024-01-10 12:31:00", Some("grievance"), 0, "chat"),
+        ev(
+            "L",
+            "a1",
+            "2024-01-10 10:00:00",
+            Some("billing q"),
+            0,
+            "phone",
+        ),
+        ev(
+            "L",
+            "a1",
+            "2024-01-10 12:00:00",
+            Some("complaint"),
+            1,
+            "phone",
+        ),
+        ev(
+            "L",
+            "a1",
+            "2024-01-10 12:30:00",
+            Some("address change"),
+            0,
+            "chat",
+        ),
+        ev(
+            "L",
+            "a1",
+            "2024-01-10 12:31:00",
+            Some("grievance"),
+            0,
+            "chat",
+        ),
         ev("L", "a2", "2024-01-10 11:00:00", Some("id card"), 0, "web"),
         ev("L", "a3", "2024-01-11 12:00:00", Some("eob"), 0, "phone"),
         ev("T", "t1", "2024-04-01 09:00:00", Some("dental"), 0, "web"),

@@ -306,5 +306,8 @@ fn inverse_sampling_weights_recover_the_coefficients_of_the_unsampled_fit() {
     let (w, u) = (score(&weighted), score(&unweighted));
     eprintln!("invariance: weighted {w:.2}, unweighted {u:.2}");
     assert!(w < 4.0, "weighted fits deviate beyond noise: {w}");
-    assert!(u > 2.0 * w, "the unweighted control should deviate more: {u} vs {w}");
+    assert!(
+        u > 2.0 * w,
+        "the unweighted control should deviate more: {u} vs {w}"
+    );
 }
