@@ -339,7 +339,9 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
                 ];
                 (parquet_case(d, &e, ""), vec![])
             },
-            want: &["training window (before 2024-10-01) has no positive interaction"],
+            want: &[
+                "training window (after the 90-day burn-in, before 2024-10-01) has no positive interaction",
+            ],
         },
         Case {
             name: "split boundary before the data",
@@ -566,6 +568,15 @@ fn long_non_ascii_and_quote_laden_values_are_just_data() {
             2 => "claim'; drop table t; -- `x`".to_string(),
             _ => "claim status".to_string(),
         };
+        // One interaction before the validation slice, one in it, one in the test window.
+        events.push(ev(
+            &member,
+            &format!("{member}-e"),
+            "2024-03-01 10:00:00",
+            Some(&desc),
+            i32::from(m % 3 == 0),
+            "phone",
+        ));
         events.push(ev(
             &member,
             &format!("{member}-a"),
@@ -596,7 +607,7 @@ fn long_non_ascii_and_quote_laden_values_are_just_data() {
         &src,
         &remote_url(),
         &format!(
-            "[normalization]\nrules = {:?}\n[model]\nc_grid = [0.1]\ncv_folds = 2\n[features]\nmin_support = 1",
+            "[normalization]\nrules = {:?}\n[model]\nc_grid = [0.1]\ncv_folds = 2\n[features]\nmin_support = 1\nburn_in_days = 0",
             rules.display().to_string()
         ),
     );
@@ -611,12 +622,12 @@ fn long_non_ascii_and_quote_laden_values_are_just_data() {
     let short: Vec<&str> = audit.lines().filter(|l| l.len() < 300).collect();
     assert!(
         short.contains(
-            &"claim'; drop table t; -- `x`,false,claim'; drop table t; -- `x,it's; -- fine,quote,20"
+            &"claim'; drop table t; -- `x`,false,claim'; drop table t; -- `x,it's; -- fine,quote,30"
         ),
         "{short:?}"
     );
     assert!(
-        short.contains(&"Réclamation — 請求 status 🚑,false,réclamation — 請求 status 🚑,réclamation,unicode,20"),
+        short.contains(&"Réclamation — 請求 status 🚑,false,réclamation — 請求 status 🚑,réclamation,unicode,30"),
         "{short:?}"
     );
     assert_eq!(

@@ -16,7 +16,7 @@ const UPPER: [&str; 8] = [
     "PLAN_TYPE",
 ];
 
-const UPPER_MAPPING: &str = "[columns]\nmember_id = \"MEMBER_ID\"\ninteraction_id = \"INTERACTION_ID\"\nevent_ts = \"EVENT_TS\"\ndescription = \"PYDESCRIPTION\"\nlabel = \"ESCALATED\"\ncategoricals = [\"CHANNEL\", \"REGION\", \"PLAN_TYPE\"]\n[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n";
+const UPPER_MAPPING: &str = "[columns]\nmember_id = \"MEMBER_ID\"\ninteraction_id = \"INTERACTION_ID\"\nevent_ts = \"EVENT_TS\"\ndescription = \"PYDESCRIPTION\"\nlabel = \"ESCALATED\"\ncategoricals = [\"CHANNEL\", \"REGION\", \"PLAN_TYPE\"]\n[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n[features]\nburn_in_days = 0\n";
 
 fn events() -> Vec<rarecall::demo::Event> {
     vec![
@@ -70,7 +70,7 @@ fn json_with_integer_ids_string_times_and_boolean_labels() {
     )
     .unwrap();
     let p = pipeline_from_toml(&format!(
-        "[source]\npath = {:?}\nformat = \"json\"\n[columns]\nmember_id = \"mid\"\ninteraction_id = \"iid\"\nevent_ts = \"when\"\ndescription = \"what\"\nlabel = \"hit\"\ncategoricals = [\"via\"]\n[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
+        "[source]\npath = {:?}\nformat = \"json\"\n[columns]\nmember_id = \"mid\"\ninteraction_id = \"iid\"\nevent_ts = \"when\"\ndescription = \"what\"\nlabel = \"hit\"\ncategoricals = [\"via\"]\n[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n[features]\nburn_in_days = 0\n",
         path.display().to_string()
     ))
     .unwrap();

@@ -170,9 +170,10 @@ fn run_writes_every_output_and_appends_the_runs_log() {
 
 #[test]
 fn unreachable_precision_floor_gives_an_empty_list_not_an_error() {
-    // 60 members with one identical interaction each (10 positive) and one in the
-    // test window: every row of a fold gets the same score, each fold mixes both
-    // labels, so no cutoff reaches precision 0.99.
+    // 60 members with one identical interaction each in January (10 positive), one
+    // in the validation slice (another 10 positive) and one in the test window: the
+    // validation model sees January rows only, all alike, so it gives every
+    // validation row the same score, and no cutoff reaches precision 0.99.
     let dir = temp_dir("infeasible");
     let mut events = Vec::new();
     for m in 0..60 {
@@ -183,6 +184,14 @@ fn unreachable_precision_floor_gives_an_empty_list_not_an_error() {
             "2024-01-01 10:00:00",
             Some("claim status"),
             i32::from(m < 10),
+            "phone",
+        ));
+        events.push(ev(
+            &member,
+            &format!("{member}-v"),
+            "2024-09-01 10:00:00",
+            Some("claim status"),
+            i32::from(m >= 50),
             "phone",
         ));
         events.push(ev(
@@ -201,7 +210,7 @@ fn unreachable_precision_floor_gives_an_empty_list_not_an_error() {
     std::fs::write(
         &cfg,
         format!(
-            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[threshold]\ntarget_precision = 0.99\n[output]\ndir = {:?}\n",
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n[features]\nburn_in_days = 0\n[threshold]\ntarget_precision = 0.99\n[output]\ndir = {:?}\n",
             remote_url(),
             src.display().to_string(),
             out.display().to_string()
@@ -254,7 +263,7 @@ fn inverse_sampling_weights_recover_the_coefficients_of_the_unsampled_fit() {
     // The control, the same samples fitted without those weights, must not.
     let dir = temp_dir("invariance");
     let src = dir.join("demo.parquet");
-    rarecall::demo::write_demo(&src, 6000, 13).unwrap();
+    rarecall::demo::write_demo(&src, 4000, 13).unwrap();
     let cfg = |ratio: f64, seed: i64| {
         pipeline(
             &src,
