@@ -40,6 +40,14 @@ struct RawConfig {
     threshold: RawThreshold,
     #[serde(default)]
     output: RawOutput,
+    #[serde(default)]
+    data: RawData,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    duplicate_events: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,6 +131,19 @@ struct RawThreshold {
 #[serde(deny_unknown_fields)]
 struct RawOutput {
     dir: Option<String>,
+}
+
+/// What happens to exact duplicate event rows (same member, interaction, time,
+/// description, label and categoricals): real exports carry a few.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePolicy {
+    /// Keep one row of each set, count the dropped ones and warn (the default).
+    Drop,
+    /// Keep every row, count and warn.
+    Keep,
+    /// Refuse the source.
+    Error,
 }
 
 /// The C grid searched when `model.c_grid` is not set: wide enough on both sides
@@ -244,6 +265,8 @@ pub struct Pipeline {
     pub split_boundary: NaiveDate,
     pub neg_pos_ratio: f64,
     pub seed: i64,
+    /// What to do with exact duplicate event rows.
+    pub duplicate_events: DuplicatePolicy,
     pub features: FeatureSettings,
     pub model: ModelSettings,
     pub threshold: ThresholdSettings,
@@ -579,6 +602,20 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         ));
     }
 
+    let duplicate_events = match raw.data.duplicate_events.as_deref() {
+        None | Some("drop") => DuplicatePolicy::Drop,
+        Some("keep") => DuplicatePolicy::Keep,
+        Some("error") => DuplicatePolicy::Error,
+        Some(other) => {
+            return Err(Error::config(
+                "data.duplicate_events",
+                "\"drop\", \"keep\" or \"error\"",
+                format!("{other:?}"),
+                "use \"drop\" unless duplicates must stop the run",
+            ));
+        }
+    };
+
     Ok(Pipeline {
         source,
         columns,
@@ -586,6 +623,7 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         split_boundary,
         neg_pos_ratio,
         seed,
+        duplicate_events,
         features,
         model: ModelSettings {
             c_grid,
@@ -855,6 +893,10 @@ mod tests {
                 "threshold.bootstrap_rounds",
             ),
             ("[model]\nvalidation_days = 0", "model.validation_days"),
+            (
+                "[data]\nduplicate_events = \"fix\"",
+                "data.duplicate_events",
+            ),
             ("[model]\ncv_folds = 1", "model.cv_folds"),
         ] {
             let text = format!("[source]\npath = \"/e\"\n{toml}\n");

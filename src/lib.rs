@@ -134,6 +134,7 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
         spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
     })?;
     let got = pipeline::run_spark(&spark, p, &mut timings)?;
+    warn_duplicates(&got.checks, p.duplicate_events);
     let f = &got.features;
     let (trained, train_report) =
         timings.time("train (encode, C grid, refit)", || train::train(f, &params))?;
@@ -288,6 +289,21 @@ pub fn run(cfg: &Config) -> Result<RunReport> {
     })
 }
 
+/// One warning line when the source has exact duplicate events that the policy
+/// let through or dropped (the `error` policy has refused them before this).
+fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicatePolicy) {
+    if c.duplicate_events > 0 {
+        let what = match policy {
+            config::DuplicatePolicy::Drop => "dropped",
+            config::DuplicatePolicy::Keep | config::DuplicatePolicy::Error => "kept",
+        };
+        eprintln!(
+            "rarecall: warning: {} of {} events are exact duplicates of another event; {what} (data.duplicate_events)",
+            c.duplicate_events, c.n_events
+        );
+    }
+}
+
 /// Peak resident memory of this process so far (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -395,6 +411,11 @@ fn runs_log_row(
         upper(r.test_recall_interval),
         r.floor_held.map(|b| b.to_string()).unwrap_or_default(),
         r.calibration_error.to_string(),
+        got.checks.duplicate_events.to_string(),
+        serde_json::to_value(p.duplicate_events)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
     ]
 }
 
@@ -475,6 +496,8 @@ fn render_outputs(
         },
         "data": {
             "events": got.checks.n_events,
+            "duplicate_events": got.checks.duplicate_events,
+            "duplicate_policy": p.duplicate_events,
             "interactions": got.checks.n_interactions,
             "members": got.checks.n_members,
             "first_event": pipeline::fmt_us(got.checks.min_ts_us),
@@ -676,6 +699,7 @@ pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
         spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
     })?;
     let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
+    warn_duplicates(&got.checks, p.duplicate_events);
     let t = &m.trained;
     // Rows to contact (and, with --all-scores, every scored row), by score desc.
     let (selected, all_rows, n_scored): (

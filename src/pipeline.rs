@@ -108,13 +108,13 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
             fix: "check the time zone and the event time column; future events would leak into features".into(),
         });
     }
-    if c.duplicate_events > 0 {
+    if c.duplicate_events > 0 && p.duplicate_events == crate::config::DuplicatePolicy::Error {
         return Err(Error::Data {
             problem: format!(
                 "{} of {} events are exact duplicates of another event (same member, interaction, time, description, label and categoricals)",
                 c.duplicate_events, c.n_events
             ),
-            fix: "deduplicate the source (duplicates inflate event counts and escalations), e.g. a view with select distinct".into(),
+            fix: "deduplicate the source (duplicates inflate event counts and escalations), or set data.duplicate_events = \"drop\" (the default) to drop them".into(),
         });
     }
     if c.n_interaction_members != c.n_interactions {

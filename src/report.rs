@@ -318,6 +318,8 @@ pub const RUNS_LOG_COLUMNS: &[&str] = &[
     "test_recall_upper",
     "floor_held",
     "calibration_error",
+    "duplicate_events",
+    "duplicate_policy",
 ];
 
 /// Rows written by an older rarecall have fewer columns (new ones are only ever

@@ -12,25 +12,29 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::Pipeline;
+use crate::config::{DuplicatePolicy, Pipeline};
 use crate::error::{Error, Result};
 
 /// The view files in run order: (file stem, text). File stem = `NN_<view name>`.
 pub const VIEW_FILES: &[(&str, &str)] = &[
-    ("01_events", include_str!("../sql/01_events.sql")),
     (
-        "02_descriptions",
-        include_str!("../sql/02_descriptions.sql"),
+        "01_source_events",
+        include_str!("../sql/01_source_events.sql"),
+    ),
+    ("02_events", include_str!("../sql/02_events.sql")),
+    (
+        "03_descriptions",
+        include_str!("../sql/03_descriptions.sql"),
     ),
     (
-        "03_interactions",
-        include_str!("../sql/03_interactions.sql"),
+        "04_interactions",
+        include_str!("../sql/04_interactions.sql"),
     ),
     (
-        "04_member_history",
-        include_str!("../sql/04_member_history.sql"),
+        "05_member_history",
+        include_str!("../sql/05_member_history.sql"),
     ),
-    ("05_features", include_str!("../sql/05_features.sql")),
+    ("06_features", include_str!("../sql/06_features.sql")),
 ];
 
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
@@ -234,6 +238,13 @@ pub fn render_pipeline(
         let mut params: BTreeMap<String, SqlValue> = BTreeMap::new();
         match name.as_str() {
             "events" => {
+                let dedupe = match p.duplicate_events {
+                    DuplicatePolicy::Drop => "distinct",
+                    DuplicatePolicy::Keep | DuplicatePolicy::Error => "",
+                };
+                frags.insert("dedupe", dedupe.to_string());
+            }
+            "source_events" => {
                 frags.insert("member_id", c.member_id.quoted());
                 frags.insert("interaction_id", c.interaction_id.quoted());
                 frags.insert("description", c.description.quoted());
@@ -366,6 +377,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "source_events",
                 "events",
                 "descriptions",
                 "interactions",
@@ -383,12 +395,12 @@ mod tests {
                 .contains("cast(`plan type` as string) as cat_plan_type")
         );
         assert!(
-            views[2]
+            views[3]
                 .sql
                 .contains("mode(cat_channel, true) as cat_channel")
         );
         assert_eq!(
-            views[4].params["split_boundary"].to_string(),
+            views[5].params["split_boundary"].to_string(),
             "timestamp'2024-10-01 00:00:00.000000'"
         );
     }

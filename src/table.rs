@@ -17,7 +17,7 @@ use crate::config::ColumnMap;
 use crate::error::{Error, Result};
 use crate::sql::SourceTypes;
 
-/// Numeric feature columns of `sql/04_member_history.sql`, in order.
+/// Numeric feature columns of `sql/05_member_history.sql`, in order.
 pub const NUMERIC_FEATURES: &[&str] = &[
     "n_events",
     "days_since_prev",

@@ -345,6 +345,14 @@ impl ThresholdRule {
 
 // ---- confidence ----------------------------------------------------------------------
 
+/// Widening of the bootstrap deviation that turns a confidence bound for the
+/// validation slice's precision into a prediction bound for the precision the next
+/// window realizes: that window has sampling noise of its own, about as large as the
+/// slice's when it is about as long, so the difference between the two has twice the
+/// variance (the prediction interval for a new sample's mean). Measured without it
+/// on 9 demo seeds: the realized test precision fell below floor - 0.02 in 2.
+pub const PREDICTION_WIDENING: f64 = std::f64::consts::SQRT_2;
+
 /// How sure the operating point must be, and how the uncertainty is measured.
 ///
 /// The uncertainty is a member-level Poisson bootstrap (Hanley & MacGibbon 2006,
@@ -456,8 +464,9 @@ impl ThresholdRule {
     /// `weight`), the precision of "contact every row scoring at least this" is
     /// computed on the data and on `conf.rounds` member-level Poisson bootstrap
     /// replicates (`groups[i]` is row `i`'s member, `0..n_groups`); its lower bound
-    /// is the `1 - conf.level` quantile of the replicates (a replicate that selects no
-    /// weight counts as precision 0). Among the cutoffs whose lower bound reaches
+    /// for the next window is `p - PREDICTION_WIDENING * (p - q)` with `q` the
+    /// `1 - conf.level` quantile of the replicates (a replicate that selects no weight
+    /// counts as precision 0; see [`PREDICTION_WIDENING`]). Among the cutoffs whose lower bound reaches
     /// `target_precision`, the one with the highest recall, then the higher
     /// precision, then the higher threshold, as [`Self::select`]. Deterministic for
     /// a given `seed`.
@@ -516,7 +525,8 @@ impl ThresholdRule {
                 let d = tp_r[r] + fp_r[r];
                 prec_r[r] = if d > 0.0 { tp_r[r] / d } else { 0.0 };
             }
-            let lower = quantile_inverted_cdf(&mut prec_r, 1.0 - conf.level);
+            let q = quantile_inverted_cdf(&mut prec_r, 1.0 - conf.level);
+            let lower = precision - PREDICTION_WIDENING * (precision - q);
             best_p = best_p.max(precision);
             best_lower = best_lower.max(lower);
             if lower >= self.target_precision {

@@ -255,7 +255,7 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             want: &["`interaction_id`", "null interaction id"],
         },
         Case {
-            name: "duplicate event rows",
+            name: "duplicate event rows with data.duplicate_events = error",
             setup: |d, _| {
                 let e = ev(
                     "a",
@@ -273,7 +273,14 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
                     0,
                     "phone",
                 );
-                (parquet_case(d, &[e.clone(), e, t], ""), vec![])
+                (
+                    parquet_case(
+                        d,
+                        &[e.clone(), e, t],
+                        "[data]\nduplicate_events = \"error\"\n",
+                    ),
+                    vec![],
+                )
             },
             want: &["1 of 3 events are exact duplicates", "deduplicate"],
         },

@@ -320,3 +320,77 @@ fn inverse_sampling_weights_recover_the_coefficients_of_the_unsampled_fit() {
         "the unweighted control should deviate more: {u} vs {w}"
     );
 }
+
+#[test]
+fn exact_duplicate_events_are_dropped_by_default_and_counted() {
+    // The same events with 40 rows repeated: the default run drops them, says how
+    // many, and scores the test window exactly as the clean source does.
+    let dir = temp_dir("duplicates");
+    let clean = demo_events(&dir, 1500, false);
+    let batches: Vec<arrow::record_batch::RecordBatch> = {
+        let file = std::fs::File::open(&clean).unwrap();
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    let dup = dir.join("with_duplicates.parquet");
+    {
+        let file = std::fs::File::create(&dup).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        w.write(&batches[0].slice(100, 40)).unwrap();
+        w.close().unwrap();
+    }
+    let run_on = |src: &Path, name: &str| {
+        let out = dir.join(name);
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[model]\nc_grid = [0.1]\ncv_folds = 3\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\n[output]\ndir = {:?}\n",
+                remote_url(),
+                src.display().to_string(),
+                out.display().to_string()
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .env_remove("SPARK_REMOTE")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{stderr}");
+        (out, stderr)
+    };
+    let (a, _) = run_on(&clean, "clean");
+    let (b, stderr) = run_on(&dup, "dup");
+    assert!(
+        stderr.contains("40 of")
+            && stderr.contains("exact duplicates")
+            && stderr.contains("dropped"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("run_summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["data"]["duplicate_events"], 40);
+    assert_eq!(summary["data"]["duplicate_policy"], "drop");
+    let log = std::fs::read_to_string(b.join("outreach_runs_log.csv")).unwrap();
+    assert!(
+        log.lines()
+            .next()
+            .unwrap()
+            .ends_with("duplicate_events,duplicate_policy")
+    );
+    assert!(log.lines().nth(1).unwrap().ends_with(",40,drop"), "{log}");
+    assert_eq!(
+        std::fs::read(a.join("test_scores.csv")).unwrap(),
+        std::fs::read(b.join("test_scores.csv")).unwrap(),
+        "dropping the duplicates gives the clean source's scores"
+    );
+}

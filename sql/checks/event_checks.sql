@@ -5,7 +5,7 @@
 with
 
 events_std as (
-    select * from events
+    select * from source_events
 ),
 
 final as (

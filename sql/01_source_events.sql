@@ -1,4 +1,5 @@
--- events: raw service events under standard names and types, one row per event.
+-- source_events: raw service events under standard names and types, one row per event,
+-- exact duplicates included (the event checks count them; sql/02_events.sql applies the policy).
 -- fragments (rendered by src/sql.rs from validated, back-quoted identifiers):
 --   {{ member_id }}, {{ interaction_id }}, {{ description }}: source columns
 --   {{ event_ts }}: the event time as a timestamp expression (cast or try_to_timestamp)
