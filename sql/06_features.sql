@@ -2,12 +2,17 @@
 -- training window. Every member with a positive training interaction is kept; of the
 -- other members, the ceil(ratio * positive members) with the smallest seeded hash are
 -- kept (all of them if there are fewer), each row weighted by the inverse of the
--- negative sampling rate. The test window is never sampled.
+-- negative sampling rate. The test window is never sampled, and neither is the
+-- forward validation slice at the end of the training window: the operating
+-- threshold is chosen there, and a precision estimated from a few heavily weighted
+-- negatives is too noisy to trust. Its rows keep weight 1 (inclusion probability 1),
+-- so the weights stay the inverse inclusion probability of every row.
 -- fragments: none
 -- params:
 --   :split_boundary  timestamp  train = interaction_ts before it, test = on or after
 --   :neg_pos_ratio   double     target negative members per positive member
 --   :seed            bigint     hash seed: same seed, same members kept
+--   :validation_from timestamp  first interaction time of the validation slice (never sampled)
 with
 
 history as (
@@ -69,8 +74,11 @@ sampled as (
 final as (
     select
         s.*,
-        coalesce(m.keep, s.split = 'test') as in_sample,
-        case when s.split = 'test' then 1.0 else m.sample_weight end as sample_weight
+        coalesce(m.keep, s.split = 'test') or s.interaction_ts >= :validation_from as in_sample,
+        case
+            when s.split = 'test' or s.interaction_ts >= :validation_from then 1.0
+            else m.sample_weight
+        end as sample_weight
     from split as s
     left join sampled as m
         on s.split = 'train' and s.member_id = m.member_id

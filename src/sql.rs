@@ -272,6 +272,13 @@ pub fn render_pipeline(
                 );
                 params.insert("neg_pos_ratio".into(), SqlValue::Double(p.neg_pos_ratio));
                 params.insert("seed".into(), SqlValue::Long(p.seed));
+                params.insert(
+                    "validation_from".into(),
+                    SqlValue::Timestamp(
+                        p.split_boundary_micros()
+                            - i64::from(p.model.validation_days) * 86_400_000_000,
+                    ),
+                );
             }
             _ => {}
         }

@@ -48,7 +48,7 @@ fn sampled(seed: i64, ratio: f64) -> FeatureTable {
     let p = pipeline(
         &path,
         &format!(
-            "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = {ratio}\nseed = {seed}\n"
+            "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = {ratio}\nseed = {seed}\nvalidation_days = 10\n"
         ),
     );
     run(&p).unwrap().features
@@ -110,5 +110,34 @@ fn ratio_above_available_keeps_every_member_with_weight_one() {
         t.rows_of(Split::Train)
             .iter()
             .all(|&i| t.sample_weight[i] == 1.0)
+    );
+}
+
+#[test]
+fn the_validation_slice_is_never_sampled() {
+    // With a 25-day slice before 2024-03-01 (from February 5), the February 10 rows are
+    // in it: every member's row is there, with weight 1; the January rows (before
+    // the slice) are sampled as usual.
+    let dir = temp_dir("sampling-validation");
+    let path = dir.join("events.parquet");
+    write_parquet(&path, &events(), None);
+    let p = pipeline(
+        &path,
+        "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 2\nvalidation_days = 25\n",
+    );
+    let t = run(&p).unwrap().features;
+    let rows = |suffix: &str| -> Vec<usize> {
+        (0..t.len())
+            .filter(|&i| t.interaction_id[i].ends_with(suffix))
+            .collect()
+    };
+    let feb = rows("-b");
+    assert_eq!(feb.len(), 210, "every member's February row");
+    assert!(feb.iter().all(|&i| t.sample_weight[i] == 1.0));
+    let jan = rows("-a");
+    assert_eq!(
+        jan.len(),
+        10 + 20,
+        "10 positive members and 2 x 10 negative ones"
     );
 }
