@@ -530,6 +530,7 @@ fn render_outputs(
             "rows": tr.validation.rows,
             "positives": tr.validation.positives,
             "average_precision": tr.validation.average_precision,
+            "validation_model_threshold": tr.validation.validation_threshold,
         },
         "threshold": trained.threshold,
         "test": {
