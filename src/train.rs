@@ -504,7 +504,10 @@ mod tests {
         assert_eq!(cutoff_for_volume(&s, &w, 3.0), 0.5);
         assert_eq!(cutoff_for_volume(&s, &w, 0.0), 0.9);
         assert_eq!(cutoff_for_volume(&s, &w, 99.0), 0.1);
-        assert_eq!(cutoff_for_volume(&s, &[1.0, 1.0, 1.0, 5.0, 1.0, 1.0], 4.0), 0.7);
+        assert_eq!(
+            cutoff_for_volume(&s, &[1.0, 1.0, 1.0, 5.0, 1.0, 1.0], 4.0),
+            0.7
+        );
     }
 
     #[test]
