@@ -10,8 +10,8 @@
 #
 # Generators (name:members:base_shift:drift):
 #   demo:200000:0:0          the demo (about 1.3 % positives, no drift)
-#   rare_drift:60000:-0.9:0.6      about 0.6 % positives, base rate and chat rising
-#   common_drift:60000:0.8:-0.6  about 2.8 % positives, base rate falling
+#   rare_drift:50000:-0.9:0.6      about 0.6 % positives, base rate and chat rising
+#   common_drift:50000:0.8:-0.6  about 2.8 % positives, base rate falling
 # Environment: SEEDS, GENERATORS (names), BIN (default target/release/rarecall),
 # WORK (default ~/.cache/rarecall/operating-point), EXTRA (more `run` flags).
 set -euo pipefail
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 SEEDS="${SEEDS:-1 2 3 4 5 6 7 8 9 10}"
 WORK="${WORK:-${RARECALL_CACHE:-$HOME/.cache/rarecall}/operating-point}"
 BIN="${BIN:-target/release/rarecall}"
-ALL="demo:200000:0:0 rare_drift:60000:-0.9:0.6 common_drift:60000:0.8:-0.6"
+ALL="demo:200000:0:0 rare_drift:50000:-0.9:0.6 common_drift:50000:0.8:-0.6"
 GENERATORS="${GENERATORS:-demo rare_drift common_drift}"
 mkdir -p "$WORK"
 scripts/spark-local.sh start
