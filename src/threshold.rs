@@ -353,6 +353,11 @@ impl ThresholdRule {
 /// on 9 demo seeds: the realized test precision fell below floor - 0.02 in 2.
 pub const PREDICTION_WIDENING: f64 = std::f64::consts::SQRT_2;
 
+/// Positive rows a cutoff must contact before its bootstrap bound can start the
+/// search for the operating point: above the first few rows every replicate can be
+/// all positive, and the bound says 1.0 on no evidence.
+pub const MIN_SUPPORT: usize = 10;
+
 /// How sure the operating point must be, and how the uncertainty is measured.
 ///
 /// The uncertainty is a member-level Poisson bootstrap (Hanley & MacGibbon 2006,
@@ -466,9 +471,10 @@ impl ThresholdRule {
     /// replicates (`groups[i]` is row `i`'s member, `0..n_groups`); its lower bound
     /// for the next window is `p - PREDICTION_WIDENING * (p - q)` with `q` the
     /// `1 - conf.level` quantile of the replicates (a replicate that selects no weight
-    /// counts as precision 0; see [`PREDICTION_WIDENING`]). Starting at the cutoff
-    /// with the highest lower bound and going down the scores while the bound
-    /// reaches `target_precision` (the first crossing of the floor), the cutoff with
+    /// counts as precision 0; see [`PREDICTION_WIDENING`]). Starting at the first
+    /// cutoff from the top that contacts at least [`MIN_SUPPORT`] positive rows and
+    /// whose bound reaches `target_precision`, and going down the scores while the
+    /// bound holds (the first crossing of the floor), the cutoff with
     /// the highest recall, then the higher precision, then the higher threshold, as
     /// [`Self::select`]. Deterministic for a given `seed`.
     #[allow(clippy::too_many_arguments)]
@@ -506,11 +512,15 @@ impl ThresholdRule {
         let mut prec_r = vec![0.0_f64; rounds];
         // (threshold, precision, recall, lower bound) of every cutoff, highest first.
         let mut points: Vec<(f64, f64, f64, f64)> = Vec::new();
+        // Positive rows each cutoff contacts.
+        let mut support: Vec<usize> = Vec::new();
+        let mut positives = 0usize;
         let (mut best_p, mut best_lower) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         for (k, &i) in order.iter().enumerate() {
             let (pos, neg) = (y[i] * weight[i], (1.0 - y[i]) * weight[i]);
             tp += pos;
             fp += neg;
+            positives += usize::from(y[i] == 1.0);
             let g = groups[i];
             for r in 0..rounds {
                 let m = f64::from(mult[r * n_groups + g]);
@@ -532,19 +542,21 @@ impl ThresholdRule {
             best_p = best_p.max(precision);
             best_lower = best_lower.max(lower);
             points.push((score[i], precision, recall, lower));
+            support.push(positives);
         }
-        // First crossing, not last: from the most confident cutoff, go down the
-        // scores while the bound holds, and stop where it first fails. A flat curve's
-        // noise can lift the bound above the floor again further down, and choosing
-        // that last crossing is a winner's curse (on 2 of 4 demo seeds it promised
-        // 0.40 and realized 0.36-0.37 with the most recall).
+        // First crossing, not last: from the top, the first cutoff whose bound holds
+        // (among those that contact at least MIN_SUPPORT positive rows, where a
+        // bootstrap bound means something), then down the scores while it holds,
+        // stopping where it first fails. A flat curve's noise can lift the bound above
+        // the floor again further down, and choosing that last crossing is a
+        // winner's curse (on 2 of 4 demo seeds it promised 0.40 and realized
+        // 0.36-0.37, with the most recall).
         let start = points
             .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.3.total_cmp(&b.1.3).then(b.0.cmp(&a.0)))
-            .map(|(k, _)| k);
+            .zip(&support)
+            .position(|(pt, &n)| n >= MIN_SUPPORT && pt.3 >= self.target_precision);
         let mut best: Option<(f64, f64, f64, f64)> = None;
-        if let Some(m) = start.filter(|&m| points[m].3 >= self.target_precision) {
+        if let Some(m) = start {
             for &pt in &points[m..] {
                 if pt.3 < self.target_precision {
                     break;
