@@ -60,9 +60,11 @@ for r in sorted(rows):
 print()
 for gen in sorted({r[0] for r in rows}):
     rs = [r for r in rows if r[0] == gen]
-    ok = sum(1 for r in rs if r[10] is not None and r[10] >= r[2] - 0.02)
-    held = sum(1 for r in rs if r[10] is not None and r[10] >= r[2])
+    listed = [r for r in rs if r[10] is not None]
+    ok = sum(1 for r in listed if r[10] >= r[2] - 0.02)
+    held = sum(1 for r in listed if r[10] >= r[2])
     aps = sorted(r[6] for r in rs)
-    print(f"{gen}: precision >= floor - 0.02 in {ok}/{len(rs)}, >= floor in {held}/{len(rs)}; "
+    print(f"{gen}: {len(rs) - len(listed)}/{len(rs)} with no feasible cutoff (empty list); of the "
+          f"{len(listed)} lists, precision >= floor - 0.02 in {ok}, >= floor in {held}; "
           f"test AP median {aps[len(aps)//2]:.4f} (min {aps[0]:.4f}, max {aps[-1]:.4f})")
 PY
