@@ -676,7 +676,7 @@ pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
 }
 
 /// Daily scoring: the same features for a window (with the history look-back), the
-/// saved encoders, coefficients, prior shift and threshold; an outreach file with
+/// saved encoders, coefficients, Platt calibration and threshold; an outreach file with
 /// reasons and a scoring log row.
 pub fn score(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let m = &req.model;

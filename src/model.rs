@@ -1,5 +1,6 @@
 //! Weighted L2 logistic regression: the objective, its minimizer, class weights,
-//! grouped cross-validation over `C`, and the prior correction of the intercept.
+//! grouped cross-validation over `C`, the Platt calibration, and the King & Zeng
+//! prior correction (kept as a tested formula; training calibrates with Platt).
 //!
 //! This module owns everything between the encoded design matrix and a fitted,
 //! population-calibrated linear score. It is pure and synchronous: no I/O,
@@ -409,7 +410,7 @@ impl LogisticRegressionParams {
 pub struct FittedLogisticRegression {
     /// One coefficient per column of the training matrix.
     pub coef: Vec<f64>,
-    /// Intercept (0 when fitted without one; shifted by the prior correction).
+    /// Intercept (0 when fitted without one; the calibration maps it with the slope).
     pub intercept: f64,
     /// The `C` it was fitted with.
     pub c: f64,
