@@ -155,4 +155,10 @@ pub struct DemoArgs {
     /// Drift in log-odds by the end of the year (base rate, channel mix, chat effect).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub drift: f64,
+    /// Share of events spelled in ways the shipped rules do not cover (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub unmapped: f64,
+    /// Also write the rules file that covers every generated spelling here.
+    #[arg(long)]
+    pub complete_rules: Option<PathBuf>,
 }

@@ -28,8 +28,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let spec = rarecall::demo::DemoSpec {
                 base_shift: args.base_shift,
                 drift: args.drift,
+                unmapped: args.unmapped,
             };
             let stats = rarecall::demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
+            if let Some(path) = &args.complete_rules {
+                std::fs::write(path, rarecall::demo::complete_rules_csv()).map_err(|e| {
+                    rarecall::Error::Output {
+                        location: path.display().to_string(),
+                        problem: e.to_string(),
+                        fix: "choose a writable --complete-rules path".into(),
+                    }
+                })?;
+            }
             println!(
                 "wrote {} events, {} interactions ({} positive, {:.2} %), {} members to {}",
                 stats.events,
