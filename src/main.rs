@@ -33,7 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let stats = rarecall::demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
             if let Some(path) = &args.complete_rules {
                 std::fs::write(path, rarecall::demo::complete_rules_csv()).map_err(|e| {
-                    rarecall::Error::Output {
+                    rarecall::error::Error::Output {
                         location: path.display().to_string(),
                         problem: e.to_string(),
                         fix: "choose a writable --complete-rules path".into(),
