@@ -10,6 +10,7 @@ pub mod features;
 pub mod multi_hot;
 pub mod scale;
 pub mod target;
+pub mod tokens;
 
 pub use features::{FeatureEncoderParams, FittedFeatureEncoder, NumericColumn, NumericTransform};
 pub use multi_hot::{
