@@ -148,14 +148,20 @@ fn encoders(c: &mut Criterion) {
             top_n: 25,
             min_support: 20,
         },
+        tokens: rarecall::encode::tokens::TokenParams {
+            top_n: 60,
+            min_support: 20,
+        },
+        crosses: rarecall::encode::cross::CrossParams { top_n: 5 },
         target: TargetEncoderParams::default(),
         missing_days: 365.0,
     };
+    let w = vec![1.0; n];
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("fit_transform_100000", |b| {
-        b.iter(|| params.fit_transform(&t, &rows, &y, &folds, 5).unwrap())
+        b.iter(|| params.fit_transform(&t, &rows, &y, &w, &folds, 5).unwrap())
     });
-    let (fitted, _) = params.fit_transform(&t, &rows, &y, &folds, 5).unwrap();
+    let (fitted, _) = params.fit_transform(&t, &rows, &y, &w, &folds, 5).unwrap();
     g.bench_function("transform_100000", |b| {
         b.iter(|| fitted.transform(&t, &rows).unwrap())
     });

@@ -273,9 +273,9 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let t = &got.features;
     let p = cfg.pipeline.train_params();
     let ti = train_inputs(t, &cfg);
-    let (enc, x) = p
-        .encoder
-        .fit_transform(t, &ti.rows, &ti.y, &ti.folds, p.grid.n_folds)?;
+    let (enc, x) =
+        p.encoder
+            .fit_transform(t, &ti.rows, &ti.y, &ti.sampling, &ti.folds, p.grid.n_folds)?;
     // The loss weights training uses: the first class weight of the grid times the
     // inverse sampling rate of each row.
     let cw = p.class_weights[0].class_weights(&ti.y, Some(&ti.sampling))?;
@@ -410,9 +410,14 @@ fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
     let mut x = Matrix::default();
     for _ in 0..reps {
         let t0 = Instant::now();
-        let (_, m) = p
-            .encoder
-            .fit_transform(&t, &ti.rows, &ti.y, &ti.folds, p.grid.n_folds)?;
+        let (_, m) = p.encoder.fit_transform(
+            &t,
+            &ti.rows,
+            &ti.y,
+            &ti.sampling,
+            &ti.folds,
+            p.grid.n_folds,
+        )?;
         secs.push(t0.elapsed().as_secs_f64());
         x = m;
     }

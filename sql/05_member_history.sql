@@ -10,6 +10,13 @@
 -- the history features (previous interaction, earlier escalations, tenure) look back
 -- over the history window only, so that a daily scoring run reads a bounded slice of
 -- events and still computes exactly what training computed.
+-- decayed counts: sum over earlier interactions (escalations) in the history window of
+-- 2^(-age / half-life), age in days (Cox & Lewis; the "exponentially weighted count"
+-- of recency-frequency models). Computed as 2^(-(t - a)/h) * sum 2^((t_j - a)/h) with
+-- a = the member's first interaction time in the data read, so one window sum serves
+-- every row; the exponent stays below 1024 for up to ~19 years of data at h = 7 days.
+-- hour_of_day (0-23) and day_of_week (0 = Monday) are of the prediction time in UTC,
+-- from its microseconds, so that they do not depend on the session time zone.
 -- fragments:
 --   {{ categorical_columns }}: ", cat_<name>" for each categorical
 --   {{ history_micros }}: the history window in microseconds (an integer literal)
@@ -24,7 +31,8 @@ timed as (
     select
         *,
         unix_micros(interaction_ts) as ts_us,
-        unix_micros(escalation_ts) as escalation_ts_us
+        unix_micros(escalation_ts) as escalation_ts_us,
+        min(unix_micros(interaction_ts)) over (partition by member_id) as anchor_us
     from interactions_std
 ),
 
@@ -44,7 +52,10 @@ windowed as (
         count(*) over (
             partition by member_id order by ts_us
             range between 7776000000000 preceding and 1 preceding
-        ) as calls_prev_90d
+        ) as calls_prev_90d,
+        count(*) over before_now as prior_interactions,
+        sum(pow(2.0d, (ts_us - anchor_us) / 6.048e11)) over before_now as calls_decay_7d_raw,
+        sum(pow(2.0d, (ts_us - anchor_us) / 2.592e12)) over before_now as calls_decay_30d_raw
     from timed
     window before_now as (
         partition by member_id order by ts_us
@@ -54,11 +65,11 @@ windowed as (
 
 -- one row per prediction time and one per escalation, in one time line per member
 timeline as (
-    select member_id, interaction_id, ts_us, 0 as is_escalation
+    select member_id, interaction_id, ts_us, anchor_us, 0 as is_escalation
     from timed
     union all
     select member_id, cast(null as string) as interaction_id, escalation_ts_us as ts_us,
-        1 as is_escalation
+        anchor_us, 1 as is_escalation
     from timed
     where escalation_ts_us is not null
 ),
@@ -69,7 +80,11 @@ escalation_history as (
         member_id,
         coalesce(sum(is_escalation) over before_now, 0) as prior_escalations,
         max(case when is_escalation = 1 then ts_us end)
-            over before_now as last_escalation_ts_us
+            over before_now as last_escalation_ts_us,
+        sum(case when is_escalation = 1 then pow(2.0d, (ts_us - anchor_us) / 2.592e12) end)
+            over before_now as escalations_decay_30d_raw,
+        sum(case when is_escalation = 1 then pow(2.0d, (ts_us - anchor_us) / 1.5552e13) end)
+            over before_now as escalations_decay_180d_raw
     from timeline
     window before_now as (
         partition by member_id order by ts_us
@@ -78,7 +93,12 @@ escalation_history as (
 ),
 
 joined as (
-    select w.*, e.prior_escalations, e.last_escalation_ts_us
+    select
+        w.*,
+        e.prior_escalations,
+        e.last_escalation_ts_us,
+        e.escalations_decay_30d_raw,
+        e.escalations_decay_180d_raw
     from windowed as w
     inner join escalation_history as e
         on w.member_id = e.member_id and w.interaction_id = e.interaction_id
@@ -99,7 +119,18 @@ final as (
         calls_prev_90d,
         cast(prior_escalations as bigint) as prior_escalations,
         (ts_us - last_escalation_ts_us) / 8.64e10 as days_since_last_escalation,
-        (ts_us - first_ts_us) / 8.64e10 as tenure_days
+        (ts_us - first_ts_us) / 8.64e10 as tenure_days,
+        cast(prior_interactions as bigint) as prior_interactions,
+        coalesce(calls_decay_7d_raw * pow(2.0d, -(ts_us - anchor_us) / 6.048e11), 0.0d)
+            as calls_decay_7d,
+        coalesce(calls_decay_30d_raw * pow(2.0d, -(ts_us - anchor_us) / 2.592e12), 0.0d)
+            as calls_decay_30d,
+        coalesce(escalations_decay_30d_raw * pow(2.0d, -(ts_us - anchor_us) / 2.592e12), 0.0d)
+            as escalations_decay_30d,
+        coalesce(escalations_decay_180d_raw * pow(2.0d, -(ts_us - anchor_us) / 1.5552e13), 0.0d)
+            as escalations_decay_180d,
+        cast(floor(pmod(ts_us, 86400000000) / 3600000000) as int) as hour_of_day,
+        cast(pmod(floor(ts_us / 86400000000) + 3, 7) as int) as day_of_week
     from joined
 )
 

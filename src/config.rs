@@ -91,6 +91,9 @@ struct RawFeatures {
     min_support: Option<usize>,
     history_days: Option<u32>,
     burn_in_days: Option<u32>,
+    top_n_tokens: Option<usize>,
+    cross_descriptions: Option<usize>,
+    target_encoding: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,6 +257,12 @@ pub struct FeatureSettings {
     /// The first days of the data are history only: their interactions are not
     /// training rows, since their rolling counts and history are truncated.
     pub burn_in_days: u32,
+    /// Token flags: the most frequent description words (0: none).
+    pub top_n_tokens: usize,
+    /// Descriptions crossed with each history condition (0: no crosses).
+    pub cross_descriptions: usize,
+    /// The scale of the categorical target encodings.
+    pub target_encoding: crate::encode::TargetScale,
 }
 
 /// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
@@ -282,7 +291,17 @@ impl Pipeline {
                     top_n: self.features.top_n_descriptions,
                     min_support: self.features.min_support.max(1),
                 },
-                target: TargetEncoderParams::default(),
+                tokens: crate::encode::tokens::TokenParams {
+                    top_n: self.features.top_n_tokens,
+                    min_support: self.features.min_support.max(1),
+                },
+                crosses: crate::encode::cross::CrossParams {
+                    top_n: self.features.cross_descriptions,
+                },
+                target: TargetEncoderParams {
+                    scale: self.features.target_encoding,
+                    ..Default::default()
+                },
                 missing_days: f64::from(self.features.history_days),
             },
             grid: crate::model::GridSearchParams {
@@ -486,6 +505,20 @@ fn pipeline_from(raw: &RawConfig, common: &CommonArgs, run: Option<&RunArgs>) ->
         min_support: raw.features.min_support.unwrap_or(20),
         history_days: raw.features.history_days.unwrap_or(365),
         burn_in_days: raw.features.burn_in_days.unwrap_or(90),
+        top_n_tokens: raw.features.top_n_tokens.unwrap_or(60),
+        cross_descriptions: raw.features.cross_descriptions.unwrap_or(5),
+        target_encoding: match raw.features.target_encoding.as_deref() {
+            None | Some("logit") => crate::encode::TargetScale::Logit,
+            Some("mean") => crate::encode::TargetScale::Mean,
+            Some(other) => {
+                return Err(Error::config(
+                    "features.target_encoding",
+                    "\"logit\" or \"mean\"",
+                    format!("{other:?}"),
+                    "use \"logit\" (log-odds, the default) or \"mean\" (scikit-learn's smoothed mean)",
+                ));
+            }
+        },
     };
     if features.burn_in_days > 36_500 {
         return Err(Error::config(

@@ -76,8 +76,10 @@ pub struct RunReport {
 }
 
 /// The `model.json` format this rarecall writes and reads. 2: Platt calibration in
-/// place of the intercept-only prior shift; class weight searched.
-pub const MODEL_FORMAT_VERSION: u32 = 2;
+/// place of the intercept-only prior shift; class weight searched. 3: token flags,
+/// description x history crosses, decayed counts, gap bins, clock features, and
+/// target encodings on the logit scale.
+pub const MODEL_FORMAT_VERSION: u32 = 3;
 
 /// `model.json`: everything `score` needs to reproduce the test scores.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -204,6 +204,37 @@ pub fn compile(
                 sql_double(missing_days)?
             ),
             NumericTransform::IsMissing => format!("case when {x} is null then 1.0d else 0.0d end"),
+            NumericTransform::Bin { lo, hi } => match hi {
+                Some(h) => format!(
+                    "case when {x} >= {} and {x} < {} then 1.0d else 0.0d end",
+                    sql_double(lo)?,
+                    sql_double(h)?
+                ),
+                None => format!("case when {x} >= {} then 1.0d else 0.0d end", sql_double(lo)?),
+            },
+            NumericTransform::Cyclic { period, cosine } => format!(
+                "coalesce({}({x} * {}), 0.0d)",
+                if cosine { "cos" } else { "sin" },
+                sql_double(std::f64::consts::TAU / period)?
+            ),
+            NumericTransform::ShrunkLogitRate {
+                ref denominator,
+                prior,
+                strength,
+            } => {
+                let n = format!(
+                    "cast({} as double)",
+                    crate::sql::Ident::new("numeric", denominator)?.quoted()
+                );
+                let r = format!(
+                    "greatest(least((coalesce({x}, 0.0d) + {}) / (coalesce({n}, 0.0d) + {}), {}), {})",
+                    sql_double(strength * prior)?,
+                    sql_double(strength)?,
+                    sql_double(1.0 - 1e-6)?,
+                    sql_double(1e-6)?
+                );
+                format!("ln(({r}) / (1.0d - ({r})))")
+            }
         });
     }
     let kept: Vec<String> = enc
@@ -225,6 +256,22 @@ pub fn compile(
     raw.push(format!(
         "case when exists(descriptions, d -> trim(d) != '' and not array_contains({kept_array}, d)) then 1.0d else 0.0d end"
     ));
+    for c in &enc.tokens.columns {
+        raw.push(format!(
+            "case when array_contains(description_tokens, {}) then 1.0d else 0.0d end",
+            sql_string(&c.token)
+        ));
+    }
+    for c in &enc.crosses.columns {
+        let cond = format!(
+            "cast({} as double)",
+            crate::sql::Ident::new("numeric", c.with.source())?.quoted()
+        );
+        raw.push(format!(
+            "case when array_contains(descriptions, {}) and coalesce({cond}, 0.0d) > 0.0d then 1.0d else 0.0d end",
+            sql_string(&c.description)
+        ));
+    }
     for (name, te) in &enc.target {
         let col = format!(
             "coalesce({}, {})",
@@ -282,6 +329,13 @@ pub fn compile(
         (None, None) => "where false".to_string(),
     };
     Ok([
+        (
+            "description_tokens",
+            format!(
+                "flatten(transform(descriptions, d -> {}))",
+                crate::encode::tokens::tokens_sql("d")
+            ),
+        ),
         (
             "standardized_features",
             format!("array({})", standardized.join(",\n            ")),

@@ -27,6 +27,13 @@ pub const NUMERIC_FEATURES: &[&str] = &[
     "prior_escalations",
     "days_since_last_escalation",
     "tenure_days",
+    "prior_interactions",
+    "calls_decay_7d",
+    "calls_decay_30d",
+    "escalations_decay_30d",
+    "escalations_decay_180d",
+    "hour_of_day",
+    "day_of_week",
 ];
 
 fn base_type(t: &str) -> &str {

@@ -256,7 +256,7 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
     let folds = member_folds(&members, &y, p.grid.n_folds, p.seed);
     let (encoder, x) = p
         .encoder
-        .fit_transform(t, &rows, &y, &folds, p.grid.n_folds)?;
+        .fit_transform(t, &rows, &y, &sampling, &folds, p.grid.n_folds)?;
 
     // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
     // over all of them (the first class weight listed on ties).

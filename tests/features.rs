@@ -185,6 +185,72 @@ fn recency_and_rolling_counts_use_strictly_earlier_interactions() {
 }
 
 #[test]
+fn decayed_counts_rates_and_clock_features_have_known_answers() {
+    let t = table();
+    let f = |id: &str, name: &str| feature(&t, id, name);
+    let close = |a: f64, b: f64, what: &str| assert!((a - b).abs() < 1e-12, "{what}: {a} vs {b}");
+    // i4 (day 30) sees i1 (age 30 days) and i2, i3 (age 26 days); i2 escalated at
+    // 10:03 on day 4, so its escalation is 26 days less 3 minutes old.
+    let three_min = 3.0 / 1440.0;
+    let d = |age: f64, h: f64| 2f64.powf(-age / h);
+    close(
+        f("i4", "calls_decay_7d"),
+        d(30.0, 7.0) + 2.0 * d(26.0, 7.0),
+        "i4 calls 7d",
+    );
+    close(
+        f("i4", "calls_decay_30d"),
+        d(30.0, 30.0) + 2.0 * d(26.0, 30.0),
+        "i4 calls 30d",
+    );
+    close(
+        f("i4", "escalations_decay_30d"),
+        d(26.0 - three_min, 30.0),
+        "i4 esc 30d",
+    );
+    close(
+        f("i4", "escalations_decay_180d"),
+        d(26.0 - three_min, 180.0),
+        "i4 esc 180d",
+    );
+    assert_eq!(f("i4", "prior_interactions"), 3.0);
+    // A first interaction has nothing to decay; i2 and i3 do not see each other.
+    for id in ["i1", "j1", "k1"] {
+        for name in [
+            "calls_decay_7d",
+            "escalations_decay_180d",
+            "prior_interactions",
+        ] {
+            assert_eq!(f(id, name), 0.0, "{id} {name}");
+        }
+    }
+    close(f("i3", "calls_decay_7d"), d(4.0, 7.0), "i3 calls 7d");
+    assert_eq!(f("i3", "escalations_decay_30d"), 0.0);
+    // i5 (day 91) sees all four earlier interactions of member A.
+    close(
+        f("i5", "calls_decay_30d"),
+        d(91.0, 30.0) + 2.0 * d(87.0, 30.0) + d(61.0, 30.0),
+        "i5 calls 30d",
+    );
+    assert_eq!(f("i5", "prior_interactions"), 4.0);
+    // Clock features in UTC: 2024-01-31 was a Wednesday, 2024-04-01 a Monday and
+    // 2024-02-29 a Thursday (Monday = 0).
+    assert_eq!(
+        (f("i4", "hour_of_day"), f("i4", "day_of_week")),
+        (10.0, 2.0)
+    );
+    assert_eq!(
+        (f("i5", "hour_of_day"), f("i5", "day_of_week")),
+        (10.0, 0.0)
+    );
+    assert_eq!(
+        (f("k1", "hour_of_day"), f("k1", "day_of_week")),
+        (23.0, 3.0)
+    );
+    assert_eq!((f("k2", "hour_of_day"), f("k2", "day_of_week")), (0.0, 4.0));
+}
+
+#[test]
 fn split_boundary_is_before_versus_on_or_after() {
     let t = table();
     let split = |id: &str| t.split[t.row_index(id).unwrap()];
@@ -213,7 +279,8 @@ fn normalization_audit_counts_every_raw_value() {
     let total: i64 = csv
         .lines()
         .skip(1)
-        .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
+        // event_count is the one before the last column (high_volume_unmatched).
+        .map(|l| l.rsplit(',').nth(1).unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(total, events().len() as i64, "every event is counted once");
 }

@@ -1,6 +1,7 @@
 -- in_spark_scores: the fitted model compiled to SQL and applied to every interaction
 -- of the scoring window on the cluster; only the rows to contact come back.
 -- fragments (compiled by src/score.rs from model.json; strings as hex literals):
+--   {{ description_tokens }}: the words of the interaction's descriptions (src/encode/tokens.rs)
 --   {{ standardized_features }}: array(<(transform(x_j) - mean_j) / scale_j>, ...)
 --   {{ coefficients }}: array(<beta_j>, ...)
 --   {{ intercept }}: the fitted intercept, a double literal
@@ -13,6 +14,13 @@ window_rows as (
     select * from scoring_window
 ),
 
+tokenized as (
+    select
+        *,
+        {{ description_tokens }} as description_tokens
+    from window_rows
+),
+
 standardized as (
     select
         interaction_id,
@@ -20,7 +28,7 @@ standardized as (
         interaction_ts,
         label,
         {{ standardized_features }} as z
-    from window_rows
+    from tokenized
 ),
 
 scored as (

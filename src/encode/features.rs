@@ -2,11 +2,14 @@
 //! categoricals, then standardization — fitted on the training rows only and applied
 //! unchanged to any other rows.
 //!
-//! Column order: the numeric block (`NUMERIC_COLUMNS`), the description flags
-//! (`pydesc_*`, then `pydesc_other`), one `te_<categorical>` per categorical.
+//! Column order: the numeric block ([`numeric_columns`]), the description flags
+//! (`pydesc_*`, then `pydesc_other`), the token flags (`tok_*`), the crosses
+//! (`x_*`), one `te_<categorical>` per categorical.
 
 use serde::{Deserialize, Serialize};
 
+use crate::encode::cross::{CrossParams, CrossWith, FittedCrosses};
+use crate::encode::tokens::{FittedTokens, TokenParams};
 use crate::encode::{
     FittedMultiHot, FittedStandardScaler, FittedTargetEncoder, MultiHotParams,
     StandardScalerParams, TargetEncoderParams, log1p_count, log1p_days,
@@ -16,7 +19,7 @@ use crate::matrix::Matrix;
 use crate::table::{FeatureTable, NUMERIC_FEATURES};
 
 /// How a numeric model column is derived from the feature table.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum NumericTransform {
     /// `ln(1 + count)`: call counts are heavy-tailed; the log keeps a burst of 30
     /// calls from dominating the fit.
@@ -25,6 +28,16 @@ pub enum NumericTransform {
     Log1pDays { missing_days: f64 },
     /// 1 when the source feature is null (no earlier interaction / escalation).
     IsMissing,
+    /// [`bin_flag`]: 1 when `lo <= v < hi` (`hi` unset: no upper end).
+    Bin { lo: f64, hi: Option<f64> },
+    /// [`cyclic`]: the sine (or cosine) of the position of `v` in its period.
+    Cyclic { period: f64, cosine: bool },
+    /// [`shrunk_logit_rate`] of the source over `denominator`.
+    ShrunkLogitRate {
+        denominator: String,
+        prior: f64,
+        strength: f64,
+    },
 }
 
 /// One numeric model column.
@@ -36,38 +49,54 @@ pub struct NumericColumn {
     pub transform: NumericTransform,
 }
 
+/// `1` when `lo <= v < hi` (no upper end when `hi` is `None`), else `0`; null is 0
+/// (its own `IsMissing` column says it is null). Bins let a gap act as a step — a
+/// call the day after the last one is a different thing from a call a week later —
+/// which the log of the gap forces onto one slope.
+pub fn bin_flag(v: f64, lo: f64, hi: Option<f64>) -> f64 {
+    f64::from(u8::from(v >= lo && hi.is_none_or(|h| v < h)))
+}
+
+/// `sin(2 pi v / period)` or `cos(2 pi v / period)`; null is 0. The pair places hour
+/// 23 next to hour 0, which a single linear term cannot.
+pub fn cyclic(v: f64, period: f64, cosine: bool) -> f64 {
+    if v.is_nan() {
+        return 0.0;
+    }
+    let angle = v * (std::f64::consts::TAU / period);
+    if cosine { angle.cos() } else { angle.sin() }
+}
+
+/// A member's escalation rate shrunk towards the population rate, on the logit
+/// scale: `logit((k + s p) / (n + s))` for `k` escalations in `n` earlier
+/// interactions, prior rate `p` and strength `s` pseudo-interactions (the beta-binomial
+/// posterior mean with a Beta(s p, s (1 - p)) prior; Efron & Morris 1975). Nulls count
+/// as 0, and the rate is clamped to `[1e-6, 1 - 1e-6]` (escalations dated in the
+/// window whose interaction started before it can outnumber `n`).
+pub fn shrunk_logit_rate(k: f64, n: f64, prior: f64, strength: f64) -> f64 {
+    let k = if k.is_nan() { 0.0 } else { k };
+    let n = if n.is_nan() { 0.0 } else { n };
+    crate::encode::target::logit_clamped((k + strength * prior) / (n + strength))
+}
+
+/// Pseudo-interactions behind the shrunk escalation rate: a member needs about this
+/// many earlier interactions before their own rate outweighs the population's.
+pub const RATE_STRENGTH: f64 = 10.0;
+
 /// The numeric block: (model column, source feature, transform). A gap with no
-/// earlier event counts as a year (the demo history) and gets its own indicator.
-pub fn numeric_columns(missing_days: f64) -> Vec<NumericColumn> {
-    let days = NumericTransform::Log1pDays { missing_days };
-    let spec: [(&str, &str, NumericTransform); 10] = [
-        ("log_n_events", "n_events", NumericTransform::Log1pCount),
-        ("log_days_since_prev", "days_since_prev", days),
-        (
-            "no_prev_interaction",
-            "days_since_prev",
-            NumericTransform::IsMissing,
-        ),
-        (
-            "log_calls_prev_7d",
-            "calls_prev_7d",
-            NumericTransform::Log1pCount,
-        ),
-        (
-            "log_calls_prev_30d",
-            "calls_prev_30d",
-            NumericTransform::Log1pCount,
-        ),
-        (
-            "log_calls_prev_90d",
-            "calls_prev_90d",
-            NumericTransform::Log1pCount,
-        ),
-        (
-            "log_prior_escalations",
-            "prior_escalations",
-            NumericTransform::Log1pCount,
-        ),
+/// earlier event counts as `missing_days` (the history window) and gets its own
+/// indicator; `prior` is the weighted training base rate, the shrunk rate's prior.
+pub fn numeric_columns(missing_days: f64, prior: f64) -> Vec<NumericColumn> {
+    use NumericTransform as T;
+    let days = T::Log1pDays { missing_days };
+    let mut spec: Vec<(String, &str, T)> = [
+        ("log_n_events", "n_events", T::Log1pCount),
+        ("log_days_since_prev", "days_since_prev", days.clone()),
+        ("no_prev_interaction", "days_since_prev", T::IsMissing),
+        ("log_calls_prev_7d", "calls_prev_7d", T::Log1pCount),
+        ("log_calls_prev_30d", "calls_prev_30d", T::Log1pCount),
+        ("log_calls_prev_90d", "calls_prev_90d", T::Log1pCount),
+        ("log_prior_escalations", "prior_escalations", T::Log1pCount),
         (
             "log_days_since_last_escalation",
             "days_since_last_escalation",
@@ -76,19 +105,92 @@ pub fn numeric_columns(missing_days: f64) -> Vec<NumericColumn> {
         (
             "no_prior_escalation",
             "days_since_last_escalation",
-            NumericTransform::IsMissing,
+            T::IsMissing,
         ),
         (
             "log_tenure_days",
             "tenure_days",
-            NumericTransform::Log1pDays { missing_days: 0.0 },
+            T::Log1pDays { missing_days: 0.0 },
         ),
+        ("log_calls_decay_7d", "calls_decay_7d", T::Log1pCount),
+        ("log_calls_decay_30d", "calls_decay_30d", T::Log1pCount),
+        (
+            "log_escalations_decay_30d",
+            "escalations_decay_30d",
+            T::Log1pCount,
+        ),
+        (
+            "log_escalations_decay_180d",
+            "escalations_decay_180d",
+            T::Log1pCount,
+        ),
+        (
+            "escalation_rate_logit",
+            "prior_escalations",
+            T::ShrunkLogitRate {
+                denominator: "prior_interactions".into(),
+                prior,
+                strength: RATE_STRENGTH,
+            },
+        ),
+        (
+            "hour_sin",
+            "hour_of_day",
+            T::Cyclic {
+                period: 24.0,
+                cosine: false,
+            },
+        ),
+        (
+            "hour_cos",
+            "hour_of_day",
+            T::Cyclic {
+                period: 24.0,
+                cosine: true,
+            },
+        ),
+        (
+            "weekday_sin",
+            "day_of_week",
+            T::Cyclic {
+                period: 7.0,
+                cosine: false,
+            },
+        ),
+        (
+            "weekday_cos",
+            "day_of_week",
+            T::Cyclic {
+                period: 7.0,
+                cosine: true,
+            },
+        ),
+        ("weekend", "day_of_week", T::Bin { lo: 5.0, hi: None }),
+    ]
+    .into_iter()
+    .map(|(n, s, t)| (n.to_string(), s, t))
+    .collect();
+    // Day gaps as steps: edges in days.
+    let bins: [(&str, &[f64]); 3] = [
+        ("days_since_prev", &[0.0, 1.0, 2.0, 7.0, 30.0, 90.0]),
+        ("days_since_last_escalation", &[0.0, 7.0, 30.0, 90.0, 180.0]),
+        ("tenure_days", &[0.0, 30.0, 90.0, 180.0]),
     ];
-    spec.iter()
+    for (source, edges) in bins {
+        for (k, &lo) in edges.iter().enumerate() {
+            let hi = edges.get(k + 1).copied();
+            let name = match hi {
+                Some(h) => format!("{source}_{lo}_{h}"),
+                None => format!("{source}_{lo}_plus"),
+            };
+            spec.push((name, source, T::Bin { lo, hi }));
+        }
+    }
+    spec.into_iter()
         .map(|(n, s, t)| NumericColumn {
-            name: n.to_string(),
+            name: n,
             source: s.to_string(),
-            transform: *t,
+            transform: t,
         })
         .collect()
 }
@@ -97,6 +199,8 @@ pub fn numeric_columns(missing_days: f64) -> Vec<NumericColumn> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureEncoderParams {
     pub multi_hot: MultiHotParams,
+    pub tokens: TokenParams,
+    pub crosses: CrossParams,
     pub target: TargetEncoderParams,
     /// Day gap that stands for "no earlier event".
     pub missing_days: f64,
@@ -105,6 +209,7 @@ pub struct FeatureEncoderParams {
 impl FeatureEncoderParams {
     pub fn check(&self) -> Result<()> {
         self.multi_hot.check()?;
+        self.tokens.check()?;
         self.target.check()?;
         if !(self.missing_days.is_finite() && self.missing_days >= 0.0) {
             return Err(Error::params(
@@ -122,6 +227,8 @@ impl FeatureEncoderParams {
 pub struct FittedFeatureEncoder {
     pub numeric: Vec<NumericColumn>,
     pub multi_hot: FittedMultiHot,
+    pub tokens: FittedTokens,
+    pub crosses: FittedCrosses,
     /// (feature-table categorical, fitted encoder), in model column order.
     pub target: Vec<(String, FittedTargetEncoder)>,
     pub scaler: FittedStandardScaler,
@@ -141,16 +248,113 @@ fn numeric_index(name: &str) -> Result<usize> {
         })
 }
 
-fn fill_numeric(cols: &[(usize, NumericTransform)], t: &FeatureTable, i: usize, out: &mut [f64]) {
-    for (o, (j, tr)) in out.iter_mut().zip(cols) {
-        let v = t.numeric[*j][i];
-        *o = match tr {
+/// A numeric column resolved against the feature table: source indices.
+struct NumericPlan<'a> {
+    source: usize,
+    denominator: Option<usize>,
+    transform: &'a NumericTransform,
+}
+
+fn numeric_plan(cols: &[NumericColumn]) -> Result<Vec<NumericPlan<'_>>> {
+    cols.iter()
+        .map(|c| {
+            let denominator = match &c.transform {
+                NumericTransform::ShrunkLogitRate { denominator, .. } => {
+                    Some(numeric_index(denominator)?)
+                }
+                _ => None,
+            };
+            Ok(NumericPlan {
+                source: numeric_index(&c.source)?,
+                denominator,
+                transform: &c.transform,
+            })
+        })
+        .collect()
+}
+
+fn fill_numeric(plan: &[NumericPlan], t: &FeatureTable, i: usize, out: &mut [f64]) {
+    for (o, p) in out.iter_mut().zip(plan) {
+        let v = t.numeric[p.source][i];
+        *o = match p.transform {
             NumericTransform::Log1pCount => log1p_count(if v.is_nan() { 0.0 } else { v }),
             NumericTransform::Log1pDays { missing_days } => {
                 log1p_days((!v.is_nan()).then_some(v), *missing_days)
             }
             NumericTransform::IsMissing => f64::from(u8::from(v.is_nan())),
+            NumericTransform::Bin { lo, hi } => bin_flag(v, *lo, *hi),
+            NumericTransform::Cyclic { period, cosine } => cyclic(v, *period, *cosine),
+            NumericTransform::ShrunkLogitRate {
+                prior, strength, ..
+            } => {
+                let n = p.denominator.map_or(f64::NAN, |d| t.numeric[d][i]);
+                shrunk_logit_rate(v, n, *prior, *strength)
+            }
         };
+    }
+}
+
+/// A cross column resolved: its description flag's column in the multi-hot block
+/// and the feature-table column of its condition.
+struct CrossPlan {
+    flag: usize,
+    source: usize,
+    with: CrossWith,
+}
+
+fn cross_plan(crosses: &FittedCrosses, multi_hot: &FittedMultiHot) -> Result<Vec<CrossPlan>> {
+    crosses
+        .columns
+        .iter()
+        .map(|c| {
+            let flag = multi_hot
+                .columns()
+                .iter()
+                .position(|d| d.canonical == c.description)
+                .ok_or_else(|| {
+                    Error::data(
+                        format!(
+                            "model.json crosses description {:?}, which has no flag",
+                            c.description
+                        ),
+                        "retrain the model (rarecall run); do not edit model.json by hand",
+                    )
+                })?;
+            Ok(CrossPlan {
+                flag,
+                source: numeric_index(c.with.source())?,
+                with: c.with,
+            })
+        })
+        .collect()
+}
+
+/// The lookups of one feature table: description flag and token columns per
+/// description dictionary entry.
+struct Lookups {
+    multi_hot: Vec<usize>,
+    tokens: Vec<Vec<usize>>,
+}
+
+/// Fills the description, token and cross blocks of row `i` (`out` starts at the
+/// description flags).
+fn fill_descriptions(
+    enc: (&FittedMultiHot, &FittedTokens, &[CrossPlan]),
+    lookups: &Lookups,
+    t: &FeatureTable,
+    i: usize,
+    out: &mut [f64],
+) {
+    let (multi_hot, tokens, crosses) = enc;
+    let ids = description_ids(t, i);
+    let n_mh = multi_hot.n_features();
+    let n_tok = tokens.n_features();
+    let (mh, rest) = out.split_at_mut(n_mh);
+    multi_hot.transform_ids(ids, &lookups.multi_hot, mh);
+    let (tok, cross) = rest.split_at_mut(n_tok);
+    tokens.transform_ids(ids, &lookups.tokens, tok);
+    for (o, c) in cross.iter_mut().zip(crosses) {
+        *o = mh[c.flag] * f64::from(u8::from(c.with.holds(t.numeric[c.source][i])));
     }
 }
 
@@ -178,52 +382,94 @@ fn categorical_index(t: &FeatureTable, name: &str) -> Result<usize> {
 }
 
 impl FeatureEncoderParams {
-    /// Fits every encoder on `rows` of `t` (the training rows) and returns the
-    /// standardized training matrix. Target encodings of the training rows are
-    /// out-of-fold (`folds[k]` is the fold of `rows[k]`), so a row never sees its
-    /// own label through its category's mean.
+    /// Fits every encoder on `rows` of `t` (the training rows, with labels `y` and
+    /// sampling weights `w`) and returns the standardized training matrix. Target
+    /// encodings of the training rows are out-of-fold (`folds[k]` is the fold of
+    /// `rows[k]`), so a row never sees its own label through its category's mean.
     pub fn fit_transform(
         &self,
         t: &FeatureTable,
         rows: &[usize],
         y: &[f64],
+        w: &[f64],
         folds: &[usize],
         n_folds: usize,
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
         self.check()?;
-        let numeric = numeric_columns(self.missing_days);
-        let num_src: Vec<(usize, NumericTransform)> = numeric
-            .iter()
-            .map(|c| Ok((numeric_index(&c.source)?, c.transform)))
-            .collect::<Result<_>>()?;
+        if w.len() != rows.len() || y.len() != rows.len() {
+            return Err(Error::params(
+                "y, w",
+                format!("one label and weight per row ({})", rows.len()),
+                format!("{} labels, {} weights", y.len(), w.len()),
+            ));
+        }
+        let total_w: f64 = w.iter().sum();
+        let prior = if total_w > 0.0 {
+            y.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / total_w
+        } else {
+            0.0
+        };
+        let numeric = numeric_columns(self.missing_days, prior);
+        let num_plan = numeric_plan(&numeric)?;
         // Descriptions and categoricals stay dictionary ids throughout: no string
         // per row is built, hashed or compared.
         let multi_hot = self.multi_hot.fit_sets(&t.descriptions, rows)?;
-        let lookup = multi_hot.lookup(&t.descriptions.dictionary);
+        let tokens = self.tokens.fit_sets(&t.descriptions, rows)?;
+        let lookups = Lookups {
+            multi_hot: multi_hot.lookup(&t.descriptions.dictionary),
+            tokens: tokens.lookup(&t.descriptions.dictionary),
+        };
+        // Weighted positives per kept description flag pick the crossed ones.
+        let n_kept = multi_hot.columns().len();
+        let mut positive_weight = vec![0.0; n_kept];
+        for (k, &i) in rows.iter().enumerate() {
+            if y[k] == 1.0 {
+                for &id in description_ids(t, i) {
+                    let c = lookups.multi_hot[id as usize];
+                    if c < n_kept {
+                        positive_weight[c] += w[k];
+                    }
+                }
+            }
+        }
+        let flags: Vec<(String, String)> = multi_hot
+            .columns()
+            .iter()
+            .map(|c| (c.canonical.clone(), c.name.clone()))
+            .collect();
+        let crosses = self.crosses.fit(&flags, &positive_weight)?;
+        let crosses_plan = cross_plan(&crosses, &multi_hot)?;
         let mut target = Vec::new();
         let mut oof_cols = Vec::new();
         for c in &t.categoricals {
             let codes: Vec<u32> = rows.iter().map(|&i| c.codes[i]).collect();
-            let (fitted, oof) =
-                self.target
-                    .fit_transform_dictionary(&c.dictionary, &codes, y, folds, n_folds)?;
+            let (fitted, oof) = self.target.fit_transform_dictionary(
+                &c.dictionary,
+                &codes,
+                y,
+                Some(w),
+                folds,
+                n_folds,
+            )?;
             target.push((c.name.clone(), fitted));
             oof_cols.push(oof);
         }
         let n_num = numeric.len();
-        let n_mh = multi_hot.n_features();
-        let n_cols = n_num + n_mh + target.len();
+        let n_desc = multi_hot.n_features() + tokens.n_features() + crosses.n_features();
+        let n_cols = n_num + n_desc + target.len();
         let mut x = Matrix::new(rows.len(), n_cols);
         for (k, &i) in rows.iter().enumerate() {
             let out = x.row_mut(k);
-            fill_numeric(&num_src, t, i, &mut out[..n_num]);
-            multi_hot.transform_ids(
-                description_ids(t, i),
-                &lookup,
-                &mut out[n_num..n_num + n_mh],
+            fill_numeric(&num_plan, t, i, &mut out[..n_num]);
+            fill_descriptions(
+                (&multi_hot, &tokens, &crosses_plan),
+                &lookups,
+                t,
+                i,
+                &mut out[n_num..n_num + n_desc],
             );
             for (c, col) in oof_cols.iter().enumerate() {
-                out[n_num + n_mh + c] = col[k];
+                out[n_num + n_desc + c] = col[k];
             }
         }
         drop(oof_cols);
@@ -234,6 +480,8 @@ impl FeatureEncoderParams {
             .iter()
             .map(|c| c.name.clone())
             .chain(multi_hot.feature_names())
+            .chain(tokens.feature_names())
+            .chain(crosses.columns.iter().map(|c| c.name.clone()))
             .chain(
                 target
                     .iter()
@@ -244,6 +492,8 @@ impl FeatureEncoderParams {
             FittedFeatureEncoder {
                 numeric,
                 multi_hot,
+                tokens,
+                crosses,
                 target,
                 scaler,
                 feature_names,
@@ -260,20 +510,21 @@ impl FittedFeatureEncoder {
 
     /// The standardized model rows of `rows` of `t` (full-train target maps).
     pub fn transform(&self, t: &FeatureTable, rows: &[usize]) -> Result<Matrix> {
-        let num_src: Vec<(usize, NumericTransform)> = self
-            .numeric
-            .iter()
-            .map(|c| Ok((numeric_index(&c.source)?, c.transform)))
-            .collect::<Result<_>>()?;
+        let num_plan = numeric_plan(&self.numeric)?;
+        let crosses_plan = cross_plan(&self.crosses, &self.multi_hot)?;
         let cat_idx: Vec<usize> = self
             .target
             .iter()
             .map(|(n, _)| categorical_index(t, n))
             .collect::<Result<_>>()?;
         let n_num = self.numeric.len();
-        let n_mh = self.multi_hot.n_features();
+        let n_desc =
+            self.multi_hot.n_features() + self.tokens.n_features() + self.crosses.n_features();
         let n_cols = self.n_features();
-        let lookup = self.multi_hot.lookup(&t.descriptions.dictionary);
+        let lookups = Lookups {
+            multi_hot: self.multi_hot.lookup(&t.descriptions.dictionary),
+            tokens: self.tokens.lookup(&t.descriptions.dictionary),
+        };
         // Each categorical's encoding per dictionary code, looked up once.
         let encoded: Vec<Vec<f64>> = self
             .target
@@ -290,17 +541,52 @@ impl FittedFeatureEncoder {
         let mut x = Matrix::new(rows.len(), n_cols);
         for (k, &i) in rows.iter().enumerate() {
             let out = x.row_mut(k);
-            fill_numeric(&num_src, t, i, &mut out[..n_num]);
-            self.multi_hot.transform_ids(
-                description_ids(t, i),
-                &lookup,
-                &mut out[n_num..n_num + n_mh],
+            fill_numeric(&num_plan, t, i, &mut out[..n_num]);
+            fill_descriptions(
+                (&self.multi_hot, &self.tokens, &crosses_plan),
+                &lookups,
+                t,
+                i,
+                &mut out[n_num..n_num + n_desc],
             );
             for (c, values) in encoded.iter().enumerate() {
-                out[n_num + n_mh + c] = values[t.categoricals[cat_idx[c]].codes[i] as usize];
+                out[n_num + n_desc + c] = values[t.categoricals[cat_idx[c]].codes[i] as usize];
             }
             self.scaler.transform_row(out)?;
         }
         Ok(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_transforms_known_answers() {
+        assert_eq!(bin_flag(1.0, 1.0, Some(2.0)), 1.0);
+        assert_eq!(bin_flag(2.0, 1.0, Some(2.0)), 0.0);
+        assert_eq!(bin_flag(500.0, 90.0, None), 1.0);
+        assert_eq!(bin_flag(f64::NAN, 0.0, None), 0.0);
+        assert!((cyclic(6.0, 24.0, false) - 1.0).abs() < 1e-15);
+        assert!((cyclic(12.0, 24.0, true) + 1.0).abs() < 1e-15);
+        assert_eq!(cyclic(f64::NAN, 24.0, true), 0.0);
+        // 2 escalations in 3 interactions, prior 0.02, strength 10:
+        // (2 + 0.2) / 13 -> logit.
+        let r: f64 = 2.2 / 13.0;
+        assert!((shrunk_logit_rate(2.0, 3.0, 0.02, 10.0) - (r / (1.0 - r)).ln()).abs() < 1e-12);
+        // No history: the prior itself.
+        let p: f64 = 0.02;
+        assert!(
+            (shrunk_logit_rate(f64::NAN, f64::NAN, p, 10.0) - (p / (1.0 - p)).ln()).abs() < 1e-12
+        );
+        let names: Vec<String> = numeric_columns(365.0, 0.01)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert!(names.contains(&"days_since_prev_0_1".to_string()));
+        assert!(names.contains(&"days_since_prev_90_plus".to_string()));
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
     }
 }

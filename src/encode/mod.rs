@@ -1,11 +1,14 @@
 //! Encoders that turn the interaction-level feature table into model inputs: one
-//! 0/1 flag per frequent description ([`multi_hot`]), a smoothed label mean per
-//! categorical value ([`target`]), and standardized numeric columns ([`scale`]).
+//! 0/1 flag per frequent description ([`multi_hot`]) and per frequent description
+//! word ([`tokens`]), description x history crosses ([`cross`]), a smoothed label
+//! rate per categorical value ([`target`]), and standardized numeric columns
+//! ([`scale`]); [`features`] assembles them.
 //!
 //! Each follows the same lifecycle: `XParams` (from config) is checked, fitted on the
 //! training rows only, and gives a `FittedX` that is saved in `model.json` and applied
 //! unchanged to test and scoring rows. Pure and synchronous.
 
+pub mod cross;
 pub mod features;
 pub mod multi_hot;
 pub mod scale;
@@ -18,4 +21,4 @@ pub use multi_hot::{
     safe_column_name,
 };
 pub use scale::{FittedStandardScaler, StandardScalerParams, log1p_count, log1p_days};
-pub use target::{FittedTargetEncoder, Smooth, TargetEncoderParams};
+pub use target::{FittedTargetEncoder, Smooth, TargetEncoderParams, TargetScale};

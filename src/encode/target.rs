@@ -28,18 +28,35 @@ pub enum Smooth {
     Fixed(f64),
 }
 
+/// The scale of the encoded value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetScale {
+    /// The smoothed mean label, a probability (scikit-learn's encoding).
+    #[default]
+    Mean,
+    /// Its log-odds, [`logit_clamped`]: the logistic model's own scale, where a
+    /// category twice as risky is a fixed step whatever the base rate (on the mean
+    /// scale every encoding of a rare label is squeezed near 0).
+    Logit,
+}
+
 /// Parameters of the target encoder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetEncoderParams {
     pub smooth: Smooth,
+    #[serde(default)]
+    pub scale: TargetScale,
 }
 
 /// The full-training-set map, applied to test and scoring rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedTargetEncoder {
     pub smooth: Smooth,
-    /// Mean label over the training rows: the prior, and the value of any category
-    /// not seen in training.
+    #[serde(default)]
+    pub scale: TargetScale,
+    /// The prior (the weighted mean label over the training rows) on the encoder's
+    /// scale: the value of any category not seen in training.
     pub target_mean: f64,
     /// Encoded value per training category (sorted by category for a stable file).
     pub encodings: BTreeMap<String, f64>,
@@ -102,6 +119,87 @@ pub fn fixed_encoding(smoothed_sum: f64, smoothed_count: f64, mean_y: f64) -> f6
     } else {
         smoothed_sum / smoothed_count
     }
+}
+
+/// `ln(p / (1 - p))` with `p` clamped to `[1e-6, 1 - 1e-6]`, so that a category
+/// without any positive (p = 0 once unsmoothed) stays finite.
+pub fn logit_clamped(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// Encodings with row weights `w` (the inverse inclusion probabilities of the
+/// member-level sampling), so that a category's mean estimates its population rate,
+/// not its rate among the sampled rows (Horvitz-Thompson ratio estimator).
+///
+/// Weighted means: `mean_c = sum_c w y / sum_c w`, `mean_y = sum w y / sum w`. The
+/// amount of evidence stays the number of rows `n_c` (weights scale the population,
+/// they do not add observations):
+/// - `Smooth::Auto`: [`auto_encoding`] with weighted variances, `var_y =
+///   sum w (y - mean_y)^2 / sum w` and `ssd_c / n_c = sum_c w (y - mean_c)^2 / sum_c w`;
+/// - `Smooth::Fixed(m)`: `(n_c mean_c + m mean_y) / (n_c + m)`.
+///
+/// With every weight 1 these are the unweighted formulas of [`fit_encodings`].
+fn fit_encodings_weighted(
+    smooth: Smooth,
+    codes: &[usize],
+    y: &[f64],
+    w: &[f64],
+    rows: &[usize],
+    n_categories: usize,
+) -> (Vec<f64>, f64) {
+    let (mut sw, mut swy) = (0.0, 0.0);
+    let mut cat_w = vec![0.0; n_categories];
+    let mut cat_wy = vec![0.0; n_categories];
+    let mut cat_n = vec![0u64; n_categories];
+    for &i in rows {
+        sw += w[i];
+        swy += w[i] * y[i];
+        cat_w[codes[i]] += w[i];
+        cat_wy[codes[i]] += w[i] * y[i];
+        cat_n[codes[i]] += 1;
+    }
+    let mean_y = if sw > 0.0 { swy / sw } else { 0.0 };
+    let means: Vec<f64> = cat_wy
+        .iter()
+        .zip(&cat_w)
+        .map(|(a, b)| if *b > 0.0 { a / b } else { mean_y })
+        .collect();
+    let encodings = match smooth {
+        Smooth::Fixed(m) => (0..n_categories)
+            .map(|c| {
+                let n = cat_n[c] as f64;
+                if n + m == 0.0 {
+                    mean_y
+                } else {
+                    (n * means[c] + m * mean_y) / (n + m)
+                }
+            })
+            .collect(),
+        Smooth::Auto => {
+            let mut var_y = 0.0;
+            let mut cat_ss = vec![0.0; n_categories];
+            for &i in rows {
+                var_y += w[i] * (y[i] - mean_y) * (y[i] - mean_y);
+                let d = y[i] - means[codes[i]];
+                cat_ss[codes[i]] += w[i] * d * d;
+            }
+            let var_y = if sw > 0.0 { var_y / sw } else { 0.0 };
+            (0..n_categories)
+                .map(|c| {
+                    let n = cat_n[c];
+                    let within = if cat_w[c] > 0.0 {
+                        cat_ss[c] / cat_w[c]
+                    } else {
+                        0.0
+                    };
+                    // auto_encoding divides ssd by n: pass ssd = n * within variance.
+                    auto_encoding(n, means[c], n as f64 * within, mean_y, var_y)
+                })
+                .collect()
+        }
+    };
+    (encodings, mean_y)
 }
 
 /// Fits encodings for `n_categories` categories on the rows `rows`.
@@ -256,7 +354,7 @@ impl TargetEncoderParams {
             *v = code;
         }
         let codes: Vec<usize> = categories.iter().map(|c| index[c.as_str()]).collect();
-        self.fit_transform_coded(&index, &codes, y, &fold_rows, folds)
+        self.fit_transform_coded(&index, &codes, y, None, &fold_rows, folds)
     }
 
     /// [`Self::fit_transform`] for a column already held as dictionary codes (the
@@ -264,14 +362,27 @@ impl TargetEncoderParams {
     /// Dictionary entries must be distinct; entries no row uses are ignored. Gives
     /// the same result as `fit_transform` on the decoded strings, without
     /// materializing them.
+    ///
+    /// `weights`, when given, are the rows' sampling weights (see
+    /// [`fit_encodings_weighted`]); without them the arithmetic is scikit-learn's.
     pub fn fit_transform_dictionary(
         &self,
         dictionary: &[String],
         codes: &[u32],
         y: &[f64],
+        weights: Option<&[f64]>,
         folds: &[usize],
         n_folds: usize,
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
+        if let Some(w) = weights
+            && (w.len() != codes.len() || w.iter().any(|v| !(v.is_finite() && *v > 0.0)))
+        {
+            return Err(Error::params(
+                "weights",
+                format!("{} finite weights > 0", codes.len()),
+                format!("{} weights, or one not finite or <= 0", w.len()),
+            ));
+        }
         if let Some(&c) = codes.iter().find(|&&c| c as usize >= dictionary.len()) {
             return Err(Error::params(
                 "codes",
@@ -307,7 +418,7 @@ impl TargetEncoderParams {
         // The checks of `fit_transform`, on the rows' codes.
         let n = codes.len();
         let fold_rows = self.check_fit_inputs(n, y, folds, n_folds)?;
-        self.fit_transform_coded(&index, &dense, y, &fold_rows, folds)
+        self.fit_transform_coded(&index, &dense, y, weights, &fold_rows, folds)
     }
 
     fn fit_transform_coded(
@@ -315,33 +426,43 @@ impl TargetEncoderParams {
         index: &BTreeMap<&str, usize>,
         codes: &[usize],
         y: &[f64],
+        weights: Option<&[f64]>,
         fold_rows: &[Vec<usize>],
         folds: &[usize],
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
         let n = codes.len();
         let n_categories = index.len();
+        let fit = |rows: &[usize]| match weights {
+            Some(w) => fit_encodings_weighted(self.smooth, codes, y, w, rows, n_categories),
+            None => fit_encodings(self.smooth, codes, y, rows, n_categories),
+        };
+        let scaled = |v: f64| match self.scale {
+            TargetScale::Mean => v,
+            TargetScale::Logit => logit_clamped(v),
+        };
         let mut oof = vec![0.0; n];
         for (k, held_out) in fold_rows.iter().enumerate() {
             if held_out.is_empty() {
                 continue;
             }
             let train: Vec<usize> = (0..n).filter(|&i| folds[i] != k).collect();
-            let (enc, _) = fit_encodings(self.smooth, codes, y, &train, n_categories);
+            let (enc, _) = fit(&train);
             for &i in held_out {
-                oof[i] = enc[codes[i]];
+                oof[i] = scaled(enc[codes[i]]);
             }
         }
 
         let all: Vec<usize> = (0..n).collect();
-        let (enc, target_mean) = fit_encodings(self.smooth, codes, y, &all, n_categories);
+        let (enc, target_mean) = fit(&all);
         let encodings = index
             .iter()
-            .map(|(&c, &code)| (c.to_owned(), enc[code]))
+            .map(|(&c, &code)| (c.to_owned(), scaled(enc[code])))
             .collect();
         Ok((
             FittedTargetEncoder {
                 smooth: self.smooth,
-                target_mean,
+                scale: self.scale,
+                target_mean: scaled(target_mean),
                 encodings,
             },
             oof,
@@ -394,9 +515,12 @@ mod tests {
             .map(|v| v.as_u64().unwrap() as usize)
             .collect();
         let n_folds = fx["n_folds"].as_u64().unwrap() as usize;
-        let (fitted, oof) = TargetEncoderParams { smooth }
-            .fit_transform(&cats, &y, &folds, n_folds)
-            .unwrap();
+        let (fitted, oof) = TargetEncoderParams {
+            smooth,
+            scale: TargetScale::Mean,
+        }
+        .fit_transform(&cats, &y, &folds, n_folds)
+        .unwrap();
 
         let mut max_err = 0.0_f64;
         for (a, b) in oof.iter().zip(floats(&fx, "oof")) {
@@ -432,17 +556,39 @@ mod tests {
             .map(|&c| dictionary[c as usize].clone())
             .collect();
         for smooth in [Smooth::Auto, Smooth::Fixed(2.0)] {
-            let p = TargetEncoderParams { smooth };
+            let p = TargetEncoderParams {
+                smooth,
+                ..Default::default()
+            };
             let a = p
-                .fit_transform_dictionary(&dictionary, &codes, &y, &folds, 3)
+                .fit_transform_dictionary(&dictionary, &codes, &y, None, &folds, 3)
                 .unwrap();
             let b = p.fit_transform(&strings, &y, &folds, 3).unwrap();
             assert_eq!(a, b);
+            // Unit weights: the weighted arithmetic, same values to rounding.
+            let ones = vec![1.0; codes.len()];
+            let c = p
+                .fit_transform_dictionary(&dictionary, &codes, &y, Some(&ones), &folds, 3)
+                .unwrap();
+            for (u, v) in a.1.iter().zip(&c.1) {
+                assert!((u - v).abs() < 1e-12, "{u} vs {v}");
+            }
         }
         let p = TargetEncoderParams::default();
         assert!(
-            p.fit_transform_dictionary(&dictionary, &[7], &[1.0], &[0], 2)
+            p.fit_transform_dictionary(&dictionary, &[7], &[1.0], None, &[0], 2)
                 .is_err()
+        );
+        assert!(
+            p.fit_transform_dictionary(
+                &dictionary,
+                &[0, 1],
+                &[1.0, 0.0],
+                Some(&[1.0, 0.0]),
+                &[0, 1],
+                2
+            )
+            .is_err()
         );
     }
 
@@ -501,6 +647,7 @@ mod tests {
         // m = 2, overall mean 0.25 (1 of 4): "a" = {1, 0} -> (2*0.25 + 1) / (2 + 2).
         let (f, _) = TargetEncoderParams {
             smooth: Smooth::Fixed(2.0),
+            ..Default::default()
         }
         .fit_transform(
             &s(&["a", "a", "b", "b"]),
@@ -511,6 +658,36 @@ mod tests {
         .unwrap();
         assert_eq!(f.transform("a"), 1.5 / 4.0);
         assert_eq!(f.transform("b"), 0.5 / 4.0);
+    }
+
+    #[test]
+    fn weighted_logit_encoding_known_answer() {
+        // Sampled negatives weigh 3 (a third of the negative members kept). Category
+        // "a": rows y = [1, 0] with w = [1, 3]; "b": y = [0, 0, 1] with w = [3, 3, 1].
+        // Population mean: (1 + 1) / (1 + 3 + 3 + 3 + 1) = 2/11. Fixed m = 2:
+        // a: mean_a = 1/4, n = 2 -> (2 * 1/4 + 2 * 2/11) / 4; the unweighted mean
+        // would say 1/2, the rate among the sampled rows.
+        let dictionary = s(&["a", "b"]);
+        let codes = [0, 0, 1, 1, 1];
+        let y = [1.0, 0.0, 0.0, 0.0, 1.0];
+        let w = [1.0, 3.0, 3.0, 3.0, 1.0];
+        let p = TargetEncoderParams {
+            smooth: Smooth::Fixed(2.0),
+            scale: TargetScale::Logit,
+        };
+        let (f, _) = p
+            .fit_transform_dictionary(&dictionary, &codes, &y, Some(&w), &[0, 1, 0, 1, 1], 2)
+            .unwrap();
+        let prior = 2.0 / 11.0;
+        let logit = |p: f64| (p / (1.0 - p)).ln();
+        let a = (2.0 * 0.25 + 2.0 * prior) / 4.0;
+        let b = (3.0 * (1.0 / 7.0) + 2.0 * prior) / 5.0;
+        assert!((f.transform("a") - logit(a)).abs() < 1e-12);
+        assert!((f.transform("b") - logit(b)).abs() < 1e-12);
+        assert!((f.transform("unseen") - logit(prior)).abs() < 1e-12);
+        assert_eq!(f.scale, TargetScale::Logit);
+        // A category with no positive stays finite on the logit scale.
+        assert_eq!(logit_clamped(0.0), (1e-6_f64 / (1.0 - 1e-6)).ln());
     }
 
     #[test]
@@ -529,6 +706,7 @@ mod tests {
         ));
         let neg = TargetEncoderParams {
             smooth: Smooth::Fixed(-1.0),
+            ..Default::default()
         };
         assert!(matches!(neg.check(), Err(Error::Params { .. })));
         // Empty folds are fine as long as two folds hold rows.
@@ -539,6 +717,7 @@ mod tests {
     fn fitted_round_trips_through_json() {
         let (f, _) = TargetEncoderParams {
             smooth: Smooth::Fixed(1.5),
+            ..Default::default()
         }
         .fit_transform(&s(&["x", "y", "x"]), &[1.0, 0.0, 0.0], &[0, 1, 1], 2)
         .unwrap();

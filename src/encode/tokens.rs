@@ -8,7 +8,15 @@
 //! function as a Spark SQL expression, so `score --in-spark` computes the same flags
 //! (checked against Spark by the score-parity tests).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::table::DescriptionSets;
+
+/// Prefix of every token flag column.
+pub const PREFIX: &str = "tok_";
 
 /// Words that carry no topic.
 pub const STOP_WORDS: &[&str] = &[
@@ -100,16 +108,171 @@ pub fn tokens_sql(text: &str) -> String {
     )
 }
 
+/// Parameters of the token flags: one 0/1 column per frequent token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenParams {
+    /// Keep at most this many tokens (0: no token flags).
+    pub top_n: usize,
+    /// A token needs at least this many training interactions (>= 1).
+    pub min_support: usize,
+}
+
+/// One token flag column: 1 when any description of the interaction has the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenColumn {
+    pub token: String,
+    pub name: String,
+    /// Training interactions with the token.
+    pub train_count: usize,
+}
+
+/// The fitted token flags, in column order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedTokens {
+    pub columns: Vec<TokenColumn>,
+}
+
+impl TokenParams {
+    pub fn check(&self) -> Result<()> {
+        if self.min_support == 0 {
+            return Err(Error::params("token min_support", "at least 1", 0));
+        }
+        Ok(())
+    }
+
+    /// Counts, over `rows` of `sets`, the interactions whose descriptions hold each
+    /// token, and keeps the `top_n` most frequent with at least `min_support` (ties
+    /// by token).
+    pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedTokens> {
+        self.check()?;
+        let per_entry: Vec<Vec<String>> = sets
+            .dictionary
+            .iter()
+            .map(|d| tokenize(d).into_iter().collect())
+            .collect();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut row_tokens: BTreeSet<&str> = BTreeSet::new();
+        for &i in rows {
+            row_tokens.clear();
+            for &id in &sets.ids[sets.offsets[i]..sets.offsets[i + 1]] {
+                row_tokens.extend(per_entry[id as usize].iter().map(String::as_str));
+            }
+            for t in &row_tokens {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(&str, usize)> = counts
+            .into_iter()
+            .filter(|(_, c)| *c >= self.min_support)
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        ranked.truncate(self.top_n);
+        Ok(FittedTokens {
+            columns: ranked
+                .into_iter()
+                .map(|(t, c)| TokenColumn {
+                    token: t.to_string(),
+                    // Tokens are [a-z0-9]+, already safe in a column name.
+                    name: format!("{PREFIX}{t}"),
+                    train_count: c,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl FittedTokens {
+    pub fn n_features(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn feature_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.columns.iter().map(|c| c.name.clone())
+    }
+
+    /// The token columns of each dictionary entry, for [`Self::transform_ids`].
+    pub fn lookup(&self, dictionary: &[String]) -> Vec<Vec<usize>> {
+        let index: BTreeMap<&str, usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (c.token.as_str(), k))
+            .collect();
+        dictionary
+            .iter()
+            .map(|d| {
+                tokenize(d)
+                    .iter()
+                    .filter_map(|t| index.get(t.as_str()).copied())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// One row's flags from its description ids; `out` has [`Self::n_features`] slots.
+    pub fn transform_ids(&self, ids: &[u32], lookup: &[Vec<usize>], out: &mut [f64]) {
+        out.fill(0.0);
+        for &id in ids {
+            for &c in &lookup[id as usize] {
+                out[c] = 1.0;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_flags_count_interactions_and_survive_unseen_spellings() {
+        let sets = DescriptionSets {
+            dictionary: vec![
+                "password reset".into(),
+                "pwd reset".into(),
+                "claim status".into(),
+                "claims status - inbound".into(),
+            ],
+            // rows: {0}, {1, 0}, {2}, {3}, {2, 3}
+            offsets: vec![0, 1, 3, 4, 5, 7],
+            ids: vec![0, 1, 0, 2, 3, 2, 3],
+        };
+        let fitted = TokenParams {
+            top_n: 3,
+            min_support: 2,
+        }
+        .fit_sets(&sets, &[0, 1, 2, 3, 4])
+        .unwrap();
+        let got: Vec<(&str, usize)> = fitted
+            .columns
+            .iter()
+            .map(|c| (c.token.as_str(), c.train_count))
+            .collect();
+        // claim and status: rows 2, 3, 4; password, reset: rows 0, 1 (once each);
+        // inbound: rows 3, 4. Top 3 by count, ties by token.
+        assert_eq!(got, [("claim", 3), ("status", 3), ("inbound", 2)]);
+        let unseen = vec!["clm stat".to_string(), "reset".to_string()];
+        let lookup = fitted.lookup(&unseen);
+        let mut out = vec![0.0; 3];
+        fitted.transform_ids(&[0], &lookup, &mut out);
+        assert_eq!(
+            out,
+            [1.0, 1.0, 0.0],
+            "an unseen abbreviation still sets claim and status"
+        );
+        fitted.transform_ids(&[1], &lookup, &mut out);
+        assert_eq!(out, [0.0; 3]);
+    }
 
     #[test]
     fn abbreviations_are_sorted_for_the_binary_search() {
         assert!(ABBREVIATIONS.windows(2).all(|p| p[0].0 < p[1].0));
         // No abbreviation maps to another abbreviation (one step is enough).
         for (_, v) in ABBREVIATIONS {
-            assert!(ABBREVIATIONS.binary_search_by(|(k, _)| k.cmp(v)).is_err(), "{v}");
+            assert!(
+                ABBREVIATIONS.binary_search_by(|(k, _)| k.cmp(v)).is_err(),
+                "{v}"
+            );
         }
     }
 
@@ -117,7 +280,10 @@ mod tests {
     fn known_answers() {
         let t = |s: &str| tokenize(s).into_iter().collect::<Vec<_>>();
         assert_eq!(t("PWD RESET"), ["password", "reset"]);
-        assert_eq!(t("Claims  Status - inbound"), ["claim", "inbound", "status"]);
+        assert_eq!(
+            t("Claims  Status - inbound"),
+            ["claim", "inbound", "status"]
+        );
         assert_eq!(t("claim denied (transfer"), ["claim", "deny", "transfer"]);
         assert_eq!(t("Rx Question"), ["pharmacy", "question"]);
         assert_eq!(t("XFER"), ["transfer"]);
