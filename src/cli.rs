@@ -28,6 +28,17 @@ pub enum Command {
     Score(ScoreArgs),
     /// Write deterministic synthetic raw events (Parquet) that follow the input contract.
     DemoData(DemoArgs),
+    /// Help with the description rules file.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Propose a canonical value for each cleaned description no rule matches, and a
+    /// rules file with those proposals as exact rules (rules_suggestions.csv,
+    /// rules_suggested.csv in the output folder).
+    Suggest(SuggestArgs),
 }
 
 /// Flags shared by every command that talks to Spark.
@@ -161,4 +172,13 @@ pub struct DemoArgs {
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
     pub complete_rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The least similarity (0 to 1) for a proposal; below it a variant gets none.
+    #[arg(long, default_value_t = 0.3)]
+    pub min_similarity: f64,
 }

@@ -19,6 +19,7 @@ pub mod rules;
 pub mod score;
 pub mod spark;
 pub mod sql;
+pub mod suggest;
 pub mod table;
 pub mod threshold;
 pub mod train;
@@ -623,6 +624,84 @@ pub fn check(cfg: &Config) -> Result<String> {
         out.push_str("  (event_ts is text: parsed with try_to_timestamp)\n");
     }
     Ok(out)
+}
+
+/// Name of the proposals file of `rules suggest`.
+pub const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
+/// Name of the ready-to-edit rules file of `rules suggest`.
+pub const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
+
+/// What `rules suggest` did.
+#[derive(Debug, Clone)]
+pub struct SuggestReport {
+    pub run_id: String,
+    pub output_dir: String,
+    pub total_events: i64,
+    /// Distinct cleaned values no rule matched, and their events.
+    pub unmatched_variants: usize,
+    pub unmatched_events: i64,
+    /// Variants with a proposed canonical, and their events.
+    pub proposals: usize,
+    pub proposed_events: i64,
+}
+
+/// `rules suggest`: the normalization audit of the source under the configured rules
+/// (Spark, as `check` connects and `run` builds the `descriptions` view), then for
+/// every cleaned value no rule matches the nearest canonical value (pure, in
+/// `suggest`); writes `rules_suggestions.csv` and `rules_suggested.csv`.
+pub fn rules_suggest(cfg: &Config, params: &suggest::SuggestParams) -> Result<SuggestReport> {
+    params.check()?;
+    let p = &cfg.pipeline;
+    let run_id = new_run_id();
+    // Opened first, as `run` does: a destination that cannot be written fails before
+    // any Spark work.
+    let outputs = outputs::Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let spark =
+        spark::Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)?;
+    let types = pipeline::register_and_check_source(&spark, p)?;
+    spark.register_rules(&p.rules)?;
+    // Only the views the audit needs: the later ones (interactions, features) would
+    // check nothing the suggestions depend on.
+    for v in sql::render_pipeline(p, types, sql::ReadWindow::default())? {
+        spark.create_view(&v)?;
+        if v.name == "descriptions" {
+            break;
+        }
+    }
+    let audit = report::audit_rows(&spark.query(
+        "normalization audit",
+        "select * from descriptions order by event_count desc, description_raw asc nulls first",
+        &Default::default(),
+    )?)?;
+    if audit.iter().map(|r| r.events).sum::<i64>() == 0 {
+        return Err(error::Error::Source {
+            source_name: p.source.describe(),
+            problem: "has no rows".into(),
+            fix: "point the source at the events (or check its filter); demo data: rarecall demo-data".into(),
+        });
+    }
+    let s = suggest::suggest(&audit, &p.rules, params)?;
+    let files = vec![
+        (
+            SUGGESTIONS_FILE.to_string(),
+            suggest::suggestions_csv(&p.rules, &s)?,
+        ),
+        (
+            SUGGESTED_RULES_FILE.to_string(),
+            suggest::suggested_rules_csv(&p.rules, &s)?,
+        ),
+    ];
+    outputs.publish(&run_id, files)?;
+    let (proposals, proposed_events) = s.proposed();
+    Ok(SuggestReport {
+        run_id,
+        output_dir: outputs.location().to_string(),
+        total_events: s.total_events,
+        unmatched_variants: s.rows.len(),
+        unmatched_events: s.unmatched_events,
+        proposals,
+        proposed_events,
+    })
 }
 
 /// What `score` is asked to do.

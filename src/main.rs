@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use rarecall::cli::{Cli, Command};
+use rarecall::cli::{Cli, Command, RulesCommand};
 use rarecall::config;
 use rarecall::remote::Env;
 
@@ -98,6 +98,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  {stage:<30} {secs:>8.2} s");
             }
             println!("outputs in {} ({})", r.output_dir, r.outreach_file);
+        }
+        Command::Rules(RulesCommand::Suggest(args)) => {
+            let cfg =
+                config::load(&args.common, None, &Env::from_process()).context("configuration")?;
+            let params = rarecall::suggest::SuggestParams {
+                min_similarity: args.min_similarity,
+                ..Default::default()
+            };
+            let r = rarecall::rules_suggest(&cfg, &params)?;
+            let pct = |part: i64| 100.0 * part as f64 / r.total_events.max(1) as f64;
+            println!("rules suggest {}", r.run_id);
+            println!(
+                "  {} unmatched description variants, {} events ({:.1} % of {} events)",
+                r.unmatched_variants,
+                r.unmatched_events,
+                pct(r.unmatched_events),
+                r.total_events
+            );
+            println!(
+                "  {} proposals covering {} events ({:.1} %); {} variants without a similar canonical",
+                r.proposals,
+                r.proposed_events,
+                pct(r.proposed_events),
+                r.unmatched_variants - r.proposals
+            );
+            println!(
+                "outputs in {} ({}, {}): review the proposals, then point normalization.rules at the edited file",
+                r.output_dir,
+                rarecall::SUGGESTIONS_FILE,
+                rarecall::SUGGESTED_RULES_FILE
+            );
         }
         Command::Run(args) => {
             let cfg = config::load(&args.common, Some(&args), &Env::from_process())

@@ -6,6 +6,7 @@ use arrow::datatypes::{DataType, Int64Type};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
+use crate::suggest::AuditRow;
 
 fn csv_err(e: impl std::fmt::Display) -> Error {
     Error::Output {
@@ -15,20 +16,9 @@ fn csv_err(e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// `pydescription_normalization_audit.csv`: every distinct raw value, its cleaned and
-/// canonical value, the rule that fired and its event count. A null raw value is an
-/// empty field with `raw_is_null = true` (an empty string has `false`).
-pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "description_raw",
-        "raw_is_null",
-        "description_clean",
-        "description_canonical",
-        "rule",
-        "event_count",
-    ])
-    .map_err(csv_err)?;
+/// The rows of the `descriptions` view (`sql/03_descriptions.sql`), in their order.
+pub fn audit_rows(batches: &[RecordBatch]) -> Result<Vec<AuditRow>> {
+    let mut out = Vec::new();
     for b in batches {
         let text = |name: &str| -> Result<arrow::array::ArrayRef> {
             let col = b.column_by_name(name).ok_or_else(|| Error::Arrow {
@@ -55,24 +45,53 @@ pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
             rule.as_string::<i32>(),
         );
         let count = count.as_primitive::<Int64Type>();
-        let s = |a: &arrow::array::StringArray, i: usize| {
-            if a.is_null(i) {
-                String::new()
-            } else {
-                a.value(i).to_string()
-            }
+        let opt = |a: &arrow::array::StringArray, i: usize| {
+            (!a.is_null(i)).then(|| a.value(i).to_string())
         };
         for i in 0..b.num_rows() {
-            w.write_record([
-                s(raw, i),
-                raw.is_null(i).to_string(),
-                s(clean, i),
-                s(canon, i),
-                s(rule, i),
-                count.value(i).to_string(),
-            ])
-            .map_err(csv_err)?;
+            out.push(AuditRow {
+                raw: opt(raw, i),
+                clean: opt(clean, i),
+                canonical: opt(canon, i).unwrap_or_default(),
+                rule: opt(rule, i).unwrap_or_default(),
+                events: count.value(i),
+            });
         }
+    }
+    Ok(out)
+}
+
+/// `pydescription_normalization_audit.csv`: every distinct raw value, its cleaned and
+/// canonical value, the rule that fired, its event count, and whether it is an
+/// unmatched variant with enough events to deserve a rule
+/// ([`crate::suggest::high_volume_unmatched`]; appended last so the earlier columns
+/// keep their positions). A null raw value is an empty field with
+/// `raw_is_null = true` (an empty string has `false`).
+pub fn audit_csv(batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let rows = audit_rows(batches)?;
+    let high = crate::suggest::high_volume_unmatched(&rows);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "description_raw",
+        "raw_is_null",
+        "description_clean",
+        "description_canonical",
+        "rule",
+        "event_count",
+        "high_volume_unmatched",
+    ])
+    .map_err(csv_err)?;
+    for (r, high) in rows.iter().zip(high) {
+        w.write_record([
+            r.raw.clone().unwrap_or_default(),
+            r.raw.is_none().to_string(),
+            r.clean.clone().unwrap_or_default(),
+            r.canonical.clone(),
+            r.rule.clone(),
+            r.events.to_string(),
+            high.to_string(),
+        ])
+        .map_err(csv_err)?;
     }
     w.into_inner().map_err(csv_err)
 }

@@ -1,8 +1,11 @@
-//! The CLI end to end: demo data, `run`, `check`, and bad input. Bad input must give
-//! one error line naming the problem and the fix, exit code 2, and no output files.
+//! The CLI end to end: demo data, `run`, `check`, `rules suggest`, and bad input. Bad
+//! input must give one error line naming the problem and the fix, exit code 2, and no
+//! output files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use rarecall::rules::{MatchKind, Rules};
 
 use crate::common::*;
 
@@ -81,7 +84,7 @@ fn run_writes_the_audit_and_summary() {
     let audit =
         std::fs::read_to_string(dir.join("out/pydescription_normalization_audit.csv")).unwrap();
     assert!(audit.starts_with(
-        "description_raw,raw_is_null,description_clean,description_canonical,rule,event_count\n"
+        "description_raw,raw_is_null,description_clean,description_canonical,rule,event_count,high_volume_unmatched\n"
     ));
     assert!(
         !audit.contains("(unmatched)"),
@@ -629,13 +632,17 @@ fn long_non_ascii_and_quote_laden_values_are_just_data() {
     let short: Vec<&str> = audit.lines().filter(|l| l.len() < 300).collect();
     assert!(
         short.contains(
-            &"claim'; drop table t; -- `x`,false,claim'; drop table t; -- `x,it's; -- fine,quote,30"
+            &"claim'; drop table t; -- `x`,false,claim'; drop table t; -- `x,it's; -- fine,quote,30,false"
         ),
         "{short:?}"
     );
     assert!(
-        short.contains(&"Réclamation — 請求 status 🚑,false,réclamation — 請求 status 🚑,réclamation,unicode,30"),
+        short.contains(&"Réclamation — 請求 status 🚑,false,réclamation — 請求 status 🚑,réclamation,unicode,30,false"),
         "{short:?}"
+    );
+    assert!(
+        short.contains(&"claim status,false,claim status,claim status,(unmatched),30,true"),
+        "an unmatched variant with half the unmatched events is high volume: {short:?}"
     );
     assert_eq!(
         audit.lines().count(),
@@ -644,4 +651,178 @@ fn long_non_ascii_and_quote_laden_values_are_just_data() {
     );
     let map = std::fs::read_to_string(dir.join("out/pydesc_to_safe_col_map.csv")).unwrap();
     assert!(map.contains("réclamation,pydesc_reclamation"), "{map}");
+}
+
+/// `Rules::canonical_of` with each regex compiled once (it compiles them per call).
+fn rule_matcher(rules: &Rules) -> impl Fn(&str) -> Option<(String, String)> + '_ {
+    let regexes: Vec<Option<regex::Regex>> = rules
+        .rules
+        .iter()
+        .map(|r| (r.kind == MatchKind::Regex).then(|| regex::Regex::new(&r.pattern).unwrap()))
+        .collect();
+    move |cleaned: &str| {
+        rules
+            .rules
+            .iter()
+            .zip(&regexes)
+            .find(|(r, re)| match re {
+                Some(re) => re.is_match(cleaned),
+                None => r.pattern == cleaned,
+            })
+            .map(|(r, _)| (r.name.clone(), r.canonical.clone()))
+    }
+}
+
+/// `rules suggest` on generated events, half of them spelled in ways the shipped rules
+/// miss: both files are written and parse, the suggested rules map each proposal, and
+/// the proposals mostly name the topic that generated the spelling (the generator's
+/// complete rules file). Bad input exits 2 with one error line and writes nothing.
+#[test]
+fn rules_suggest_proposes_canonicals_for_unmatched_spellings() {
+    let dir = temp_dir("cli-suggest");
+    let src = dir.join("events.parquet");
+    let spec = rarecall::demo::DemoSpec {
+        unmapped: 0.5,
+        ..Default::default()
+    };
+    rarecall::demo::write_demo_with(&src, 400, 5, &spec).unwrap();
+    let cfg = config(&dir, &src, &remote_url(), "");
+    let out = rarecall(
+        &["rules", "suggest", "--config", cfg.to_str().unwrap()],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("unmatched description variants"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("proposals covering"), "{stdout}");
+
+    let table = std::fs::read_to_string(dir.join("out/rules_suggestions.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(table.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "description_clean",
+            "event_count",
+            "event_share",
+            "proposed_canonical",
+            "similarity",
+            "runner_up_canonical",
+            "runner_up_similarity",
+            "example_raw",
+            "suggested_rule",
+            "note"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert!(rows.len() > 50, "{} unmatched variants", rows.len());
+    let events = |r: &csv::StringRecord| r[1].parse::<i64>().unwrap();
+    assert!(
+        rows.windows(2).all(|w| events(&w[0]) >= events(&w[1])),
+        "by events descending"
+    );
+
+    let shipped = Rules::default_rules().unwrap();
+    let suggested_text = std::fs::read_to_string(dir.join("out/rules_suggested.csv")).unwrap();
+    let suggested = Rules::parse(&suggested_text, "rules_suggested.csv").unwrap();
+    assert_eq!(&suggested.rules[..shipped.rules.len()], &shipped.rules[..]);
+    let proposals = rows.iter().filter(|r| !r[3].is_empty()).count();
+    assert_eq!(suggested.rules.len(), shipped.rules.len() + proposals);
+    let complete = Rules::parse(&rarecall::demo::complete_rules_csv(), "complete").unwrap();
+    let (truth_of, suggested_of) = (rule_matcher(&complete), rule_matcher(&suggested));
+
+    let (mut right, mut right_events, mut all_events) = (0usize, 0i64, 0i64);
+    for r in &rows {
+        let clean = &r[0];
+        let truth = truth_of(clean)
+            .filter(|(name, _)| name.ends_with("_variants"))
+            .map(|(_, c)| c)
+            .unwrap_or_else(|| panic!("{clean:?} has no generating topic"));
+        all_events += events(r);
+        if &r[3] == truth.as_str() {
+            right += 1;
+            right_events += events(r);
+        }
+        if r[3].is_empty() {
+            assert!(r[8].is_empty() && !r[9].is_empty(), "{r:?}");
+            assert_eq!(suggested_of(clean), None, "{clean:?}");
+        } else {
+            // The edited rules file maps the variant to the proposal, by its rule.
+            assert_eq!(
+                suggested_of(clean),
+                Some((r[8].to_string(), r[3].to_string())),
+                "{clean:?}"
+            );
+        }
+    }
+    let share = right as f64 / rows.len() as f64;
+    let share_events = right_events as f64 / all_events as f64;
+    println!(
+        "rules suggest through Spark: {right} of {} unmatched variants right ({:.1} %), {:.1} % of their events",
+        rows.len(),
+        100.0 * share,
+        100.0 * share_events
+    );
+    assert!(
+        share >= 0.8 && share_events >= 0.8,
+        "{share} {share_events}"
+    );
+
+    // Bad input: the same errors and exit code as the other commands, no files.
+    let bad = [
+        (
+            vec![
+                "--config".to_string(),
+                dir.join("nope.toml").display().to_string(),
+            ],
+            "cannot read config file",
+        ),
+        (
+            vec![
+                "--config".to_string(),
+                cfg.display().to_string(),
+                "--source".into(),
+                dir.join("nope.parquet").display().to_string(),
+            ],
+            "does not exist",
+        ),
+        (
+            vec![
+                "--config".to_string(),
+                cfg.display().to_string(),
+                "--min-similarity".into(),
+                "1.5".into(),
+            ],
+            "--min-similarity",
+        ),
+    ];
+    for (args, want) in bad {
+        let out_dir = temp_dir("cli-suggest-bad");
+        let mut all = vec!["rules".to_string(), "suggest".into()];
+        all.extend(args);
+        all.extend([
+            "--out".to_string(),
+            out_dir.join("out").display().to_string(),
+        ]);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = rarecall(&all, &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(out.status.code(), Some(2), "{want}: {stderr}");
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains(want) && errors[0].contains("fix:"),
+            "{stderr}"
+        );
+        assert!(
+            files_under(&out_dir.join("out")).is_empty(),
+            "{want}: files written"
+        );
+    }
 }
