@@ -135,3 +135,61 @@ fn a_model_for_other_features_is_refused() {
     );
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
 }
+
+/// The token expression compiled into `score --in-spark` splits, drops, spells out
+/// and de-pluralizes exactly as the Rust tokenizer the model was fitted with.
+#[test]
+fn spark_tokenizes_descriptions_as_rust_does() {
+    use arrow::array::{Array, AsArray};
+    use rarecall::encode::tokens::{tokenize, tokens_sql};
+    let texts = [
+        "claims status - inbound",
+        "PWD RESET",
+        "claim denied (transfer",
+        "rx question / callback",
+        "status of the address analysis",
+        "glasses gas bus",
+        "e.o.b.",
+        "réclamation ÉTÉ",
+        "  --  ",
+        "xfer to mgmt; 2 appts",
+        "a b c q",
+    ];
+    let spark = spark();
+    let select = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "select {i} as k, array_sort(array_distinct({})) as tokens",
+                tokens_sql(&rarecall::score::sql_string(t))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let batches = spark
+        .query(
+            "tokens",
+            &format!("{select} order by k"),
+            &Default::default(),
+        )
+        .unwrap();
+    let mut got = Vec::new();
+    for b in &batches {
+        let lists = b.column(1).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            let v = lists.value(r);
+            let s = v.as_string::<i32>();
+            got.push(
+                (0..s.len())
+                    .map(|j| s.value(j).to_string())
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    let want: Vec<Vec<String>> = texts
+        .iter()
+        .map(|t| tokenize(t).into_iter().collect())
+        .collect();
+    assert_eq!(got, want);
+}
