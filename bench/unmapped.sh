@@ -48,7 +48,7 @@ import csv, json, os, sys, statistics
 work = sys.argv[1]
 rows = []
 for d in sorted(os.listdir(work)):
-    if not d.startswith("shipped-"):
+    if not d.startswith("shipped-") or not os.path.isdir(os.path.join(work, d)):
         continue
     seed = d.split("-", 1)[1]
     try:
