@@ -9,6 +9,11 @@
 # Java 17. Idempotent: `start` on a running server only checks it answers; `stop`
 # stops only the process whose pid file this script wrote.
 #
+# Result streams are cut every 16 MB (senderMaxStreamSize, 1 GB by default), so that
+# every larger pull goes through the client's reattach path, as a pull longer than
+# senderMaxStreamDuration (2 minutes) does on any server; tests/faults.rs checks that
+# such a pull comes back whole.
+#
 # Environment:
 #   RARECALL_SPARK_PORT   port (default 15002)
 #   RARECALL_CACHE        cache folder (default ~/.cache/rarecall)
@@ -90,6 +95,7 @@ start() {
       --conf spark.ui.enabled=false \
       --conf spark.sql.shuffle.partitions=4 \
       --conf spark.sql.session.timeZone=UTC \
+      --conf spark.connect.execute.reattachable.senderMaxStreamSize=16m \
       --conf spark.driver.bindAddress=127.0.0.1 \
       --conf spark.sql.warehouse.dir="$RUN_DIR/warehouse" \
       --conf "spark.driver.extraJavaOptions=-Djava.io.tmpdir=$RUN_DIR/tmp -Dderby.system.home=$RUN_DIR" \

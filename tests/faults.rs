@@ -1,5 +1,6 @@
-//! Faults: a server that never answers (timeouts), and a Spark Connect server killed
-//! in the middle of a query (bounded failure, nothing written, a rerun succeeds).
+//! Faults: a server that never answers (timeouts), a Spark Connect server killed
+//! in the middle of a query (bounded failure, nothing written, a rerun succeeds), and
+//! a result stream the server ends early on purpose (the pull comes back whole).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -151,4 +152,58 @@ fn the_server_killed_mid_query_fails_fast_writes_nothing_and_a_rerun_succeeds() 
     spark_local(port, "stop");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("model.json").is_file());
+}
+
+/// The server ends a reattachable result stream after `senderMaxStreamSize` bytes
+/// (16 MB on the test server, scripts/spark-local.sh) or `senderMaxStreamDuration` (2
+/// minutes), and the client must reattach. The client crate took such an end for the
+/// end of the results and returned a partial pull without an error, until patched
+/// (vendor/apache-spark-connect-core); this pull of about 60 MB must come back whole.
+#[test]
+fn a_result_stream_the_server_ends_early_is_resumed_not_truncated() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    let spark = spark();
+    let conf = spark
+        .query(
+            "conf",
+            "set spark.connect.execute.reattachable.senderMaxStreamSize",
+            &Default::default(),
+        )
+        .unwrap();
+    let value = conf
+        .iter()
+        .flat_map(|b| {
+            let v = b.column(1).as_string::<i32>();
+            (0..b.num_rows())
+                .map(|i| v.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .next()
+        .unwrap_or_default();
+    assert_eq!(
+        value, "16m",
+        "the test server must cut streams at 16 MB: restart it with scripts/spark-local.sh stop && scripts/test.sh"
+    );
+    let n = 3_000_000_i64;
+    let batches = spark
+        .query(
+            "large pull",
+            &format!("select id, concat('row-', cast(id as string)) as label from range({n})"),
+            &Default::default(),
+        )
+        .unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows as i64, n, "every row of the pull");
+    let sum: i64 = batches
+        .iter()
+        .map(|b| {
+            b.column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .sum::<i64>()
+        })
+        .sum();
+    assert_eq!(sum, n * (n - 1) / 2, "each row exactly once");
 }
