@@ -11,6 +11,7 @@ pub mod encode;
 pub mod error;
 pub mod matrix;
 pub mod model;
+pub mod numeric;
 pub mod outputs;
 pub mod pipeline;
 pub mod remote;

@@ -208,42 +208,9 @@ pub fn average_precision_of(curve: &PrCurve) -> f64 {
     if ap > 0.0 { ap } else { 0.0 }
 }
 
-/// `np.sum` of a contiguous float64 array: NumPy's pairwise summation.
-///
-/// Source: `pairwise_sum` in NumPy's `numpy/_core/src/umath/loops_utils.h.src`:
-/// below 8 terms a plain loop from 0; up to 128 terms 8 interleaved accumulators
-/// combined as `((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))`, the remainder added in turn;
-/// above, split at a multiple of 8 near the middle and recurse. Checked bit for bit
-/// against `np.sum` by the AP fixtures (5 to 1001 terms).
-pub fn numpy_sum(a: &[f64]) -> f64 {
-    pairwise_sum(a)
-}
-
-fn pairwise_sum(a: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
-    let n = a.len();
-    if n < 8 {
-        a.iter().fold(0.0, |s, &v| s + v)
-    } else if n <= BLOCK {
-        let mut r = [0.0_f64; 8];
-        r.copy_from_slice(&a[..8]);
-        let whole = n - n % 8;
-        for chunk in a[8..whole].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(chunk) {
-                *acc += v;
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[whole..] {
-            res += v;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
-    }
-}
+/// NumPy's pairwise summation; it lives in [`crate::numeric`] (re-exported here for
+/// the callers that import it from `threshold`).
+pub use crate::numeric::numpy_sum;
 
 /// The cutoff rule: a precision floor and an optional cap on the outreach volume.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -1056,16 +1023,6 @@ mod tests {
         assert!(apply_cap(&scores, &keys[..1], 0.3, None).is_err());
         assert!(apply_cap(&scores, &keys, f64::NAN, None).is_err());
         assert!(apply_cap(&scores, &keys, 0.3, Some(0)).is_err());
-    }
-
-    #[test]
-    fn numpy_sum_matches_plain_sum_on_exact_values() {
-        // Integers are summed exactly in any order; checks the block logic covers
-        // every element for all lengths around the 8 / 128 boundaries.
-        for n in [0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 130, 300, 1000] {
-            let a: Vec<f64> = (1..=n).map(|v| v as f64).collect();
-            assert_eq!(numpy_sum(&a), (n * (n + 1) / 2) as f64, "n = {n}");
-        }
     }
 
     #[test]

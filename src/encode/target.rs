@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::threshold::numpy_sum;
+use crate::numeric::numpy_sum;
 
 /// How much a category's mean is pulled towards the overall mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,424 @@
+//! Cross-validation over `C`: [`GridSearchParams`] (checked) -> `grid_search` ->
+//! [`GridSearchResult`]. Grouped folds given by the caller, each held-out fold
+//! scored by weighted average precision ([`CvScore`]); the held-out fold is masked
+//! with zero weights instead of copying the training rows; the best `C` is refitted
+//! on all rows, and the out-of-fold scores are kept for the calibration.
+
+use serde::{Deserialize, Serialize};
+
+use super::estimator::{
+    FittedLogisticRegression, LogisticRegressionParams, check_c, check_max_iter, check_tol,
+    check_training_data, check_weights,
+};
+use super::objective::sigmoid;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+
+/// Cross-validation over `C`: grouped folds given by the caller, scored by average
+/// precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridSearchParams {
+    /// Candidate `C` values, each finite and > 0 (searched in ascending order;
+    /// duplicates are searched once).
+    pub c_grid: Vec<f64>,
+    /// Number of folds, >= 2; fold ids run over `0..n_folds`.
+    pub n_folds: usize,
+    /// `tol` of every fit.
+    pub tol: f64,
+    /// `max_iter` of every fit.
+    pub max_iter: usize,
+}
+
+/// Cross-validated average precision of one `C`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvScore {
+    pub c: f64,
+    /// Mean of `fold_ap`.
+    pub mean_ap: f64,
+    /// Population standard deviation of `fold_ap` (as scikit-learn's
+    /// `std_test_score`).
+    pub std_ap: f64,
+    /// Held-out average precision of each fold, by fold id.
+    pub fold_ap: Vec<f64>,
+    /// Whether every fold's fit met its stopping rule.
+    pub all_converged: bool,
+}
+
+/// What [`GridSearchParams::grid_search`] found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridSearchResult {
+    /// One entry per distinct `C`, ascending.
+    pub scores: Vec<CvScore>,
+    /// Index into `scores` of the chosen `C`.
+    pub best_index: usize,
+    /// The chosen `C`: highest mean AP, the smaller `C` on ties.
+    pub best_c: f64,
+    /// Out-of-fold probability of every training row under the chosen `C` (each
+    /// row scored once, by the fit that did not see its fold). Not serialized.
+    #[serde(skip)]
+    pub oof_scores: Vec<f64>,
+    /// The same rows' out-of-fold linear scores `x . beta + b` (what a calibration
+    /// is fitted on). Not serialized.
+    #[serde(skip)]
+    pub oof_decision: Vec<f64>,
+    /// The refit on all rows with the chosen `C`.
+    pub model: FittedLogisticRegression,
+}
+
+impl GridSearchParams {
+    /// Refuses an empty grid, a `C` that is not finite and > 0, fewer than 2
+    /// folds, and bad `tol` / `max_iter`.
+    pub fn check(&self) -> Result<()> {
+        if self.c_grid.is_empty() {
+            return Err(Error::params(
+                "c_grid",
+                "at least one C value",
+                "an empty list",
+            ));
+        }
+        for &c in &self.c_grid {
+            check_c("c_grid", c)?;
+        }
+        if self.n_folds < 2 {
+            return Err(Error::params("cv_folds", "an integer >= 2", self.n_folds));
+        }
+        check_tol(self.tol)?;
+        check_max_iter(self.max_iter)
+    }
+
+    /// For each `C` (ascending), fits on all folds but one (warm-started from the
+    /// previous `C`'s fit of the same fold), scores the held-out fold by weighted
+    /// average precision, and averages over folds; picks the best `C` and refits
+    /// on all rows.
+    ///
+    /// `class_weight_w` weights the training loss (class times sampling weights);
+    /// `eval_weight` weights the held-out rows in the average precision (for
+    /// example the inverse of each row's sampling rate); `folds[i]` is the fold id
+    /// of row `i`, assigned by member so that a member's rows share a fold.
+    pub fn grid_search(
+        &self,
+        x: &Matrix,
+        y: &[f64],
+        class_weight_w: &[f64],
+        eval_weight: &[f64],
+        folds: &[usize],
+    ) -> Result<GridSearchResult> {
+        self.check()?;
+        check_training_data(x, y, class_weight_w)?;
+        let n = x.n_rows();
+        check_weights("eval_weight", eval_weight, n)?;
+        if folds.len() != n {
+            return Err(Error::params(
+                "folds",
+                format!("{n} fold ids (one per row)"),
+                format!("{} ids", folds.len()),
+            ));
+        }
+        let k = self.n_folds;
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (i, &f) in folds.iter().enumerate() {
+            match members.get_mut(f) {
+                Some(m) => m.push(i),
+                None => {
+                    return Err(Error::params(
+                        "folds",
+                        format!("fold ids in 0..{k}"),
+                        format!("id {f} at row {i}"),
+                    ));
+                }
+            }
+        }
+        for (fold, held) in members.iter().enumerate() {
+            let (tw_neg, tw_pos) =
+                (0..n)
+                    .filter(|&i| folds[i] != fold)
+                    .fold((0.0, 0.0), |(a, b), i| {
+                        if y[i] == 1.0 {
+                            (a, b + class_weight_w[i])
+                        } else {
+                            (a + class_weight_w[i], b)
+                        }
+                    });
+            let held_pos: f64 = held
+                .iter()
+                .filter(|&&i| y[i] == 1.0)
+                .map(|&i| eval_weight[i])
+                .sum();
+            if held.is_empty() || held_pos <= 0.0 || tw_pos <= 0.0 || tw_neg <= 0.0 {
+                return Err(Error::data(
+                    format!(
+                        "cross-validation fold {fold} holds {} rows and {} positive rows (weighted {held_pos}); every fold needs a positive row and the other folds both classes",
+                        held.len(),
+                        held.iter().filter(|&&i| y[i] == 1.0).count()
+                    ),
+                    "lower model.cv_folds or widen the training window",
+                ));
+            }
+        }
+
+        let mut grid = self.c_grid.clone();
+        grid.sort_by(f64::total_cmp);
+        grid.dedup();
+
+        let mut prev: Vec<Option<FittedLogisticRegression>> = vec![None; k];
+        let mut scores = Vec::with_capacity(grid.len());
+        let mut oof = vec![0.0; n];
+        let mut oof_z = vec![0.0; n];
+        let mut best_oof = vec![0.0; n];
+        let mut best_oof_z = vec![0.0; n];
+        let mut best_index = 0;
+        let mut fold_w = vec![0.0; n];
+        for (ci, &c) in grid.iter().enumerate() {
+            let params = LogisticRegressionParams {
+                c,
+                tol: self.tol,
+                max_iter: self.max_iter,
+                fit_intercept: true,
+            };
+            let mut fold_ap = Vec::with_capacity(k);
+            let mut all_converged = true;
+            for fold in 0..k {
+                // The held-out rows get weight 0: the objective skips them, so this
+                // is the fit on the other folds' rows without copying them.
+                for ((fw, &w), &f) in fold_w.iter_mut().zip(class_weight_w).zip(folds) {
+                    *fw = if f == fold { 0.0 } else { w };
+                }
+                let fit = params.fit_checked(x, y, &fold_w, prev[fold].as_ref())?;
+                all_converged &= fit.converged;
+                let held = &members[fold];
+                let mut yh = Vec::with_capacity(held.len());
+                let mut sh = Vec::with_capacity(held.len());
+                let mut wh = Vec::with_capacity(held.len());
+                for &i in held {
+                    let z = fit.decision_function(x.row(i));
+                    let p = sigmoid(z);
+                    oof[i] = p;
+                    oof_z[i] = z;
+                    yh.push(y[i]);
+                    sh.push(p);
+                    wh.push(eval_weight[i]);
+                }
+                fold_ap.push(average_precision(&yh, &sh, &wh)?);
+                prev[fold] = Some(fit);
+            }
+            let mean_ap = fold_ap.iter().sum::<f64>() / k as f64;
+            let var = fold_ap.iter().map(|a| (a - mean_ap).powi(2)).sum::<f64>() / k as f64;
+            if ci == 0 || mean_ap > scores_mean(&scores, best_index) {
+                best_index = ci;
+                best_oof.copy_from_slice(&oof);
+                best_oof_z.copy_from_slice(&oof_z);
+            }
+            scores.push(CvScore {
+                c,
+                mean_ap,
+                std_ap: var.sqrt(),
+                fold_ap,
+                all_converged,
+            });
+        }
+        let best_c = grid[best_index];
+        let model = LogisticRegressionParams {
+            c: best_c,
+            tol: self.tol,
+            max_iter: self.max_iter,
+            fit_intercept: true,
+        }
+        .fit(x, y, class_weight_w, None)?;
+        Ok(GridSearchResult {
+            scores,
+            best_index,
+            best_c,
+            oof_scores: best_oof,
+            oof_decision: best_oof_z,
+            model,
+        })
+    }
+}
+
+fn scores_mean(scores: &[CvScore], i: usize) -> f64 {
+    scores.get(i).map_or(f64::NEG_INFINITY, |s| s.mean_ap)
+}
+
+/// Weighted average precision of one held-out fold: scikit-learn's
+/// `average_precision_score`, owned by `threshold`.
+fn average_precision(y: &[f64], score: &[f64], weight: &[f64]) -> Result<f64> {
+    crate::threshold::average_precision(y, score, Some(weight))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ClassWeight;
+    use crate::model::test_support::{FIXTURES, Fixture, METRICS, Metrics, norm_rel};
+
+    #[test]
+    fn average_precision_matches_scikit_learn() {
+        let m: Metrics = serde_json::from_str(METRICS).unwrap();
+        assert!(m.average_precision.len() >= 4);
+        for case in &m.average_precision {
+            let w = case
+                .weight
+                .clone()
+                .unwrap_or_else(|| vec![1.0; case.y.len()]);
+            let ap = average_precision(&case.y, &case.score, &w).unwrap();
+            assert!(
+                (ap - case.average_precision).abs() < 1e-12,
+                "{ap} vs {}",
+                case.average_precision
+            );
+        }
+        // Hand-checked: ranking 1, 0, 1 gives (1/2)(1) + (1/2)(2/3).
+        let ap = average_precision(&[1.0, 0.0, 1.0], &[0.9, 0.8, 0.7], &[1.0; 3]).unwrap();
+        assert!((ap - (0.5 + 1.0 / 3.0)).abs() < 1e-15);
+        // All tied: AP is the (weighted) prevalence.
+        let ap = average_precision(&[1.0, 0.0, 0.0, 0.0], &[0.5; 4], &[1.0; 4]).unwrap();
+        assert!((ap - 0.25).abs() < 1e-15);
+    }
+
+    #[test]
+    fn grid_search_params_check_refuses_bad_values() {
+        let grid = GridSearchParams {
+            c_grid: vec![0.1, 1.0],
+            n_folds: 3,
+            tol: 1e-6,
+            max_iter: 100,
+        };
+        assert!(grid.check().is_ok());
+        for bad in [
+            GridSearchParams {
+                c_grid: vec![],
+                ..grid.clone()
+            },
+            GridSearchParams {
+                c_grid: vec![1.0, 0.0],
+                ..grid.clone()
+            },
+            GridSearchParams {
+                c_grid: vec![f64::NAN],
+                ..grid.clone()
+            },
+            GridSearchParams {
+                n_folds: 1,
+                ..grid.clone()
+            },
+            GridSearchParams {
+                tol: 0.0,
+                ..grid.clone()
+            },
+            GridSearchParams {
+                max_iter: 0,
+                ..grid.clone()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn grid_search_picks_a_sensible_c_and_scores_every_row_once() {
+        let fx: Fixture = serde_json::from_str(FIXTURES[2].1).unwrap();
+        let x = Matrix::from_rows(&fx.x).unwrap();
+        let y = &fx.y;
+        let n = y.len();
+        // Members of 4 consecutive rows; fold = member id mod 5 (grouped).
+        let folds: Vec<usize> = (0..n).map(|i| (i / 4) % 5).collect();
+        let cw = ClassWeight::Balanced.sample_weights(y).unwrap();
+        let eval = vec![1.0; n];
+        let params = GridSearchParams {
+            c_grid: vec![100.0, 1e-5, 1.0, 0.01, 1.0],
+            n_folds: 5,
+            tol: 1e-8,
+            max_iter: 1000,
+        };
+        let res = params.grid_search(&x, y, &cw, &eval, &folds).unwrap();
+        let cs: Vec<f64> = res.scores.iter().map(|s| s.c).collect();
+        assert_eq!(cs, vec![1e-5, 0.01, 1.0, 100.0]);
+        let best = &res.scores[res.best_index];
+        assert_eq!(best.c, res.best_c);
+        assert!(res.scores.iter().all(|s| s.mean_ap <= best.mean_ap));
+        assert!(
+            res.scores
+                .iter()
+                .all(|s| s.fold_ap.len() == 5 && s.all_converged)
+        );
+        let prevalence = y.iter().sum::<f64>() / n as f64;
+        assert!(best.mean_ap > 2.0 * prevalence, "{:?}", res.scores);
+        eprintln!("grid: {:?} best C {}", res.scores, res.best_c);
+
+        // Out-of-fold scores: one per row, each from the fit that did not see it.
+        assert_eq!(res.oof_scores.len(), n);
+        assert!(res.oof_scores.iter().all(|p| *p > 0.0 && *p < 1.0));
+        let lr = LogisticRegressionParams {
+            c: res.best_c,
+            tol: 1e-8,
+            max_iter: 1000,
+            fit_intercept: true,
+        };
+        for fold in 0..5 {
+            let train: Vec<usize> = (0..n).filter(|&i| folds[i] != fold).collect();
+            let yt: Vec<f64> = train.iter().map(|&i| y[i]).collect();
+            let wt: Vec<f64> = train.iter().map(|&i| cw[i]).collect();
+            let fit = lr.fit(&x.select_rows(&train), &yt, &wt, None).unwrap();
+            let held: Vec<usize> = (0..n).filter(|&i| folds[i] == fold).collect();
+            let (mut yh, mut sh) = (Vec::new(), Vec::new());
+            for &i in &held {
+                let p = sigmoid(fit.decision_function(x.row(i)));
+                assert!((p - res.oof_scores[i]).abs() < 1e-6, "row {i}");
+                yh.push(y[i]);
+                sh.push(res.oof_scores[i]);
+            }
+            let ap = average_precision(&yh, &sh, &vec![1.0; yh.len()]).unwrap();
+            assert!((ap - best.fold_ap[fold]).abs() < 1e-12);
+        }
+        // The refit uses every row.
+        let full = lr.fit(&x, y, &cw, None).unwrap();
+        assert!(norm_rel(&res.model.coef, &full.coef) < 1e-6);
+    }
+
+    #[test]
+    fn grid_search_ties_go_to_the_smaller_c() {
+        // No features: every C gives constant scores, so every AP is the prevalence.
+        let n = 40;
+        let x = Matrix::new(n, 0);
+        let y: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
+        let folds: Vec<usize> = (0..n).map(|i| (i / 4) % 2).collect();
+        let w = vec![1.0; n];
+        let params = GridSearchParams {
+            c_grid: vec![10.0, 0.1, 1.0],
+            n_folds: 2,
+            tol: 1e-8,
+            max_iter: 100,
+        };
+        let res = params.grid_search(&x, &y, &w, &w, &folds).unwrap();
+        assert_eq!(res.best_c, 0.1);
+        assert_eq!(res.best_index, 0);
+        assert!(res.scores.iter().all(|s| (s.mean_ap - 0.25).abs() < 1e-12));
+    }
+
+    #[test]
+    fn grid_search_refuses_bad_folds() {
+        let n = 20;
+        let x = Matrix::new(n, 1);
+        let y: Vec<f64> = (0..n).map(|i| if i < 4 { 1.0 } else { 0.0 }).collect();
+        let w = vec![1.0; n];
+        let params = GridSearchParams {
+            c_grid: vec![1.0],
+            n_folds: 2,
+            tol: 1e-6,
+            max_iter: 100,
+        };
+        // Fold 1 has no positive row.
+        let folds: Vec<usize> = (0..n).map(|i| usize::from(i >= 10)).collect();
+        assert!(matches!(
+            params.grid_search(&x, &y, &w, &w, &folds),
+            Err(Error::Data { .. })
+        ));
+        // Fold id out of range, wrong length.
+        let folds: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        assert!(params.grid_search(&x, &y, &w, &w, &folds).is_err());
+        assert!(params.grid_search(&x, &y, &w, &w, &[0, 1]).is_err());
+        // An empty fold.
+        let folds = vec![0; n];
+        assert!(params.grid_search(&x, &y, &w, &w, &folds).is_err());
+    }
+}
