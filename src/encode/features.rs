@@ -170,20 +170,23 @@ pub fn numeric_columns(missing_days: f64, prior: f64) -> Vec<NumericColumn> {
     .into_iter()
     .map(|(n, s, t)| (n.to_string(), s, t))
     .collect();
-    // Day gaps as steps: edges in days.
+    // Day gaps as steps: edges in days; the last bin runs to infinity.
     let bins: [(&str, &[f64]); 3] = [
         ("days_since_prev", &[0.0, 1.0, 2.0, 7.0, 30.0, 90.0]),
         ("days_since_last_escalation", &[0.0, 7.0, 30.0, 90.0, 180.0]),
         ("tenure_days", &[0.0, 30.0, 90.0, 180.0]),
     ];
+    // The open-ended last bin is the reference and has no column: with it, the bins
+    // and the missing indicator would add up to the intercept exactly, a flat
+    // direction that only the (tiny, at large C) penalty holds, and L-BFGS crawls.
     for (source, edges) in bins {
-        for (k, &lo) in edges.iter().enumerate() {
-            let hi = edges.get(k + 1).copied();
-            let name = match hi {
-                Some(h) => format!("{source}_{lo}_{h}"),
-                None => format!("{source}_{lo}_plus"),
-            };
-            spec.push((name, source, T::Bin { lo, hi }));
+        for pair in edges.windows(2) {
+            let (lo, hi) = (pair[0], pair[1]);
+            spec.push((
+                format!("{source}_{lo}_{hi}"),
+                source,
+                T::Bin { lo, hi: Some(hi) },
+            ));
         }
     }
     spec.into_iter()
@@ -585,7 +588,11 @@ mod tests {
             .map(|c| c.name)
             .collect();
         assert!(names.contains(&"days_since_prev_0_1".to_string()));
-        assert!(names.contains(&"days_since_prev_90_plus".to_string()));
+        assert!(names.contains(&"days_since_prev_30_90".to_string()));
+        assert!(
+            !names.iter().any(|n| n.ends_with("_plus")),
+            "no reference bin column"
+        );
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
     }
