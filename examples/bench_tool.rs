@@ -173,7 +173,7 @@ fn train_inputs(t: &FeatureTable, cfg: &Config) -> TrainInputs {
 }
 
 fn peak_rss_mib() -> f64 {
-    rarecall::peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
+    rarecall::commands::common::peak_rss_bytes().unwrap_or(0) as f64 / (1024.0 * 1024.0)
 }
 
 // ---- subcommands -------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+//! The model file format, `model.json`: what `rarecall run` writes and `rarecall score`
+//! reads — the struct, its format version, and loading it with the version checked
+//! first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Result};
+use crate::rules;
+use crate::train::{self, TrainedModel};
+
+/// The `model.json` format this rarecall writes and reads. 2: Platt calibration in
+/// place of the intercept-only prior shift; class weight searched. 3: token flags,
+/// description x history crosses, decayed counts, gap bins, clock features, and
+/// target encodings on the logit scale.
+pub const MODEL_FORMAT_VERSION: u32 = 3;
+
+/// `model.json`: everything `score` needs to reproduce the test scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub format_version: u32,
+    pub rarecall_version: String,
+    pub run_id: String,
+    pub spark_version: String,
+    /// Source column per role, and the categoricals as (source column, feature name).
+    pub columns: BTreeMap<String, String>,
+    pub categoricals: Vec<(String, String)>,
+    pub rules: Vec<rules::Rule>,
+    pub split_boundary: String,
+    /// Look-back of the history features (days); scoring must use the same.
+    pub history_days: u32,
+    pub target_neg_pos_member_ratio: f64,
+    pub seed: i64,
+    pub target_precision: f64,
+    pub best_c: f64,
+    pub cv: Vec<train::CvEntry>,
+    pub trained: TrainedModel,
+}
+
+impl ModelFile {
+    /// The precision floor the model's threshold was chosen for (from its rule).
+    pub fn threshold_precision(&self) -> f64 {
+        self.target_precision
+    }
+}
+
+/// Reads and parses a model.json file.
+pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
+    let bytes = std::fs::read(path).map_err(|e| error::Error::Output {
+        location: path.display().to_string(),
+        problem: format!("the model cannot be read ({e})"),
+        fix: "pass the model.json written by `rarecall run` with --model".into(),
+    })?;
+    // The version first: an older file fails on its version, not on a missing field.
+    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("format_version").and_then(|f| f.as_u64()));
+    if let Some(v) = version.filter(|&v| v != u64::from(MODEL_FORMAT_VERSION)) {
+        return Err(error::Error::Data {
+            problem: format!(
+                "{} has model format version {v}, this rarecall reads {MODEL_FORMAT_VERSION}",
+                path.display()
+            ),
+            fix: "retrain the model with this version of rarecall (rarecall run) and pass its model.json".into(),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| error::Error::Data {
+        problem: format!("{} is not a rarecall model.json ({e})", path.display()),
+        fix: "pass the model.json written by `rarecall run` with --model".into(),
+    })
+}

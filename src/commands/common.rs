@@ -1,0 +1,71 @@
+//! What several commands share: the names of the files they write, run ids, the
+//! Spark connection from a `Config`, the duplicate-events warning, log cells, and
+//! the peak memory `run` reports.
+
+use crate::config::{self, Config};
+use crate::error::Result;
+use crate::spark::Spark;
+use crate::table;
+use crate::train;
+
+/// Name of the normalization audit file.
+pub const AUDIT_FILE: &str = "pydescription_normalization_audit.csv";
+/// Name of the run summary file.
+pub const SUMMARY_FILE: &str = "run_summary.json";
+/// Name of the appended runs log.
+pub const RUNS_LOG_FILE: &str = "outreach_runs_log.csv";
+/// Name of the appended scoring log.
+pub const SCORING_LOG_FILE: &str = "outreach_scoring_log.csv";
+/// Name of the proposals file of `rules suggest`.
+pub const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
+/// Name of the ready-to-edit rules file of `rules suggest`.
+pub const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
+
+/// A new run id: UTC time to the second and a salt from the clock and the process id
+/// (the folder name of a run's outputs and the key of its log row).
+pub(crate) fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let salt = train::fnv1a(
+        format!(
+            "{}{}",
+            now.timestamp_nanos_opt().unwrap_or(0),
+            std::process::id()
+        )
+        .as_bytes(),
+    );
+    format!("{}-{:06x}", now.format("%Y%m%dT%H%M%SZ"), salt & 0xff_ffff)
+}
+
+/// Connects to the configured Spark Connect server (deadlines and reconnect grace
+/// from the configuration).
+pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
+    Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
+}
+
+/// One warning line when the source has exact duplicate events that the policy
+/// let through or dropped (the `error` policy has refused them before this).
+pub(crate) fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicatePolicy) {
+    if c.duplicate_events > 0 {
+        let what = match policy {
+            config::DuplicatePolicy::Drop => "dropped",
+            config::DuplicatePolicy::Keep | config::DuplicatePolicy::Error => "kept",
+        };
+        eprintln!(
+            "rarecall: warning: {} of {} events are exact duplicates of another event; {what} (data.duplicate_events)",
+            c.duplicate_events, c.n_events
+        );
+    }
+}
+
+/// A log cell: the number, or empty when there is none.
+pub(crate) fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

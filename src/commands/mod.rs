@@ -1,0 +1,18 @@
+//! The subcommands, one file and one public function each (`main` parses the flags
+//! and calls one of these): `run` trains and writes the outputs, `score` scores a
+//! window with a saved model, `check` validates the connection and the source,
+//! `demo_data` writes synthetic events, `rules_suggest` proposes description rules.
+//! What several of them share (file names, run ids, the connection) is in `common`.
+
+pub mod check;
+pub mod common;
+pub mod demo_data;
+pub mod rules_suggest;
+pub mod run;
+pub mod score;
+
+pub use check::check;
+pub use demo_data::demo_data;
+pub use rules_suggest::rules_suggest;
+pub use run::run;
+pub use score::score;

@@ -1,0 +1,121 @@
+//! `rarecall rules suggest`: the normalization audit of the source under the
+//! configured rules (Spark), then a proposed canonical value for every cleaned
+//! description no rule matches (pure, in `crate::suggest`); writes
+//! `rules_suggestions.csv` and `rules_suggested.csv`.
+
+use anyhow::Context;
+
+use super::common::{self, SUGGESTED_RULES_FILE, SUGGESTIONS_FILE, new_run_id};
+use crate::cli::SuggestArgs;
+use crate::config::{self, Config};
+use crate::error::{self, Result};
+use crate::outputs::Outputs;
+use crate::pipeline;
+use crate::remote::Env;
+use crate::report;
+use crate::sql;
+use crate::suggest;
+
+/// What `rules suggest` did.
+#[derive(Debug, Clone)]
+pub struct SuggestReport {
+    pub run_id: String,
+    pub output_dir: String,
+    pub total_events: i64,
+    /// Distinct cleaned values no rule matched, and their events.
+    pub unmatched_variants: usize,
+    pub unmatched_events: i64,
+    /// Variants with a proposed canonical, and their events.
+    pub proposals: usize,
+    pub proposed_events: i64,
+}
+
+/// `rarecall rules suggest`: the configuration, the proposals, and a summary of them
+/// on stdout.
+pub fn rules_suggest(args: &SuggestArgs) -> anyhow::Result<()> {
+    let cfg = config::load(&args.common, None, &Env::from_process()).context("configuration")?;
+    let params = suggest::SuggestParams {
+        min_similarity: args.min_similarity,
+        ..Default::default()
+    };
+    let r = propose(&cfg, &params)?;
+    let pct = |part: i64| 100.0 * part as f64 / r.total_events.max(1) as f64;
+    println!("rules suggest {}", r.run_id);
+    println!(
+        "  {} unmatched description variants, {} events ({:.1} % of {} events)",
+        r.unmatched_variants,
+        r.unmatched_events,
+        pct(r.unmatched_events),
+        r.total_events
+    );
+    println!(
+        "  {} proposals covering {} events ({:.1} %); {} variants without a similar canonical",
+        r.proposals,
+        r.proposed_events,
+        pct(r.proposed_events),
+        r.unmatched_variants - r.proposals
+    );
+    println!(
+        "outputs in {} ({}, {}): review the proposals, then point normalization.rules at the edited file",
+        r.output_dir, SUGGESTIONS_FILE, SUGGESTED_RULES_FILE
+    );
+    Ok(())
+}
+
+/// `rules suggest`: the normalization audit of the source under the configured rules
+/// (Spark, as `check` connects and `run` builds the `descriptions` view), then for
+/// every cleaned value no rule matches the nearest canonical value (pure, in
+/// `suggest`); writes `rules_suggestions.csv` and `rules_suggested.csv`.
+fn propose(cfg: &Config, params: &suggest::SuggestParams) -> Result<SuggestReport> {
+    params.check()?;
+    let p = &cfg.pipeline;
+    let run_id = new_run_id();
+    // Opened first, as `run` does: a destination that cannot be written fails before
+    // any Spark work.
+    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let spark = common::connect(cfg)?;
+    let types = pipeline::register_and_check_source(&spark, p)?;
+    spark.register_rules(&p.rules)?;
+    // Only the views the audit needs: the later ones (interactions, features) would
+    // check nothing the suggestions depend on.
+    for v in sql::render_pipeline(p, types, sql::ReadWindow::default())? {
+        spark.create_view(&v)?;
+        if v.name == "descriptions" {
+            break;
+        }
+    }
+    let audit = report::audit_rows(&spark.query(
+        "normalization audit",
+        "select * from descriptions order by event_count desc, description_raw asc nulls first",
+        &Default::default(),
+    )?)?;
+    if audit.iter().map(|r| r.events).sum::<i64>() == 0 {
+        return Err(error::Error::Source {
+            source_name: p.source.describe(),
+            problem: "has no rows".into(),
+            fix: "point the source at the events (or check its filter); demo data: rarecall demo-data".into(),
+        });
+    }
+    let s = suggest::suggest(&audit, &p.rules, params)?;
+    let files = vec![
+        (
+            SUGGESTIONS_FILE.to_string(),
+            suggest::suggestions_csv(&p.rules, &s)?,
+        ),
+        (
+            SUGGESTED_RULES_FILE.to_string(),
+            suggest::suggested_rules_csv(&p.rules, &s)?,
+        ),
+    ];
+    outputs.publish(&run_id, files)?;
+    let (proposals, proposed_events) = s.proposed();
+    Ok(SuggestReport {
+        run_id,
+        output_dir: outputs.location().to_string(),
+        total_events: s.total_events,
+        unmatched_variants: s.rows.len(),
+        unmatched_events: s.unmatched_events,
+        proposals,
+        proposed_events,
+    })
+}

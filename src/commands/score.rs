@@ -1,0 +1,216 @@
+//! `rarecall score`: daily scoring with a saved `model.json` — the same features for
+//! a window (with the history look-back), scored in Rust or compiled to Spark SQL,
+//! an outreach file with reasons and a scoring log row.
+
+use anyhow::Context;
+
+use super::common::{self, SCORING_LOG_FILE, new_run_id, opt, warn_duplicates};
+use crate::artifact::{self, ModelFile};
+use crate::cli::ScoreArgs;
+use crate::config::{self, Config};
+use crate::error::Result;
+use crate::outputs::Outputs;
+use crate::pipeline::{self, Timings};
+use crate::remote::Env;
+use crate::report;
+use crate::rules;
+use crate::score;
+use crate::table;
+use crate::threshold;
+use crate::train::TrainedModel;
+
+/// What `score` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ScoreRequest {
+    pub model: ModelFile,
+    pub window: score::ScoringWindow,
+    pub in_spark: bool,
+    pub top: Option<usize>,
+    pub cap: Option<usize>,
+    pub all_scores: bool,
+}
+
+/// What `score` did.
+#[derive(Debug, Clone)]
+pub struct ScoreReport {
+    pub run_id: String,
+    pub output_dir: String,
+    pub outreach_file: String,
+    /// Interactions in the window (Rust path; the in-Spark path only counts what came back).
+    pub scored: Option<usize>,
+    pub selected: usize,
+    pub timings: Vec<(String, f64)>,
+}
+
+/// `rarecall score`: the configuration, the model, the window; the scoring and its
+/// report on stdout.
+pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
+    let cfg = config::load(&args.common, None, &Env::from_process()).context("configuration")?;
+    let model = artifact::load_model(&args.model)?;
+    let req = ScoreRequest {
+        model,
+        window: score::ScoringWindow::parse(
+            args.date.as_deref(),
+            args.from.as_deref(),
+            args.to.as_deref(),
+        )?,
+        in_spark: args.in_spark,
+        top: args.top,
+        cap: args.threshold_cap.or(cfg.pipeline.threshold.threshold_cap),
+        all_scores: args.all_scores,
+    };
+    let r = score_window(&cfg, &req)?;
+    println!(
+        "score {}: {} rows selected{} ({})",
+        r.run_id,
+        r.selected,
+        r.scored
+            .map(|n| format!(" of {n} interactions"))
+            .unwrap_or_default(),
+        if req.in_spark {
+            "scored in Spark"
+        } else {
+            "scored in Rust"
+        }
+    );
+    for (stage, secs) in &r.timings {
+        println!("  {stage:<30} {secs:>8.2} s");
+    }
+    println!("outputs in {} ({})", r.output_dir, r.outreach_file);
+    Ok(())
+}
+
+/// Daily scoring: the same features for a window (with the history look-back), the
+/// saved encoders, coefficients, Platt calibration and threshold; an outreach file with
+/// reasons and a scoring log row.
+fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
+    let m = &req.model;
+    // The model's rules and history window define its features: use them.
+    let mut p = cfg.pipeline.clone();
+    p.rules = rules::Rules {
+        source: format!("model {}", m.run_id),
+        rules: m.rules.clone(),
+    };
+    p.features.history_days = m.history_days;
+    score::check_model_fits(m, &p)?;
+    let frags = if req.in_spark {
+        Some(score::compile(m, req.top, req.cap)?)
+    } else {
+        None
+    };
+    let run_id = new_run_id();
+    let mut timings = Timings::default();
+    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let spark = timings.time("connect", || common::connect(cfg))?;
+    let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
+    warn_duplicates(&got.checks, p.duplicate_events);
+    let t = &m.trained;
+    // Rows to contact (and, with --all-scores, every scored row), by score desc.
+    let (selected, all_rows, n_scored): (
+        Vec<report::OutreachRow>,
+        Vec<table::ScoredRow>,
+        Option<usize>,
+    ) = match &got.features {
+        Some(f) => timings.time("score window", || {
+            let rows: Vec<usize> = (0..f.len()).collect();
+            let x = t.encoder.transform(f, &rows)?;
+            let scores = t.score(&x);
+            let keys: Vec<&str> = f.interaction_id.iter().map(String::as_str).collect();
+            let chosen = match (req.top, t.threshold.threshold()) {
+                (Some(n), _) => threshold::top_n(&scores, &keys, n)?,
+                (None, Some(th)) => threshold::apply_cap(&scores, &keys, th, req.cap)?.selected,
+                (None, None) => Vec::new(),
+            };
+            let scored_row = |i: usize| table::ScoredRow {
+                interaction_id: f.interaction_id[i].clone(),
+                member_id: f.member_id[i].clone(),
+                interaction_ts_us: f.interaction_ts_us[i],
+                label: f.label[i],
+                z: x.row(i).to_vec(),
+                score: scores[i],
+            };
+            let sel = chosen.iter().map(|&i| scored_row(i)).collect::<Vec<_>>();
+            let all = if req.all_scores {
+                (0..f.len()).map(scored_row).collect()
+            } else {
+                Vec::new()
+            };
+            Ok((to_outreach(t, &sel), all, Some(f.len())))
+        })?,
+        None => {
+            let all = if req.all_scores {
+                got.scored.clone()
+            } else {
+                Vec::new()
+            };
+            (to_outreach(t, &got.scored), all, None)
+        }
+    };
+    let outreach_file = match req.top {
+        Some(n) => format!(
+            "outreach_top{n}_{}_{}.csv",
+            req.window.start, req.window.end
+        ),
+        None => report::outreach_file_name(m.threshold_precision(), req.cap).replace(
+            ".csv",
+            &format!("_{}_{}.csv", req.window.start, req.window.end),
+        ),
+    };
+    let mut files = vec![(outreach_file.clone(), report::outreach_csv(&selected)?)];
+    if req.all_scores {
+        files.push((
+            "window_scores.csv".to_string(),
+            report::test_scores_csv(all_rows.iter().map(|r| report::ScoreRow {
+                interaction_id: &r.interaction_id,
+                member_id: &r.member_id,
+                interaction_ts_us: r.interaction_ts_us,
+                label: r.label,
+                score: r.score,
+            }))?,
+        ));
+    }
+    let log_row = vec![
+        run_id.clone(),
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        m.run_id.clone(),
+        req.window.start.to_string(),
+        req.window.end.to_string(),
+        if req.in_spark { "in_spark" } else { "rust" }.to_string(),
+        n_scored.map(|n| n.to_string()).unwrap_or_default(),
+        selected.len().to_string(),
+        opt(t.threshold.threshold()),
+        req.top.map(|n| n.to_string()).unwrap_or_default(),
+        outreach_file.clone(),
+    ];
+    timings.time("write outputs", || {
+        outputs.publish(&run_id, files)?;
+        outputs.append_log(
+            SCORING_LOG_FILE,
+            report::SCORING_LOG_COLUMNS,
+            &run_id,
+            &log_row,
+        )
+    })?;
+    Ok(ScoreReport {
+        run_id,
+        output_dir: outputs.location().to_string(),
+        outreach_file,
+        scored: n_scored,
+        selected: selected.len(),
+        timings: timings.0,
+    })
+}
+
+fn to_outreach(t: &TrainedModel, rows: &[table::ScoredRow]) -> Vec<report::OutreachRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(k, r)| report::OutreachRow {
+            rank: k + 1,
+            member_id: r.member_id.clone(),
+            interaction_id: r.interaction_id.clone(),
+            interaction_ts_us: r.interaction_ts_us,
+            score: r.score,
+            reasons: t.reasons(&r.z, 3),
+        })
+        .collect()
+}
