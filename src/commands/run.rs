@@ -76,7 +76,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// (`train::train`), score the test window and pick the outreach list, write.
 fn train_and_publish(cfg: &Config) -> Result<RunReport> {
     let p = &cfg.pipeline;
-    let params = p.train_params();
+    let params = TrainParams::from(p);
     params.check()?;
     let run_id = new_run_id();
     let mut timings = Timings::default();
@@ -319,7 +319,7 @@ fn print_report(r: &RunReport) {
     );
     match r.threshold.threshold() {
         Some(t) => println!(
-            "  C = {} | threshold {t:.6} (chosen on out-of-fold training scores)",
+            "  C = {} | threshold {t:.6} (chosen on the forward validation slice)",
             r.best_c
         ),
         None => println!(
