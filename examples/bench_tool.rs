@@ -26,6 +26,7 @@ use rarecall::model::GridSearchParams;
 use rarecall::remote::Env;
 use rarecall::table::{FeatureTable, Split};
 use rarecall::threshold::{ThresholdRule, precision_recall_curve};
+use rarecall::train::TrainParams;
 use serde_json::json;
 
 // ---- .npy (little-endian, C order; only what this tool writes) ------------------------
@@ -158,7 +159,7 @@ struct TrainInputs {
 }
 
 fn train_inputs(t: &FeatureTable, cfg: &Config) -> TrainInputs {
-    let p = cfg.pipeline.train_params();
+    let p = TrainParams::from(&cfg.pipeline);
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling = rows.iter().map(|&i| t.sample_weight[i]).collect();
@@ -271,7 +272,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     )?;
     let materialize_secs = t0.elapsed().as_secs_f64();
     let t = &got.features;
-    let p = cfg.pipeline.train_params();
+    let p = TrainParams::from(&cfg.pipeline);
     let ti = train_inputs(t, &cfg);
     let (enc, x) =
         p.encoder
@@ -404,7 +405,7 @@ fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
     let batches = read_parquet_dir(&dir.join("features.parquet"))?;
     let t = rarecall::table::feature_table(&batches, &cat_names(&cfg))?;
     drop(batches);
-    let p = cfg.pipeline.train_params();
+    let p = TrainParams::from(&cfg.pipeline);
     let ti = train_inputs(&t, &cfg);
     let mut secs = Vec::new();
     let mut x = Matrix::default();

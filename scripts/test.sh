@@ -23,6 +23,7 @@ eval "$(scripts/object-stores.sh env | sed 's/^/export /')"
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+python3 scripts/check_imports.py
 log="$(mktemp)"
 status=0
 RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --locked 2>&1 | tee "$log" || status=$?

@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use crate::cli::{CommonArgs, RunArgs};
 use crate::error::{Error, Result};
+use crate::ident::Ident;
 use crate::model::ClassWeight;
 use crate::remote::{self, Env, Remote, RemoteInputs};
 use crate::rules::Rules;
-use crate::sql::Ident;
 
 // ---- raw: what the TOML file may say ---------------------------------------------
 
@@ -282,52 +282,6 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The checked training parameters.
-    pub fn train_params(&self) -> crate::train::TrainParams {
-        use crate::encode::{FeatureEncoderParams, MultiHotParams, TargetEncoderParams};
-        crate::train::TrainParams {
-            encoder: FeatureEncoderParams {
-                multi_hot: MultiHotParams {
-                    top_n: self.features.top_n_descriptions,
-                    min_support: self.features.min_support.max(1),
-                },
-                tokens: crate::encode::tokens::TokenParams {
-                    top_n: self.features.top_n_tokens,
-                    min_support: self.features.min_support.max(1),
-                },
-                crosses: crate::encode::cross::CrossParams {
-                    top_n: self.features.cross_descriptions,
-                },
-                target: TargetEncoderParams {
-                    scale: self.features.target_encoding,
-                    ..Default::default()
-                },
-                missing_days: f64::from(self.features.history_days),
-            },
-            grid: crate::model::GridSearchParams {
-                c_grid: self.model.c_grid.clone(),
-                n_folds: self.model.cv_folds,
-                tol: 1e-6,
-                max_iter: 1000,
-            },
-            class_weights: self.model.class_weights.clone(),
-            rule: crate::threshold::ThresholdRule {
-                target_precision: self.threshold.target_precision,
-                cap: self.threshold.threshold_cap,
-            },
-            confidence: crate::threshold::ConfidenceParams {
-                level: self.threshold.confidence,
-                rounds: self.threshold.bootstrap_rounds,
-            },
-            validation: crate::train::ValidationParams {
-                split_us: self.split_boundary_micros(),
-                validation_days: self.model.validation_days,
-                embargo_days: self.model.embargo_days,
-            },
-            seed: self.seed,
-        }
-    }
-
     /// The split boundary as microseconds since the epoch (midnight UTC).
     pub fn split_boundary_micros(&self) -> i64 {
         self.split_boundary

@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod encode;
 pub mod error;
+pub mod ident;
 pub mod matrix;
 pub mod model;
 pub mod numeric;
@@ -29,6 +30,7 @@ pub mod sql;
 pub mod suggest;
 pub mod table;
 pub mod threshold;
+pub mod timefmt;
 pub mod train;
 
 // `score` (the module) and the tests name the model file at the crate root.

@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::config::Pipeline;
+use crate::config::{ColumnMap, Pipeline};
 use crate::error::{Error, Result};
 use crate::spark::Spark;
 use crate::sql::{self, SourceTypes};
 use crate::table::{self, EventChecks, FeatureTable};
+// In the leaf `timefmt` (so that `train` need not import this module); re-exported here.
+pub use crate::timefmt::fmt_us;
 
 /// Wall time of each stage, in run order.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +47,87 @@ pub struct SparkOutputs {
 /// Registers the source and checks its schema against the mapping.
 pub fn register_and_check_source(spark: &Spark, p: &Pipeline) -> Result<SourceTypes> {
     let dtypes = spark.register_source(&p.source)?;
-    table::check_source_schema(&p.columns, &dtypes)
+    check_source_schema(&p.columns, &dtypes)
+}
+
+fn base_type(t: &str) -> &str {
+    t.split('(').next().unwrap_or(t).trim()
+}
+
+/// Checks the source columns against the mapping: every mapped column present (Spark
+/// resolves names case-insensitively, so do we) with a usable type. Returns how the
+/// time column must be read.
+pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Result<SourceTypes> {
+    let find = |name: &str| {
+        dtypes
+            .iter()
+            .find(|(n, _)| n == name)
+            .or_else(|| dtypes.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+            .map(|(_, t)| t.as_str())
+    };
+    let available = || {
+        let names: Vec<_> = dtypes.iter().map(|(n, t)| format!("{n} {t}")).collect();
+        names.join(", ")
+    };
+    const IDS: &[&str] = &[
+        "string", "varchar", "char", "tinyint", "smallint", "int", "bigint", "decimal",
+    ];
+    const TS: &[&str] = &["timestamp", "timestamp_ntz", "date", "string"];
+    const TEXT: &[&str] = &["string", "varchar", "char", "void"];
+    const LABEL: &[&str] = &["boolean", "tinyint", "smallint", "int", "bigint"];
+    const CAT: &[&str] = &[
+        "string", "varchar", "char", "boolean", "tinyint", "smallint", "int", "bigint", "void",
+    ];
+    let mut checks: Vec<(&str, &str, &[&str], &str)> = vec![
+        ("member_id", cols.member_id.raw(), IDS, "string or integer"),
+        (
+            "interaction_id",
+            cols.interaction_id.raw(),
+            IDS,
+            "string or integer",
+        ),
+        (
+            "event_ts",
+            cols.event_ts.raw(),
+            TS,
+            "timestamp, date or ISO-8601 string",
+        ),
+        ("description", cols.description.raw(), TEXT, "string"),
+        ("label", cols.label.raw(), LABEL, "0/1 integer or boolean"),
+    ];
+    for (src, _) in &cols.categoricals {
+        checks.push(("categoricals", src.raw(), CAT, "string, integer or boolean"));
+    }
+    let mut types = SourceTypes::default();
+    for (role, name, allowed, expected) in checks {
+        let Some(t) = find(name) else {
+            return Err(Error::Schema {
+                role: role.into(),
+                column: name.into(),
+                expected: "a column of that name".into(),
+                found: format!("no such column (source has: {})", available()),
+                fix: format!("set columns.{role} to one of the source's column names"),
+            });
+        };
+        let b = base_type(t);
+        // A decimal id is only an integer when its scale is 0.
+        let ok = allowed.contains(&b) && (b != "decimal" || t.ends_with(",0)"));
+        if !ok {
+            return Err(Error::Schema {
+                role: role.into(),
+                column: name.into(),
+                expected: expected.into(),
+                found: t.into(),
+                fix: format!(
+                    "map columns.{role} to a {expected} column, or cast it in a view of the source"
+                ),
+            });
+        }
+        if role == "event_ts" && b == "string" {
+            types.event_ts_is_string = true;
+        }
+    }
+    Ok(types)
 }
 
 /// Refuses events that would make every later number wrong.
@@ -159,13 +241,6 @@ pub fn check_split(c: &EventChecks, p: &Pipeline) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// A timestamp for messages.
-pub fn fmt_us(us: Option<i64>) -> String {
-    us.and_then(chrono::DateTime::from_timestamp_micros)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| "-".into())
 }
 
 /// The stages `run` and `score` share: server version, source and schema check, the
@@ -329,5 +404,75 @@ pub fn run_scoring_spark(
                 scored,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::pipeline_from_toml;
+
+    fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn schema_check_accepts_the_contract_and_case_differences() {
+        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let t = check_source_schema(
+            &p.columns,
+            &dt(&[
+                ("MEMBER_ID", "bigint"),
+                ("interaction_id", "string"),
+                ("event_ts", "string"),
+                ("pydescription", "string"),
+                ("escalated", "boolean"),
+                ("channel", "string"),
+            ]),
+        )
+        .unwrap();
+        assert!(t.event_ts_is_string);
+    }
+
+    #[test]
+    fn schema_check_names_missing_and_mistyped_columns() {
+        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let base = [
+            ("member_id", "string"),
+            ("interaction_id", "string"),
+            ("event_ts", "timestamp"),
+            ("pydescription", "string"),
+            ("escalated", "int"),
+            ("channel", "string"),
+        ];
+        let mut missing = dt(&base);
+        missing.remove(4);
+        let e = check_source_schema(&p.columns, &missing)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`escalated`")
+                && e.contains("columns.label")
+                && e.contains("no such column"),
+            "{e}"
+        );
+        let mut wrong = dt(&base);
+        wrong[4].1 = "double".into();
+        let e = check_source_schema(&p.columns, &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("found double") && e.contains("0/1 integer or boolean"),
+            "{e}"
+        );
+        let mut wrong = dt(&base);
+        wrong[2].1 = "int".into();
+        let e = check_source_schema(&p.columns, &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("columns.event_ts"), "{e}");
     }
 }

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{DuplicatePolicy, Pipeline};
 use crate::error::{Error, Result};
+// In `ident` (a leaf, so that `config` need not import `sql`); re-exported here.
+pub use crate::ident::Ident;
 
 /// The view files in run order: (file stem, text). File stem = `NN_<view name>`.
 pub const VIEW_FILES: &[(&str, &str)] = &[
@@ -54,42 +56,6 @@ pub fn render_event_checks(now_us: i64) -> Result<RenderedView> {
         sql: EVENT_CHECKS.to_string(),
         params: [("now".to_string(), SqlValue::Timestamp(now_us))].into(),
     })
-}
-
-/// A column or table name from config: any text without control characters, rendered
-/// back-quoted with embedded backticks doubled, so it can never end the identifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ident(String);
-
-impl Ident {
-    pub fn new(key: &str, raw: &str) -> Result<Self> {
-        if raw.is_empty() || raw.trim().is_empty() {
-            return Err(Error::config(
-                key,
-                "a non-empty column or table name",
-                format!("{raw:?}"),
-                "name the column as it appears in the source",
-            ));
-        }
-        if raw.chars().any(|c| c.is_control()) || raw.len() > 255 {
-            return Err(Error::config(
-                key,
-                "a name of at most 255 characters without control characters",
-                format!("{:?}", raw.chars().take(40).collect::<String>()),
-                "name the column as it appears in the source",
-            ));
-        }
-        Ok(Ident(raw.to_string()))
-    }
-
-    pub fn raw(&self) -> &str {
-        &self.0
-    }
-
-    /// `` `name` `` with backticks doubled: Spark's quoted-identifier syntax.
-    pub fn quoted(&self) -> String {
-        format!("`{}`", self.0.replace('`', "``"))
-    }
 }
 
 /// A typed value bound to a `:name` parameter.
@@ -364,14 +330,6 @@ pub fn dry_run_text(views: &[RenderedView]) -> String {
 mod tests {
     use super::*;
     use crate::config::pipeline_from_toml;
-
-    #[test]
-    fn ident_quoting_cannot_escape() {
-        let i = Ident::new("k", "a`; drop table x; --").unwrap();
-        assert_eq!(i.quoted(), "`a``; drop table x; --`");
-        assert!(Ident::new("k", "").is_err());
-        assert!(Ident::new("k", "a\nb").is_err());
-    }
 
     #[test]
     fn every_view_renders_with_all_holes_bound() {

@@ -1,4 +1,4 @@
-//! Typed tables from Spark's Arrow batches, and the source schema check. Pure.
+//! Typed tables from Spark's Arrow batches. Pure.
 //!
 //! The feature table keeps one contiguous vector per column (f64 for numbers, NaN for
 //! a null), descriptions as a compressed sparse row list of dictionary ids and
@@ -13,9 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 
-use crate::config::ColumnMap;
 use crate::error::{Error, Result};
-use crate::sql::SourceTypes;
 
 /// Numeric feature columns of `sql/05_member_history.sql`, in order.
 pub const NUMERIC_FEATURES: &[&str] = &[
@@ -35,86 +33,6 @@ pub const NUMERIC_FEATURES: &[&str] = &[
     "hour_of_day",
     "day_of_week",
 ];
-
-fn base_type(t: &str) -> &str {
-    t.split('(').next().unwrap_or(t).trim()
-}
-
-/// Checks the source columns against the mapping: every mapped column present (Spark
-/// resolves names case-insensitively, so do we) with a usable type. Returns how the
-/// time column must be read.
-pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Result<SourceTypes> {
-    let find = |name: &str| {
-        dtypes
-            .iter()
-            .find(|(n, _)| n == name)
-            .or_else(|| dtypes.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
-            .map(|(_, t)| t.as_str())
-    };
-    let available = || {
-        let names: Vec<_> = dtypes.iter().map(|(n, t)| format!("{n} {t}")).collect();
-        names.join(", ")
-    };
-    const IDS: &[&str] = &[
-        "string", "varchar", "char", "tinyint", "smallint", "int", "bigint", "decimal",
-    ];
-    const TS: &[&str] = &["timestamp", "timestamp_ntz", "date", "string"];
-    const TEXT: &[&str] = &["string", "varchar", "char", "void"];
-    const LABEL: &[&str] = &["boolean", "tinyint", "smallint", "int", "bigint"];
-    const CAT: &[&str] = &[
-        "string", "varchar", "char", "boolean", "tinyint", "smallint", "int", "bigint", "void",
-    ];
-    let mut checks: Vec<(&str, &str, &[&str], &str)> = vec![
-        ("member_id", cols.member_id.raw(), IDS, "string or integer"),
-        (
-            "interaction_id",
-            cols.interaction_id.raw(),
-            IDS,
-            "string or integer",
-        ),
-        (
-            "event_ts",
-            cols.event_ts.raw(),
-            TS,
-            "timestamp, date or ISO-8601 string",
-        ),
-        ("description", cols.description.raw(), TEXT, "string"),
-        ("label", cols.label.raw(), LABEL, "0/1 integer or boolean"),
-    ];
-    for (src, _) in &cols.categoricals {
-        checks.push(("categoricals", src.raw(), CAT, "string, integer or boolean"));
-    }
-    let mut types = SourceTypes::default();
-    for (role, name, allowed, expected) in checks {
-        let Some(t) = find(name) else {
-            return Err(Error::Schema {
-                role: role.into(),
-                column: name.into(),
-                expected: "a column of that name".into(),
-                found: format!("no such column (source has: {})", available()),
-                fix: format!("set columns.{role} to one of the source's column names"),
-            });
-        };
-        let b = base_type(t);
-        // A decimal id is only an integer when its scale is 0.
-        let ok = allowed.contains(&b) && (b != "decimal" || t.ends_with(",0)"));
-        if !ok {
-            return Err(Error::Schema {
-                role: role.into(),
-                column: name.into(),
-                expected: expected.into(),
-                found: t.into(),
-                fix: format!(
-                    "map columns.{role} to a {expected} column, or cast it in a view of the source"
-                ),
-            });
-        }
-        if role == "event_ts" && b == "string" {
-            types.event_ts_is_string = true;
-        }
-    }
-    Ok(types)
-}
 
 /// Which window an interaction belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -503,74 +421,4 @@ pub fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
         min_ts_us: int("min_ts_us")?,
         max_ts_us: int("max_ts_us")?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::pipeline_from_toml;
-
-    fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn schema_check_accepts_the_contract_and_case_differences() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
-        let t = check_source_schema(
-            &p.columns,
-            &dt(&[
-                ("MEMBER_ID", "bigint"),
-                ("interaction_id", "string"),
-                ("event_ts", "string"),
-                ("pydescription", "string"),
-                ("escalated", "boolean"),
-                ("channel", "string"),
-            ]),
-        )
-        .unwrap();
-        assert!(t.event_ts_is_string);
-    }
-
-    #[test]
-    fn schema_check_names_missing_and_mistyped_columns() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
-        let base = [
-            ("member_id", "string"),
-            ("interaction_id", "string"),
-            ("event_ts", "timestamp"),
-            ("pydescription", "string"),
-            ("escalated", "int"),
-            ("channel", "string"),
-        ];
-        let mut missing = dt(&base);
-        missing.remove(4);
-        let e = check_source_schema(&p.columns, &missing)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("`escalated`")
-                && e.contains("columns.label")
-                && e.contains("no such column"),
-            "{e}"
-        );
-        let mut wrong = dt(&base);
-        wrong[4].1 = "double".into();
-        let e = check_source_schema(&p.columns, &wrong)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("found double") && e.contains("0/1 integer or boolean"),
-            "{e}"
-        );
-        let mut wrong = dt(&base);
-        wrong[2].1 = "int".into();
-        let e = check_source_schema(&p.columns, &wrong)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("columns.event_ts"), "{e}");
-    }
 }

@@ -25,7 +25,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::encode::{FeatureEncoderParams, FittedFeatureEncoder};
+use crate::config::Pipeline;
+use crate::encode::cross::CrossParams;
+use crate::encode::tokens::TokenParams;
+use crate::encode::{
+    FeatureEncoderParams, FittedFeatureEncoder, MultiHotParams, TargetEncoderParams,
+};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::model::{
@@ -37,6 +42,7 @@ use crate::threshold::{
     ConfidenceParams, PrCurve, ThresholdChoice, ThresholdRule, average_precision,
     average_precision_of, group_ids, precision_recall_curve,
 };
+use crate::timefmt::fmt_us;
 
 /// One day in microseconds.
 const DAY_US: i64 = 86_400_000_000;
@@ -93,6 +99,53 @@ impl TrainParams {
         }
         self.confidence.check()?;
         self.rule.check()
+    }
+}
+
+/// The checked training parameters of a configured pipeline.
+impl From<&Pipeline> for TrainParams {
+    fn from(p: &Pipeline) -> Self {
+        TrainParams {
+            encoder: FeatureEncoderParams {
+                multi_hot: MultiHotParams {
+                    top_n: p.features.top_n_descriptions,
+                    min_support: p.features.min_support.max(1),
+                },
+                tokens: TokenParams {
+                    top_n: p.features.top_n_tokens,
+                    min_support: p.features.min_support.max(1),
+                },
+                crosses: CrossParams {
+                    top_n: p.features.cross_descriptions,
+                },
+                target: TargetEncoderParams {
+                    scale: p.features.target_encoding,
+                    ..Default::default()
+                },
+                missing_days: f64::from(p.features.history_days),
+            },
+            grid: GridSearchParams {
+                c_grid: p.model.c_grid.clone(),
+                n_folds: p.model.cv_folds,
+                tol: 1e-6,
+                max_iter: 1000,
+            },
+            class_weights: p.model.class_weights.clone(),
+            rule: ThresholdRule {
+                target_precision: p.threshold.target_precision,
+                cap: p.threshold.threshold_cap,
+            },
+            confidence: ConfidenceParams {
+                level: p.threshold.confidence,
+                rounds: p.threshold.bootstrap_rounds,
+            },
+            validation: ValidationParams {
+                split_us: p.split_boundary_micros(),
+                validation_days: p.model.validation_days,
+                embargo_days: p.model.embargo_days,
+            },
+            seed: p.seed,
+        }
     }
 }
 
@@ -311,9 +364,9 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
             format!(
                 "the forward validation slice needs escalations on both sides: the {} training rows before {} hold {fit_positives} positives, the {} rows from {} on hold {val_positives}",
                 fit_rows,
-                crate::pipeline::fmt_us(Some(v.fit_before_us())),
+                fmt_us(Some(v.fit_before_us())),
                 val.len(),
-                crate::pipeline::fmt_us(Some(v.from_us())),
+                fmt_us(Some(v.from_us())),
             ),
             "change model.validation_days (or model.embargo_days), or move model.split_boundary later",
         ));

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use rarecall::demo::Event;
-use rarecall::train::train;
+use rarecall::train::{TrainParams, train};
 
 use crate::common::*;
 
@@ -80,8 +80,8 @@ fn scrambling_the_test_window_leaves_model_and_threshold_bit_identical() {
     };
     assert_ne!(labels(&a), labels(&b));
     // ...and the fitted model and threshold do not.
-    let (ma, _) = train(&a.features, &clean.train_params()).unwrap();
-    let (mb, _) = train(&b.features, &scrambled.train_params()).unwrap();
+    let (ma, _) = train(&a.features, &TrainParams::from(&clean)).unwrap();
+    let (mb, _) = train(&b.features, &TrainParams::from(&scrambled)).unwrap();
     assert_eq!(
         serde_json::to_string(&ma).unwrap(),
         serde_json::to_string(&mb).unwrap()
@@ -279,17 +279,17 @@ fn inverse_sampling_weights_recover_the_coefficients_of_the_unsampled_fit() {
         train_rows.iter().all(|&i| full_t.sample_weight[i] == 1.0),
         "ratio 1e6 keeps every member"
     );
-    let (full, _) = train(&full_t, &full_p.train_params()).unwrap();
+    let (full, _) = train(&full_t, &TrainParams::from(&full_p)).unwrap();
     let full = population_coefs(&full);
     let mut weighted = Vec::new();
     let mut unweighted = Vec::new();
     for seed in 1..=4 {
         let p = cfg(5.0, seed);
         let mut t = run(&p).unwrap().features;
-        let (m, _) = train(&t, &p.train_params()).unwrap();
+        let (m, _) = train(&t, &TrainParams::from(&p)).unwrap();
         weighted.push(population_coefs(&m));
         t.sample_weight.iter_mut().for_each(|w| *w = 1.0);
-        let (m, _) = train(&t, &p.train_params()).unwrap();
+        let (m, _) = train(&t, &TrainParams::from(&p)).unwrap();
         unweighted.push(population_coefs(&m));
     }
     // Mean squared deviation from the unsampled fit, in units of the standard error
