@@ -339,6 +339,33 @@ struct Lookups {
     tokens: Vec<Vec<usize>>,
 }
 
+/// The training row positions (0-based within `rows`, ascending) of every
+/// description flag column and every token column.
+fn column_rows(
+    t: &FeatureTable,
+    rows: &[usize],
+    mh: (&[usize], usize),
+    tok: (&[Vec<usize>], usize),
+) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+    let mut mh_rows = vec![Vec::new(); mh.1];
+    let mut tok_rows = vec![Vec::new(); tok.1];
+    for (k, &i) in rows.iter().enumerate() {
+        let k = k as u32;
+        for &id in description_ids(t, i) {
+            let c = mh.0[id as usize];
+            if c != crate::encode::multi_hot::SKIP && mh_rows[c].last() != Some(&k) {
+                mh_rows[c].push(k);
+            }
+            for &c in &tok.0[id as usize] {
+                if tok_rows[c].last() != Some(&k) {
+                    tok_rows[c].push(k);
+                }
+            }
+        }
+    }
+    (mh_rows, tok_rows)
+}
+
 /// Fills the description, token and cross blocks of row `i` (`out` starts at the
 /// description flags).
 fn fill_descriptions(
@@ -417,9 +444,22 @@ impl FeatureEncoderParams {
         // Descriptions and categoricals stay dictionary ids throughout: no string
         // per row is built, hashed or compared.
         let multi_hot = self.multi_hot.fit_sets(&t.descriptions, rows)?;
-        let tokens = self.tokens.fit_sets(&t.descriptions, rows)?;
+        let mh_lookup = multi_hot.lookup(&t.descriptions.dictionary);
+        let tokens = {
+            let fitted = self.tokens.fit_sets(&t.descriptions, rows)?;
+            let tok_lookup = fitted.lookup(&t.descriptions.dictionary);
+            let (mh_rows, tok_rows) = column_rows(
+                t,
+                rows,
+                (&mh_lookup, multi_hot.n_features()),
+                (&tok_lookup, fitted.n_features()),
+            );
+            let names = multi_hot.feature_names();
+            let existing: Vec<(String, Vec<u32>)> = names.into_iter().zip(mh_rows).collect();
+            fitted.without_duplicates(&existing, |k| tok_rows[k].clone())
+        };
         let lookups = Lookups {
-            multi_hot: multi_hot.lookup(&t.descriptions.dictionary),
+            multi_hot: mh_lookup,
             tokens: tokens.lookup(&t.descriptions.dictionary),
         };
         // Weighted positives per kept description flag pick the crossed ones.

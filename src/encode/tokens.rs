@@ -126,10 +126,21 @@ pub struct TokenColumn {
     pub train_count: usize,
 }
 
+/// A frequent token left without a column because its training column equals an
+/// earlier one (a description flag, or another token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDuplicate {
+    pub token: String,
+    /// The column it duplicates.
+    pub same_as: String,
+}
+
 /// The fitted token flags, in column order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedTokens {
     pub columns: Vec<TokenColumn>,
+    #[serde(default)]
+    pub duplicates: Vec<TokenDuplicate>,
 }
 
 impl TokenParams {
@@ -168,6 +179,7 @@ impl TokenParams {
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         ranked.truncate(self.top_n);
         Ok(FittedTokens {
+            duplicates: Vec::new(),
             columns: ranked
                 .into_iter()
                 .map(|(t, c)| TokenColumn {
@@ -182,6 +194,41 @@ impl TokenParams {
 }
 
 impl FittedTokens {
+    /// Drops every token whose column over the training rows is identical to an
+    /// earlier column: one of `existing` (name, sorted training row positions — the
+    /// description flags), or a token kept before it. With the rules complete, a
+    /// one-word description's token ("complaint") is its description flag again;
+    /// an exact copy adds nothing to the fit but a flat direction (beta_a - beta_b)
+    /// that only the penalty holds, and at large C the solver crawls along it.
+    /// `rows_of(k)` gives token column k's sorted training row positions.
+    pub fn without_duplicates(
+        mut self,
+        existing: &[(String, Vec<u32>)],
+        rows_of: impl Fn(usize) -> Vec<u32>,
+    ) -> FittedTokens {
+        let mut seen: std::collections::HashMap<Vec<u32>, String> = existing
+            .iter()
+            .rev() // the first of equal description columns names the duplicate
+            .map(|(n, r)| (r.clone(), n.clone()))
+            .collect();
+        let mut kept = Vec::new();
+        for (k, c) in std::mem::take(&mut self.columns).into_iter().enumerate() {
+            let rows = rows_of(k);
+            match seen.get(&rows) {
+                Some(same_as) => self.duplicates.push(TokenDuplicate {
+                    token: c.token,
+                    same_as: same_as.clone(),
+                }),
+                None => {
+                    seen.insert(rows, c.name.clone());
+                    kept.push(c);
+                }
+            }
+        }
+        self.columns = kept;
+        self
+    }
+
     pub fn n_features(&self) -> usize {
         self.columns.len()
     }
@@ -262,6 +309,27 @@ mod tests {
         );
         fitted.transform_ids(&[1], &lookup, &mut out);
         assert_eq!(out, [0.0; 3]);
+
+        // claim and status are set on the same rows (2, 3, 4): status goes; inbound
+        // equals a description column given as existing.
+        let rows = [vec![2, 3, 4], vec![2, 3, 4], vec![3, 4]];
+        let deduped =
+            fitted.without_duplicates(&[("pydesc_x".into(), vec![3, 4])], |k| rows[k].clone());
+        let kept: Vec<&str> = deduped.columns.iter().map(|c| c.token.as_str()).collect();
+        assert_eq!(kept, ["claim"]);
+        assert_eq!(
+            deduped.duplicates,
+            [
+                TokenDuplicate {
+                    token: "status".into(),
+                    same_as: "tok_claim".into()
+                },
+                TokenDuplicate {
+                    token: "inbound".into(),
+                    same_as: "pydesc_x".into()
+                }
+            ]
+        );
     }
 
     #[test]
