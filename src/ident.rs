@@ -3,7 +3,7 @@
 //!
 //! A leaf: imports only `error`, so that `config` (which checks the names) and `sql`
 //! (which renders them) can both use it without importing each other. Still
-//! re-exported as `crate::sql::Ident`.
+//! re-exported as `sql::Ident`.
 
 use crate::error::{Error, Result};
 

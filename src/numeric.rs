@@ -4,7 +4,7 @@
 //!
 //! A leaf: pure functions on `f64` slices, `std` only, nothing imported from the
 //! rest of the crate. `threshold` and `encode` use [`numpy_sum`] (still re-exported
-//! as `crate::threshold::numpy_sum`); `model` uses `dot` and `inf_norm`.
+//! as `threshold::numpy_sum`); `model` uses `dot` and `inf_norm`.
 
 /// `np.sum` of a contiguous float64 array: NumPy's pairwise summation.
 ///

@@ -2,7 +2,7 @@
 //!
 //! A leaf: `chrono` only, nothing imported from the rest of the crate, so that
 //! `train` can word its errors without importing `pipeline` (which still re-exports
-//! [`fmt_us`] as `crate::pipeline::fmt_us`).
+//! [`fmt_us`] as `pipeline::fmt_us`).
 
 /// A timestamp for messages: microseconds since the epoch as `YYYY-MM-DD HH:MM:SS`
 /// (UTC), `-` when absent or out of range.
