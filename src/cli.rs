@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,6 +16,8 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,4 +183,28 @@ pub struct SuggestArgs {
     /// The least similarity (0 to 1) for a proposal; below it a variant gets none.
     #[arg(long, default_value_t = 0.3)]
     pub min_similarity: f64,
+}
+
+/// How much is logged on stderr, and in which form (every subcommand takes these).
+/// `RUST_LOG`, when set, replaces the level that `-v` / `-q` choose.
+#[derive(Debug, Args, Clone, Default)]
+pub struct LogArgs {
+    /// More detail on stderr: -v debug, -vv trace (repeatable).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Errors only on stderr (the summary still goes to stdout).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Stderr as text lines, or one JSON object a line (for schedulers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "RARECALL_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `rarecall: ...` lines, `error: ...` for the error that ends a run.
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, level, message, fields, target, span.
+    Json,
 }

@@ -6,7 +6,8 @@
 //!
 //! Where things live: `commands` has one file per subcommand (what `main` calls);
 //! `artifact` is the model file format (`model.json`) that `run` writes and `score`
-//! reads; the other modules are the stages and the maths the commands put together.
+//! reads; `logs` is how `main` shows the `tracing` events the library emits; the
+//! other modules are the stages and the maths the commands put together.
 
 pub mod artifact;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod encode;
 pub mod error;
 pub mod ident;
+pub mod logs;
 pub mod matrix;
 pub mod model;
 pub mod numeric;

@@ -214,7 +214,7 @@ impl Outputs {
     fn counted(&self) {
         let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
         if self.abort_after.is_some_and(|limit| n >= limit) {
-            eprintln!("rarecall: {FAULT_ENV} reached after {n} writes: aborting");
+            tracing::error!("{FAULT_ENV} reached after {n} writes: aborting");
             std::process::abort();
         }
     }

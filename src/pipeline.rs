@@ -21,13 +21,19 @@ pub use crate::timefmt::fmt_us;
 pub struct Timings(pub Vec<(String, f64)>);
 
 impl Timings {
+    /// Runs one stage inside a `stage` span: an info event when it starts, one with
+    /// `elapsed_s` when it is done (debug when it failed: the error says the rest).
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let span = tracing::info_span!("stage", stage);
+        let _entered = span.enter();
         let start = Instant::now();
-        eprintln!("rarecall: {stage} ...");
+        tracing::info!("{stage} ...");
         let out = f();
         let secs = start.elapsed().as_secs_f64();
         if out.is_ok() {
-            eprintln!("rarecall: {stage} done in {secs:.2} s");
+            tracing::info!(elapsed_s = secs, "{stage} done in {secs:.2} s");
+        } else {
+            tracing::debug!(elapsed_s = secs, "{stage} failed after {secs:.2} s");
         }
         self.0.push((stage.to_string(), secs));
         out

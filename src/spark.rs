@@ -115,6 +115,7 @@ impl Spark {
     {
         let f = std::sync::Arc::new(f);
         let mut transport_failures = 0u32;
+        let start = std::time::Instant::now();
         loop {
             let session = self.session.clone();
             let g = f.clone();
@@ -129,7 +130,15 @@ impl Spark {
             };
             let err =
                 match with_deadline_watched(stage, self.timeout, Some(watch), move || g(session)) {
-                    Ok(v) => return Ok(v),
+                    Ok(v) => {
+                        let secs = start.elapsed().as_secs_f64();
+                        tracing::debug!(
+                            call = stage,
+                            elapsed_s = secs,
+                            "spark: {stage} in {secs:.2} s"
+                        );
+                        return Ok(v);
+                    }
                     Err(e) => e,
                 };
             match err {
@@ -145,6 +154,11 @@ impl Spark {
                             &self.remote,
                         ));
                     }
+                    tracing::warn!(
+                        call = stage,
+                        attempt = transport_failures,
+                        "the connection to the Spark server dropped during `{stage}`; it answers again, retrying ({transport_failures} of 3)"
+                    );
                     std::thread::sleep(Duration::from_millis(500 * u64::from(transport_failures)));
                 }
                 CallError::Spark(e) if transport_failures > 0 => {

@@ -324,6 +324,13 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
             score: s.clone(),
         }));
         let mean = grid.scores[grid.best_index].mean_ap;
+        tracing::debug!(
+            class_weight = ?cw,
+            best_c = grid.best_c,
+            mean_ap = mean,
+            "class weight {cw:?}: best C {} (mean average precision {mean:.4})",
+            grid.best_c
+        );
         if best
             .as_ref()
             .is_none_or(|b| mean > b.3.scores[b.3.best_index].mean_ap)

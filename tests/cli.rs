@@ -20,6 +20,9 @@ fn rarecall(args: &[&str], home: &Path) -> Output {
         .env_remove("DATABRICKS_CONFIG_PROFILE")
         .env_remove("DATABRICKS_CONFIG_FILE")
         .env_remove("DATABRICKS_SERVERLESS_COMPUTE_ID")
+        // The log format and level the tests expect, whatever the caller's shell has.
+        .env_remove("RUST_LOG")
+        .env_remove("RARECALL_LOG_FORMAT")
         .output()
         .unwrap()
 }
@@ -70,16 +73,66 @@ fn config_with_columns(
     cfg
 }
 
+/// Every stderr line of a `--log-format json` run, parsed (the test fails on any
+/// line that is not one JSON object).
+fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "{l}");
+            v
+        })
+        .collect()
+}
+
 #[test]
 fn run_writes_the_audit_and_summary() {
     let dir = temp_dir("cli-run");
     let src = small_events(&dir);
     let cfg = config(&dir, &src, &remote_url(), "");
-    let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir);
+    // With JSON logs and -v: every stderr line is JSON, stages carry their duration,
+    // debug events show; the summary is on stdout.
+    let out = rarecall(
+        &[
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "-v",
+        ],
+        &dir,
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stderr);
+    let done = events
+        .iter()
+        .find(|e| {
+            e["level"] == "INFO" && e["span"]["stage"] == "pull features" && e["elapsed_s"].is_f64()
+        })
+        .unwrap_or_else(|| panic!("no stage event with elapsed_s: {events:?}"));
+    assert!(
+        done["message"].as_str().unwrap().contains("done in"),
+        "{done}"
+    );
+    assert!(done["elapsed_s"].as_f64().unwrap() > 0.0, "{done}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["level"] == "DEBUG"
+                && e["message"].as_str().unwrap().starts_with("grid: best C")),
+        "-v shows debug events: {events:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("run "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let audit =
         std::fs::read_to_string(dir.join("out/pydescription_normalization_audit.csv")).unwrap();
@@ -123,6 +176,41 @@ fn check_prints_version_and_mapping_and_dry_run_needs_no_server() {
     );
     assert!(stdout.contains("-- ===== view features ====="), "{stdout}");
     assert!(stdout.contains("-- param :split_boundary = timestamp'2024-10-01 00:00:00.000000'"));
+}
+
+/// A failing run with JSON logs: exit code 2, and the error is itself one JSON line
+/// (level ERROR) with the message and its fix.
+#[test]
+fn json_logs_end_a_failed_run_with_one_json_error() {
+    let dir = temp_dir("cli-json-error");
+    let src = small_events(&dir);
+    let cfg = config_with_columns(&dir, &src, &remote_url(), "member_id = \"member\"", "");
+    let out = rarecall(
+        &[
+            "--log-format",
+            "json",
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stderr);
+    let errors: Vec<_> = events.iter().filter(|e| e["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "{events:?}");
+    assert_eq!(errors[0], events.last().unwrap());
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`member`") && message.contains("fix:"),
+        "{message}"
+    );
+    assert!(files_under(&dir.join("out")).is_empty());
 }
 
 /// One bad input: what to change in a good setup, and words the error must contain.

@@ -31,7 +31,9 @@ fn config(dir: &Path, remote: &str, extra: &str) -> PathBuf {
 fn rarecall(cfg: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rarecall"));
     c.args(["run", "--config", cfg.to_str().unwrap()])
-        .env_remove("SPARK_REMOTE");
+        .env_remove("SPARK_REMOTE")
+        .env_remove("RUST_LOG")
+        .env_remove("RARECALL_LOG_FORMAT");
     c
 }
 

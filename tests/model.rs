@@ -111,13 +111,25 @@ fn run_writes_every_output_and_appends_the_runs_log() {
         ),
     )
     .unwrap();
-    for _ in 0..2 {
+    // The second run with -q: nothing on stderr, the summary still on stdout.
+    for flags in [&[][..], &["-q"][..]] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
             .args(["run", "--config", cfg.to_str().unwrap()])
+            .args(flags)
             .env_remove("SPARK_REMOTE")
+            .env_remove("RUST_LOG")
+            .env_remove("RARECALL_LOG_FORMAT")
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        if !flags.is_empty() {
+            assert_eq!(String::from_utf8_lossy(&o.stderr), "", "-q");
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                stdout.starts_with("run ") && stdout.contains("outputs in"),
+                "{stdout}"
+            );
+        }
     }
     for f in [
         "outreach_threshold_precision20_cap5.csv",

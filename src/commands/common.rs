@@ -42,7 +42,7 @@ pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
     Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
 }
 
-/// One warning line when the source has exact duplicate events that the policy
+/// A warning event when the source has exact duplicate events that the policy
 /// let through or dropped (the `error` policy has refused them before this).
 pub(crate) fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicatePolicy) {
     if c.duplicate_events > 0 {
@@ -50,9 +50,12 @@ pub(crate) fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicateP
             config::DuplicatePolicy::Drop => "dropped",
             config::DuplicatePolicy::Keep | config::DuplicatePolicy::Error => "kept",
         };
-        eprintln!(
-            "rarecall: warning: {} of {} events are exact duplicates of another event; {what} (data.duplicate_events)",
-            c.duplicate_events, c.n_events
+        tracing::warn!(
+            duplicate_events = c.duplicate_events,
+            n_events = c.n_events,
+            "{} of {} events are exact duplicates of another event; {what} (data.duplicate_events)",
+            c.duplicate_events,
+            c.n_events
         );
     }
 }

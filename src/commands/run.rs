@@ -226,11 +226,12 @@ fn test_outreach(
     })
 }
 
-/// Warnings about the fit: the best C at an edge of the grid, no feasible cutoff.
+/// Warning events about the fit: the best C at an edge of the grid, no feasible cutoff.
 fn warn_about_fit(p: &Pipeline, train_report: &train::TrainReport, trained: &TrainedModel) {
     if let Some(edge) = grid_edge(&p.model.c_grid, train_report.best_c) {
-        eprintln!(
-            "rarecall: the best C ({}) is the {edge} value of model.c_grid; the optimum may lie beyond it: consider extending the grid",
+        tracing::warn!(
+            best_c = train_report.best_c,
+            "the best C ({}) is the {edge} value of model.c_grid; the optimum may lie beyond it: consider extending the grid",
             train_report.best_c
         );
     }
@@ -239,8 +240,11 @@ fn warn_about_fit(p: &Pipeline, train_report: &train::TrainReport, trained: &Tra
         best_precision_lower,
     } = trained.threshold
     {
-        eprintln!(
-            "rarecall: no cutoff reaches precision {:.2} with {:.0} % confidence on the validation slice (best precision {:.3}, best lower bound {:.3}); the outreach list is empty",
+        tracing::warn!(
+            target_precision = p.threshold.target_precision,
+            best_precision,
+            best_precision_lower,
+            "no cutoff reaches precision {:.2} with {:.0} % confidence on the validation slice (best precision {:.3}, best lower bound {:.3}); the outreach list is empty",
             p.threshold.target_precision,
             100.0 * p.threshold.confidence,
             best_precision,

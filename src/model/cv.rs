@@ -208,6 +208,19 @@ impl GridSearchParams {
                 best_oof.copy_from_slice(&oof);
                 best_oof_z.copy_from_slice(&oof_z);
             }
+            tracing::debug!(
+                c,
+                mean_ap,
+                std_ap = var.sqrt(),
+                all_converged,
+                "grid: C {c}: mean average precision {mean_ap:.4} (sd {:.4}) over {k} folds{}",
+                var.sqrt(),
+                if all_converged {
+                    ""
+                } else {
+                    ", some fits stopped at max_iter"
+                }
+            );
             scores.push(CvScore {
                 c,
                 mean_ap,
@@ -217,6 +230,7 @@ impl GridSearchParams {
             });
         }
         let best_c = grid[best_index];
+        tracing::debug!(best_c, "grid: best C {best_c}");
         let model = LogisticRegressionParams {
             c: best_c,
             tol: self.tol,

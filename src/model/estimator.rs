@@ -117,6 +117,20 @@ impl LogisticRegressionParams {
                 "check the feature matrix for extreme values, or lower C",
             ));
         }
+        tracing::trace!(
+            c = self.c,
+            n_iter = out.n_iter,
+            converged = out.converged,
+            objective = out.f * scale,
+            "logistic regression C {}: {} L-BFGS iterations, {}",
+            self.c,
+            out.n_iter,
+            if out.converged {
+                "converged"
+            } else {
+                "stopped at max_iter"
+            }
+        );
         let mut coef = out.x;
         let intercept = if self.fit_intercept {
             coef.pop().unwrap_or(0.0)
