@@ -3,6 +3,9 @@
 # Spark Connect server and the local object stores (S3 via moto, Azure Blob via
 # azurite) — and stops them again if this script started them — checks format and
 # lints, and runs every unit and integration test against the real servers.
+# Everything covers the workspace (rarecall and crates/volumes-store). The tests need
+# rarecall's `fault-injection` feature (the hook tests/destinations.rs kills a run
+# with); clippy runs with and without it, so both builds stay clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +24,13 @@ scripts/spark-local.sh start
 scripts/object-stores.sh start
 eval "$(scripts/object-stores.sh env | sed 's/^/export /')"
 
-cargo fmt --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked --features fault-injection -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 python3 scripts/check_imports.py
 log="$(mktemp)"
 status=0
-RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --locked 2>&1 | tee "$log" || status=$?
+RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --workspace --locked --features fault-injection 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "rarecall: %d passed, %d failed\n", p, f }' "$log"

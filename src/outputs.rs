@@ -2,10 +2,10 @@
 //!
 //! Destinations, from the output URL: a local folder (default), `s3://`, `gs://`,
 //! `az://` / `abfss://`, and Unity Catalog Volumes (`/Volumes/<catalog>/<schema>/
-//! <volume>/...` or `dbfs:/Volumes/...`) through the Databricks Files API store in
-//! `files_api`. Cloud credentials come from the usual environment variables of each
-//! cloud (`AWS_*`, `AZURE_*`, `GOOGLE_*`); Volumes use the Databricks host and token of
-//! the Spark connection.
+//! <volume>/...` or `dbfs:/Volumes/...`) through the Databricks Files API store of the
+//! `volumes-store` crate. Cloud stores are built by `object_store::parse_url_opts` with
+//! the usual environment variables of each cloud (`AWS_*`, `AZURE_*`, `GOOGLE_*`) as
+//! options; Volumes use the Databricks host and token of the Spark connection.
 //!
 //! Safe writes: a run first writes every file under `runs/<run_id>/`, then copies each
 //! to its well-known name. Each put and copy replaces a whole object (local files are
@@ -16,21 +16,22 @@
 //! saw is still the set after its write.
 
 use std::sync::Arc;
+#[cfg(feature = "fault-injection")]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use volumes_store::{FilesApiStore, VolumesConfig};
 
 use crate::error::{Error, Result};
 
-/// Test hook for fault tests: `RARECALL_FAULT_ABORT_AFTER_PUTS=N` aborts the process
-/// (no unwinding, no cleanup, as a kill would) after N successful writes.
+/// Test hook for fault tests, only in builds with the `fault-injection` feature:
+/// `RARECALL_FAULT_ABORT_AFTER_PUTS=N` aborts the process (no unwinding, no cleanup, as
+/// a kill would) after N successful writes.
+#[cfg(feature = "fault-injection")]
 const FAULT_ENV: &str = "RARECALL_FAULT_ABORT_AFTER_PUTS";
 
 pub use crate::remote::DatabricksCredentials;
@@ -40,7 +41,9 @@ pub struct Outputs {
     store: Arc<dyn ObjectStore>,
     location: String,
     runtime: tokio::runtime::Runtime,
+    #[cfg(feature = "fault-injection")]
     puts: AtomicUsize,
+    #[cfg(feature = "fault-injection")]
     abort_after: Option<usize>,
 }
 
@@ -63,6 +66,45 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore
     }
 }
 
+/// The `object_store` options of a cloud scheme, read from environment variables the
+/// way `AmazonS3Builder::from_env`, `GoogleCloudStorageBuilder::from_env` and
+/// `MicrosoftAzureBuilder::from_env` read them: every `AWS_*` / `GOOGLE_*` / `AZURE_*`
+/// variable (unknown keys are ignored by `parse_url_opts`), plus `SERVICE_ACCOUNT`
+/// before the `GOOGLE_*` ones and `IDENTITY_ENDPOINT` after the `AZURE_*` ones, so a
+/// later option wins as a later builder call did. `vars` is the environment (tests pass
+/// their own); variables that are not UTF-8 are skipped, as there.
+fn cloud_options(
+    scheme: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
+    let named = |name: &str| {
+        vars.iter()
+            .filter(|(k, _)| k == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let prefixed = |prefix: &str| {
+        vars.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    match scheme {
+        "s3" | "s3a" => prefixed("AWS_"),
+        "gs" => [named("SERVICE_ACCOUNT"), prefixed("GOOGLE_")].concat(),
+        "az" | "azure" | "abfs" | "abfss" => {
+            [prefixed("AZURE_"), named("IDENTITY_ENDPOINT")].concat()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The process environment, minus variables that are not UTF-8.
+fn process_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
 /// The store for an output location.
 fn store_for(
     dir: &str,
@@ -82,7 +124,7 @@ fn store_for(
             "check the URL and the cloud credentials in the environment",
         )
     };
-    if let Some(volume_path) = files_api::parse_volume_path(dir) {
+    if let Some(volume_path) = volumes_store::parse_volume_path(dir) {
         let creds = databricks.ok_or_else(|| {
             err(
                 "writing to a Volume needs a Databricks workspace".into(),
@@ -94,12 +136,13 @@ fn store_for(
         } else {
             format!("https://{}", creds.host)
         };
-        let store = files_api::FilesApiStore::new(
-            &base,
-            files_api::Secret::new(creds.token.clone()),
-            &volume_path,
-        )
-        .map_err(build_err)?;
+        let config = VolumesConfig {
+            user_agent: concat!("rarecall/", env!("CARGO_PKG_VERSION")).to_string(),
+            ..VolumesConfig::new(base, creds.token.clone(), volume_path)
+        };
+        // A build error reads as any store's configuration error: it converts into
+        // `object_store::Error::Generic` (store `FilesApiStore`).
+        let store = FilesApiStore::new(config).map_err(|e| build_err(e.into()))?;
         return Ok(Arc::new(store));
     }
     if dir.starts_with("/Volumes") || dir.starts_with("dbfs:") {
@@ -132,36 +175,27 @@ fn store_for(
             "write it as s3://bucket/prefix, gs://bucket/prefix or az://container/prefix",
         ));
     }
-    let store: Arc<dyn ObjectStore> = match scheme {
-        "s3" | "s3a" => Arc::new(
-            AmazonS3Builder::from_env()
-                .with_url(format!("s3://{authority}"))
-                .build()
-                .map_err(build_err)?,
-        ),
-        "gs" => Arc::new(
-            GoogleCloudStorageBuilder::from_env()
-                .with_url(format!("gs://{authority}"))
-                .build()
-                .map_err(build_err)?,
-        ),
-        "az" | "azure" | "abfs" | "abfss" => Arc::new(
-            MicrosoftAzureBuilder::from_env()
-                .with_url(format!("{scheme}://{authority}"))
-                .build()
-                .map_err(build_err)?,
-        ),
-        other => {
-            return Err(err(
-                format!("the {other}:// scheme is not a supported destination"),
-                "use a local folder, s3://, gs://, az://, abfss:// or /Volumes/...",
-            ));
-        }
-    };
-    Ok(with_prefix(store, path))
+    if !matches!(
+        scheme,
+        "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss"
+    ) {
+        return Err(err(
+            format!("the {scheme}:// scheme is not a supported destination"),
+            "use a local folder, s3://, gs://, az://, abfss:// or /Volumes/...",
+        ));
+    }
+    // Only `scheme://authority` goes to parse_url_opts; the prefix is applied below as
+    // written, as before (parse_url_opts would percent-decode it first).
+    let url = url::Url::parse(&format!("{scheme}://{authority}")).map_err(|e| {
+        build_err(object_store::Error::Generic {
+            store: "URL",
+            source: Box::new(e),
+        })
+    })?;
+    let (store, _) = object_store::parse_url_opts(&url, cloud_options(scheme, process_env()))
+        .map_err(build_err)?;
+    Ok(with_prefix(Arc::from(store), path))
 }
-
-pub mod files_api;
 
 impl Outputs {
     /// Opens the destination and proves it can be written.
@@ -180,13 +214,14 @@ impl Outputs {
             let _guard = runtime.enter();
             store_for(dir, databricks)?
         };
-        let abort_after = std::env::var(FAULT_ENV).ok().and_then(|v| v.parse().ok());
         let out = Outputs {
             store,
             location: dir.trim_end_matches('/').to_string(),
             runtime,
+            #[cfg(feature = "fault-injection")]
             puts: AtomicUsize::new(0),
-            abort_after,
+            #[cfg(feature = "fault-injection")]
+            abort_after: std::env::var(FAULT_ENV).ok().and_then(|v| v.parse().ok()),
         };
         out.probe()?;
         Ok(out)
@@ -211,6 +246,9 @@ impl Outputs {
             })
     }
 
+    /// After each successful write: the fault hook's count (a no-op without the
+    /// `fault-injection` feature).
+    #[cfg(feature = "fault-injection")]
     fn counted(&self) {
         let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
         if self.abort_after.is_some_and(|limit| n >= limit) {
@@ -218,6 +256,9 @@ impl Outputs {
             std::process::abort();
         }
     }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn counted(&self) {}
 
     fn io_err(&self, name: &str, e: object_store::Error) -> Error {
         Error::Output {
@@ -340,5 +381,124 @@ impl Outputs {
 
     pub fn location(&self) -> &str {
         &self.location
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn cloud_options_are_the_variables_from_env_read() {
+        let env = vars(&[
+            ("AWS_ENDPOINT", "http://127.0.0.1:1"),
+            ("IDENTITY_ENDPOINT", "http://msi"),
+            ("AZURE_STORAGE_USE_EMULATOR", "true"),
+            ("GOOGLE_SERVICE_ACCOUNT", "/g.json"),
+            ("SERVICE_ACCOUNT", "/s.json"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("HOME", "/root"),
+        ]);
+        assert_eq!(
+            cloud_options("s3", env.clone()),
+            vars(&[
+                ("AWS_ENDPOINT", "http://127.0.0.1:1"),
+                ("AWS_ALLOW_HTTP", "true")
+            ])
+        );
+        assert_eq!(cloud_options("s3a", env.clone()).len(), 2);
+        // SERVICE_ACCOUNT first, so GOOGLE_SERVICE_ACCOUNT wins as in from_env.
+        assert_eq!(
+            cloud_options("gs", env.clone()),
+            vars(&[
+                ("SERVICE_ACCOUNT", "/s.json"),
+                ("GOOGLE_SERVICE_ACCOUNT", "/g.json")
+            ])
+        );
+        // IDENTITY_ENDPOINT last, so it wins over AZURE_MSI_ENDPOINT as in from_env.
+        for scheme in ["az", "azure", "abfs", "abfss"] {
+            assert_eq!(
+                cloud_options(scheme, env.clone()),
+                vars(&[
+                    ("AZURE_STORAGE_USE_EMULATOR", "true"),
+                    ("IDENTITY_ENDPOINT", "http://msi")
+                ])
+            );
+        }
+        assert!(cloud_options("ftp", env).is_empty());
+    }
+
+    fn open_error(dir: &str, creds: Option<&DatabricksCredentials>) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        match store_for(dir, creds) {
+            Ok(_) => panic!("{dir} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn destinations_that_cannot_be_configured_say_why() {
+        let m = open_error("ftp://host/x", None);
+        assert!(
+            m.contains("the ftp:// scheme is not a supported destination"),
+            "{m}"
+        );
+        let m = open_error("s3:///x", None);
+        assert!(m.contains("the URL names no bucket or container"), "{m}");
+        let m = open_error("/Volumes/main/cx", None);
+        assert!(
+            m.contains("a Volume path needs /Volumes/<catalog>/<schema>/<volume>"),
+            "{m}"
+        );
+        let m = open_error("dbfs:/Volumes/main/cx/vol/out", None);
+        assert!(
+            m.contains("writing to a Volume needs a Databricks workspace"),
+            "{m}"
+        );
+        let creds = DatabricksCredentials {
+            host: "adb-1.azuredatabricks.net".into(),
+            token: SecretString::from(" "),
+        };
+        let m = open_error("/Volumes/main/cx/vol/out", Some(&creds));
+        assert!(
+            m.contains(
+                "the destination cannot be configured (Generic FilesApiStore error: the Databricks token is empty)"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn cloud_urls_build_through_parse_url_opts() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        for (dir, shown) in [
+            ("s3://bucket/a/b", "PrefixObjectStore(a/b)"),
+            ("s3a://bucket", "AmazonS3(bucket)"),
+            ("gs://bucket", "GoogleCloudStorage(bucket)"),
+            ("gs://bucket/a/", "PrefixObjectStore(a)"),
+            (
+                "abfss://container@account.dfs.core.windows.net/prefix",
+                "PrefixObjectStore(prefix)",
+            ),
+        ] {
+            let store = store_for(dir, None).unwrap_or_else(|e| panic!("{dir}: {e}"));
+            assert_eq!(store.to_string(), shown, "{dir}");
+        }
     }
 }

@@ -14,11 +14,15 @@
 //! 7. `spark.remote`, then `spark.profile` of the config file
 //! 8. the `[DEFAULT]` profile of `~/.databrickscfg`
 //!
-//! The token never appears in `Display`, `Debug` or any error message.
+//! The token is a `SecretString` from where it is read to where it is sent (the Spark
+//! connection string, the Files API's `Authorization` header); it never appears in
+//! `Display`, `Debug` or any error message.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 
@@ -54,10 +58,10 @@ impl Env {
 }
 
 /// Databricks workspace credentials (for Volumes through the Files API).
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct DatabricksCredentials {
     pub host: String,
-    pub token: String,
+    pub token: SecretString,
 }
 
 impl fmt::Debug for DatabricksCredentials {
@@ -70,17 +74,17 @@ impl fmt::Debug for DatabricksCredentials {
 /// `DATABRICKS_TOKEN`, else none.
 pub fn databricks_credentials(remote: &Remote, env: &Env) -> Option<DatabricksCredentials> {
     if remote.param("use_ssl") == Some("true")
-        && let Some(token) = remote.param("token")
+        && let Some(token) = remote.token()
     {
         return Some(DatabricksCredentials {
             host: remote.host().to_string(),
-            token: token.to_string(),
+            token: token.clone(),
         });
     }
     match (env.var("DATABRICKS_HOST"), env.var("DATABRICKS_TOKEN")) {
         (Some(h), Some(t)) => Some(DatabricksCredentials {
             host: h.trim_end_matches('/').to_string(),
-            token: t.to_string(),
+            token: SecretString::from(t),
         }),
         _ => None,
     }
@@ -98,13 +102,31 @@ pub struct RemoteInputs {
     pub profile_config: Option<String>,
 }
 
+/// The value of a connection-string parameter: a secret for the keys
+/// [`is_secret_key`] names (`token`, `*secret*`, `*password*`).
+#[derive(Clone)]
+enum ParamValue {
+    Plain(String),
+    Secret(SecretString),
+}
+
+impl ParamValue {
+    fn new(key: &str, value: String) -> Self {
+        if is_secret_key(key) {
+            ParamValue::Secret(SecretString::from(value))
+        } else {
+            ParamValue::Plain(value)
+        }
+    }
+}
+
 /// A resolved Spark Connect endpoint. Holds the token; prints without it.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Remote {
     host: String,
     port: u16,
     /// `key=value` parameters of the connection string, in order.
-    params: Vec<(String, String)>,
+    params: Vec<(String, ParamValue)>,
     /// Where the setting came from, for messages ("--remote", "profile DEFAULT", ...).
     pub origin: String,
 }
@@ -116,11 +138,27 @@ impl Remote {
     pub fn port(&self) -> u16 {
         self.port
     }
+    /// The value of a parameter that is not a secret (`None` for `token` and the other
+    /// secret keys: see [`Remote::token`]).
     pub fn param(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .and_then(|(_, v)| match v {
+                ParamValue::Plain(v) => Some(v.as_str()),
+                ParamValue::Secret(_) => None,
+            })
+    }
+
+    /// The `token` parameter.
+    pub fn token(&self) -> Option<&SecretString> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == "token")
+            .and_then(|(_, v)| match v {
+                ParamValue::Secret(t) => Some(t),
+                ParamValue::Plain(_) => None,
+            })
     }
 
     /// The host as it goes in a URL: an IPv6 address in brackets.
@@ -137,14 +175,18 @@ impl Remote {
         format!("{}:{}", self.url_host(), self.port)
     }
 
-    /// The full connection string, token included: only for the Spark client.
+    /// The full connection string, token included: only for the Spark client (the one
+    /// place the secrets of the parameters are exposed).
     pub fn connection_string(&self) -> String {
         let mut s = format!("sc://{}:{}/", self.url_host(), self.port);
         for (k, v) in &self.params {
             s.push(';');
             s.push_str(k);
             s.push('=');
-            s.push_str(v);
+            s.push_str(match v {
+                ParamValue::Plain(v) => v,
+                ParamValue::Secret(v) => v.expose_secret(),
+            });
         }
         s
     }
@@ -159,10 +201,9 @@ impl fmt::Display for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "sc://{}:{}/", self.url_host(), self.port)?;
         for (k, v) in &self.params {
-            if is_secret_key(k) {
-                write!(f, ";{k}=***")?;
-            } else {
-                write!(f, ";{k}={v}")?;
+            match v {
+                ParamValue::Secret(_) => write!(f, ";{k}=***")?,
+                ParamValue::Plain(v) => write!(f, ";{k}={v}")?,
             }
         }
         Ok(())
@@ -238,7 +279,7 @@ pub fn parse_sc_url(url: &str, origin: &str) -> Result<Remote> {
         if k.is_empty() || k.chars().any(|c| c.is_whitespace()) {
             return Err(bad("a parameter name is empty or has spaces"));
         }
-        params.push((k.to_string(), v.to_string()));
+        params.push((k.to_string(), ParamValue::new(k, v.to_string())));
     }
     Ok(Remote {
         host,
@@ -252,7 +293,7 @@ pub fn parse_sc_url(url: &str, origin: &str) -> Result<Remote> {
 #[derive(Debug, Default, Clone)]
 struct Profile {
     host: Option<String>,
-    token: Option<String>,
+    token: Option<SecretString>,
     cluster_id: Option<String>,
     serverless: bool,
 }
@@ -311,7 +352,10 @@ fn load_profile(env: &Env, name: &str, required: bool) -> Result<Option<Profile>
     };
     Ok(Some(Profile {
         host: p.get("host").cloned().filter(|s| !s.is_empty()),
-        token: p.get("token").cloned().filter(|s| !s.is_empty()),
+        token: p
+            .get("token")
+            .filter(|s| !s.is_empty())
+            .map(|s| SecretString::from(s.as_str())),
         cluster_id: p.get("cluster_id").cloned().filter(|s| !s.is_empty()),
         serverless: p
             .get("serverless_compute_id")
@@ -324,7 +368,7 @@ fn load_profile(env: &Env, name: &str, required: bool) -> Result<Option<Profile>
 /// serverless a fresh session id sent as `x-databricks-session-id`.
 fn databricks_remote(
     host: &str,
-    token: Option<&str>,
+    token: Option<&SecretString>,
     cluster_id: Option<&str>,
     serverless: bool,
     origin: &str,
@@ -352,21 +396,25 @@ fn databricks_remote(
             "set DATABRICKS_TOKEN or token = ... in the profile",
         )
     })?;
-    if token.contains([';', ' ', '\t', '\n']) {
+    if token.expose_secret().contains([';', ' ', '\t', '\n']) {
         return Err(err(
             "the Databricks token has spaces or ';'".into(),
             "copy the personal access token again without extra characters",
         ));
     }
     let mut params = vec![
-        ("use_ssl".to_string(), "true".to_string()),
-        ("token".to_string(), token.to_string()),
+        ("use_ssl".to_string(), ParamValue::Plain("true".to_string())),
+        ("token".to_string(), ParamValue::Secret(token.clone())),
     ];
     match (serverless, cluster_id) {
-        (true, _) => params.push(("x-databricks-session-id".into(), session_id.to_string())),
-        (false, Some(id)) if !id.contains([';', ' ', '/']) => {
-            params.push(("x-databricks-cluster-id".into(), id.to_string()))
-        }
+        (true, _) => params.push((
+            "x-databricks-session-id".into(),
+            ParamValue::Plain(session_id.to_string()),
+        )),
+        (false, Some(id)) if !id.contains([';', ' ', '/']) => params.push((
+            "x-databricks-cluster-id".into(),
+            ParamValue::Plain(id.to_string()),
+        )),
         (false, Some(id)) => {
             return Err(err(
                 format!("cluster id {id:?} has invalid characters"),
@@ -414,7 +462,7 @@ fn from_profile(
         .or(p.cluster_id.as_deref());
     databricks_remote(
         host,
-        p.token.as_deref(),
+        p.token.as_ref(),
         cluster,
         inputs.serverless_flag || (p.serverless && inputs.cluster_id_flag.is_none()),
         origin,
@@ -441,11 +489,11 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
         let profile_token = load_profile(env, &profile_name, false)?.and_then(|p| p.token);
         let token = env
             .var("DATABRICKS_TOKEN")
-            .map(String::from)
+            .map(SecretString::from)
             .or(profile_token);
         return databricks_remote(
             host,
-            token.as_deref(),
+            token.as_ref(),
             inputs.cluster_id_flag.as_deref(),
             inputs.serverless_flag,
             "--host",
@@ -478,7 +526,7 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
             .or(env.var("DATABRICKS_CLUSTER_ID"));
         return databricks_remote(
             host,
-            env.var("DATABRICKS_TOKEN"),
+            env.var("DATABRICKS_TOKEN").map(SecretString::from).as_ref(),
             cluster,
             serverless,
             "DATABRICKS_HOST",
@@ -632,7 +680,8 @@ mod tests {
             SID,
         )
         .unwrap();
-        assert_eq!(r.param("token"), Some("dapiDEFAULT"));
+        assert_eq!(r.token().map(|t| t.expose_secret()), Some("dapiDEFAULT"));
+        assert_eq!(r.param("token"), None, "a secret is not a plain parameter");
     }
 
     #[test]

@@ -176,8 +176,25 @@ fn local_folder_two_concurrent_runs() {
     check_outputs(&read_all(&store, ""), 2);
 }
 
+/// The variable that arms the fault hook (abort after `after` writes).
+#[cfg(feature = "fault-injection")]
+fn abort_after_puts(after: usize) -> (&'static str, String) {
+    ("RARECALL_FAULT_ABORT_AFTER_PUTS", after.to_string())
+}
+
+/// The hook is compiled in only with `--features fault-injection` (scripts/test.sh
+/// passes it): a test binary built without it fails here rather than pass with no fault.
+#[cfg(not(feature = "fault-injection"))]
+fn abort_after_puts(_after: usize) -> (&'static str, String) {
+    panic!(
+        "this test needs the fault hook: run it with --features fault-injection (scripts/test.sh does)"
+    )
+}
+
 #[test]
 fn a_run_killed_mid_write_leaves_every_well_known_file_whole() {
+    // Killed while staging (3 writes in), then while copying into place (12 in).
+    let faults = [3, 12].map(|after| (after, abort_after_puts(after)));
     let dir = temp_dir("killed");
     let cfg = job(&dir);
     let out = dir.join("out");
@@ -196,15 +213,10 @@ fn a_run_killed_mid_write_leaves_every_well_known_file_whole() {
             .collect()
     };
     let before = well_known(&out);
-    // Killed while staging (3 writes in), then while copying into place (12 in).
-    for after in [3, 12] {
-        let o = rarecall(
-            &cfg,
-            out.to_str().unwrap(),
-            &[("RARECALL_FAULT_ABORT_AFTER_PUTS", after.to_string())],
-        )
-        .output()
-        .unwrap();
+    for (after, fault) in faults {
+        let o = rarecall(&cfg, out.to_str().unwrap(), &[fault])
+            .output()
+            .unwrap();
         assert!(!o.status.success(), "the fault hook must kill the run");
         let now = well_known(&out);
         let staged: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))

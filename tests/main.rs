@@ -1,6 +1,8 @@
 //! The one integration test binary. Every module talks to a real Spark Connect server
 //! (scripts/test.sh starts one; `RARECALL_TEST_REMOTE` overrides the address). A test
-//! that needs Spark fails, never skips, when no server answers.
+//! that needs Spark fails, never skips, when no server answers. Run with
+//! `--features fault-injection` (scripts/test.sh does): the kill test in `destinations`
+//! needs that hook and fails, never passes, without it.
 
 // Shared helpers: hand-made events, configs, the Spark connection.
 mod common;
