@@ -13,6 +13,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use rarecall::encode::{FeatureEncoderParams, MultiHotParams, TargetEncoderParams};
 use rarecall::matrix::Matrix;
 use rarecall::model::{LogisticRegressionParams, objective_and_gradient};
+use rarecall::params::ParamGuard;
 use rarecall::table::{Categorical, DescriptionSets, FeatureTable, NUMERIC_FEATURES, Split};
 use rarecall::threshold::{ThresholdRule, precision_recall_curve};
 
@@ -73,12 +74,9 @@ fn objective(c: &mut Criterion) {
     let (x, y, w) = problem(20_000);
     g.throughput(Throughput::Elements(20_000));
     g.sample_size(10);
+    let lr = LogisticRegressionParams::default().check().unwrap();
     g.bench_function("fit_c1_20000", |b| {
-        b.iter(|| {
-            LogisticRegressionParams::default()
-                .fit(&x, &y, &w, None)
-                .unwrap()
-        })
+        b.iter(|| lr.fit(&x, &y, &w, None).unwrap())
     });
     g.finish();
 }
@@ -158,7 +156,9 @@ fn encoders(c: &mut Criterion) {
         crosses: rarecall::encode::cross::CrossParams { top_n: 5 },
         target: TargetEncoderParams::default(),
         missing_days: 365.0,
-    };
+    }
+    .check()
+    .unwrap();
     let w = vec![1.0; n];
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("fit_transform_100000", |b| {
@@ -190,7 +190,9 @@ fn pr_curve(c: &mut Criterion) {
     let rule = ThresholdRule {
         target_precision: 0.2,
         cap: None,
-    };
+    }
+    .check()
+    .unwrap();
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("curve_and_rule_500000", |b| {
         b.iter(|| {

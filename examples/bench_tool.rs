@@ -22,11 +22,11 @@ use clap::Parser;
 use rarecall::cli::{Cli, Command};
 use rarecall::config::{self, Config};
 use rarecall::matrix::Matrix;
-use rarecall::model::GridSearchParams;
+use rarecall::model::{GridSearchParams, GridSearchValidParams};
+use rarecall::params::ParamGuard;
 use rarecall::remote::Env;
 use rarecall::table::{FeatureTable, Split};
 use rarecall::threshold::{ThresholdRule, precision_recall_curve};
-use rarecall::train::TrainParams;
 use serde_json::json;
 
 // ---- .npy (little-endian, C order; only what this tool writes) ------------------------
@@ -159,12 +159,12 @@ struct TrainInputs {
 }
 
 fn train_inputs(t: &FeatureTable, cfg: &Config) -> TrainInputs {
-    let p = TrainParams::from(&cfg.pipeline);
+    let p = &cfg.train;
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling = rows.iter().map(|&i| t.sample_weight[i]).collect();
     let members: Vec<&str> = rows.iter().map(|&i| t.member_id[i].as_str()).collect();
-    let folds = rarecall::train::member_folds(&members, &y, p.grid.n_folds, p.seed);
+    let folds = rarecall::train::member_folds(&members, &y, p.grid().n_folds, p.seed());
     TrainInputs {
         rows,
         y,
@@ -272,14 +272,19 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     )?;
     let materialize_secs = t0.elapsed().as_secs_f64();
     let t = &got.features;
-    let p = TrainParams::from(&cfg.pipeline);
+    let p = &cfg.train;
     let ti = train_inputs(t, &cfg);
-    let (enc, x) =
-        p.encoder
-            .fit_transform(t, &ti.rows, &ti.y, &ti.sampling, &ti.folds, p.grid.n_folds)?;
+    let (enc, x) = p.encoder().fit_transform(
+        t,
+        &ti.rows,
+        &ti.y,
+        &ti.sampling,
+        &ti.folds,
+        p.grid().n_folds,
+    )?;
     // The loss weights training uses: the first class weight of the grid times the
     // inverse sampling rate of each row.
-    let cw = p.class_weights[0].class_weights(&ti.y, Some(&ti.sampling))?;
+    let cw = p.class_weights()[0].class_weights(&ti.y, Some(&ti.sampling))?;
     let w = rarecall::train::loss_weights(&ti.y, &ti.sampling, cw);
     let (n, k) = (x.n_rows(), x.n_cols());
     write_npy(&dir.join("x.npy"), "<f8", &[n, k], &f64_bytes(x.data()))?;
@@ -353,16 +358,16 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
         "multi_hot_columns": enc.multi_hot.feature_names(),
         "numeric_sources": enc.numeric.iter().map(|c| (c.source.clone(), format!("{:?}", c.transform))).collect::<Vec<_>>(),
         "numeric_features": rarecall::table::NUMERIC_FEATURES,
-        "missing_days": p.encoder.missing_days,
-        "top_n": p.encoder.multi_hot.top_n,
-        "min_support": p.encoder.multi_hot.min_support,
+        "missing_days": p.encoder().missing_days(),
+        "top_n": p.encoder().multi_hot().top_n,
+        "min_support": p.encoder().multi_hot().min_support,
         "desc_dictionary": t.descriptions.dictionary,
         "cat_names": t.categoricals.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
         "cat_dictionaries": t.categoricals.iter().map(|c| c.dictionary.clone()).collect::<Vec<_>>(),
-        "c_grid": p.grid.c_grid,
-        "n_folds": p.grid.n_folds,
-        "tol": p.grid.tol,
-        "max_iter": p.grid.max_iter,
+        "c_grid": p.grid().c_grid,
+        "n_folds": p.grid().n_folds,
+        "tol": p.grid().tol,
+        "max_iter": p.grid().max_iter,
         "class_weights": [cw.0, cw.1],
         "table_rows": t.len(),
         "test_rows": t.rows_of(Split::Test).len(),
@@ -405,19 +410,19 @@ fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
     let batches = read_parquet_dir(&dir.join("features.parquet"))?;
     let t = rarecall::table::feature_table(&batches, &cat_names(&cfg))?;
     drop(batches);
-    let p = TrainParams::from(&cfg.pipeline);
+    let p = &cfg.train;
     let ti = train_inputs(&t, &cfg);
     let mut secs = Vec::new();
     let mut x = Matrix::default();
     for _ in 0..reps {
         let t0 = Instant::now();
-        let (_, m) = p.encoder.fit_transform(
+        let (_, m) = p.encoder().fit_transform(
             &t,
             &ti.rows,
             &ti.y,
             &ti.sampling,
             &ti.folds,
-            p.grid.n_folds,
+            p.grid().n_folds,
         )?;
         secs.push(t0.elapsed().as_secs_f64());
         x = m;
@@ -441,7 +446,7 @@ struct FitData {
     w: Vec<f64>,
     eval_w: Vec<f64>,
     folds: Vec<usize>,
-    grid: GridSearchParams,
+    grid: GridSearchValidParams,
 }
 
 fn load_fit_data(dir: &Path) -> Result<FitData> {
@@ -453,7 +458,8 @@ fn load_fit_data(dir: &Path) -> Result<FitData> {
         n_folds: serde_json::from_value(meta["n_folds"].clone())?,
         tol: serde_json::from_value(meta["tol"].clone())?,
         max_iter: serde_json::from_value(meta["max_iter"].clone())?,
-    };
+    }
+    .check()?;
     Ok(FitData {
         x,
         y: read_f64(&dir.join("y.npy"))?.1,
@@ -484,23 +490,16 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
     )?;
     let mut folds_out = Vec::new();
     if verify {
-        let mut grid = d.grid.c_grid.clone();
-        grid.sort_by(f64::total_cmp);
-        grid.dedup();
-        for &c in &grid {
+        // The grid's distinct C values, ascending, each with its checked fit params.
+        for lr in d.grid.fit_params() {
+            let c = lr.c;
             for fold in 0..d.grid.n_folds {
                 let wf: Vec<f64> =
                     d.w.iter()
                         .zip(&d.folds)
                         .map(|(&w, &f)| if f == fold { 0.0 } else { w })
                         .collect();
-                let m = rarecall::model::LogisticRegressionParams {
-                    c,
-                    tol: d.grid.tol,
-                    max_iter: d.grid.max_iter,
-                    fit_intercept: true,
-                }
-                .fit(&d.x, &d.y, &wf, None)?;
+                let m = lr.fit(&d.x, &d.y, &wf, None)?;
                 folds_out.push(
                     json!({"c": c, "fold": fold, "objective": m.objective, "n_iter": m.n_iter}),
                 );
@@ -528,7 +527,8 @@ fn threshold(dir: &Path, reps: usize) -> Result<()> {
     let rule = ThresholdRule {
         target_precision: 0.4,
         cap: None,
-    };
+    }
+    .check()?;
     let mut secs = Vec::new();
     let mut out = None;
     for _ in 0..reps {

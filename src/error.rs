@@ -93,7 +93,9 @@ pub enum Error {
     },
 
     // ---- pure model code -----------------------------------------------------
-    /// Parameters of an estimator were checked before fitting and refused.
+    /// Parameters were checked before use and refused (see `params::ParamGuard`), or
+    /// the inputs of a fit do not fit together. `config` rewrites a refused parameter
+    /// into [`Error::Config`] with its TOML key.
     #[error("invalid parameter `{name}`: expected {expected}, found {found}")]
     Params {
         name: String,
@@ -122,6 +124,24 @@ impl Error {
             name: name.into(),
             expected: expected.into(),
             found: found.to_string(),
+        }
+    }
+
+    /// The same error with an [`Error::Params`] name prefixed by the part of composite
+    /// parameters it belongs to (`top_n` in `multi_hot` -> `multi_hot.top_n`); other
+    /// errors unchanged.
+    pub fn within(self, part: &str) -> Self {
+        match self {
+            Error::Params {
+                name,
+                expected,
+                found,
+            } => Error::Params {
+                name: format!("{part}.{name}"),
+                expected,
+                found,
+            },
+            other => other,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod matrix;
 pub mod model;
 pub mod numeric;
 pub mod outputs;
+pub mod params;
 pub mod pipeline;
 pub mod remote;
 pub mod report;

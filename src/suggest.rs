@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::encode::tokens::tokenize;
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 use crate::rules::{MatchKind, Rules, clean_text};
 
 /// The audit's rule name for a cleaned value that no rule matched.
@@ -90,23 +91,28 @@ impl Default for SuggestParams {
     }
 }
 
-impl SuggestParams {
-    /// Refuses values outside [0, 1] (a user may pass `--min-similarity`).
-    pub fn check(&self) -> Result<()> {
-        for (key, v) in [
-            ("--min-similarity", self.min_similarity),
+/// Checked [`SuggestParams`] (what [`suggest`] takes).
+pub type SuggestValidParams = Valid<SuggestParams>;
+
+impl ParamGuard for SuggestParams {
+    type Checked = SuggestValidParams;
+
+    /// Refuses values outside [0, 1] (`config` names `min_similarity` by its flag,
+    /// `--min-similarity`).
+    fn check_ref(&self) -> Result<()> {
+        for (name, v) in [
+            ("min_similarity", self.min_similarity),
             ("fuzzy_threshold", self.fuzzy_threshold),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(Error::config(
-                    key,
-                    "a similarity in [0, 1]",
-                    v,
-                    "pass for example --min-similarity 0.3",
-                ));
+                return Err(Error::params(name, "a similarity in [0, 1]", v));
             }
         }
         Ok(())
+    }
+
+    fn check(self) -> Result<SuggestValidParams> {
+        checked(self)
     }
 }
 
@@ -415,8 +421,11 @@ fn unmatched_variants(audit: &[AuditRow]) -> BTreeMap<&str, (i64, &str, i64)> {
 
 /// Proposes a canonical value for every unmatched cleaned variant of the audit (see
 /// the module doc for the similarity).
-pub fn suggest(audit: &[AuditRow], rules: &Rules, params: &SuggestParams) -> Result<Suggestions> {
-    params.check()?;
+pub fn suggest(
+    audit: &[AuditRow],
+    rules: &Rules,
+    params: &SuggestValidParams,
+) -> Result<Suggestions> {
     let mut index = Index::build(audit, rules);
     let variants = unmatched_variants(audit);
     let mut rows = Vec::with_capacity(variants.len());
@@ -763,7 +772,7 @@ mod tests {
             unmatched("請求", 1),
         ]);
         audit.push(row("", "unknown", MISSING_RULE, 4));
-        let s = suggest(&audit, &rules, &SuggestParams::default()).unwrap();
+        let s = suggest(&audit, &rules, &SuggestParams::default().check().unwrap()).unwrap();
         let by: BTreeMap<&str, &Suggestion> = s
             .rows
             .iter()
@@ -800,19 +809,37 @@ mod tests {
             "r.csv",
         )
         .unwrap();
-        let s = suggest(&[unmatched("one", 3)], &rules, &SuggestParams::default()).unwrap();
+        let s = suggest(
+            &[unmatched("one", 3)],
+            &rules,
+            &SuggestParams::default().check().unwrap(),
+        )
+        .unwrap();
         assert_eq!(s.rows[0].proposed, None);
         assert!(
             s.rows[0].note.contains("equally similar"),
             "{:?}",
             s.rows[0]
         );
-        let bad = SuggestParams {
-            min_similarity: 1.5,
-            ..Default::default()
-        };
-        let e = suggest(&[], &rules, &bad).unwrap_err().to_string();
-        assert!(e.contains("--min-similarity") && e.contains("fix:"), "{e}");
+        for (bad, name) in [
+            (
+                SuggestParams {
+                    min_similarity: 1.5,
+                    ..Default::default()
+                },
+                "min_similarity",
+            ),
+            (
+                SuggestParams {
+                    fuzzy_threshold: -0.1,
+                    ..Default::default()
+                },
+                "fuzzy_threshold",
+            ),
+        ] {
+            let e = bad.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{e}");
+        }
     }
 
     #[test]
@@ -832,7 +859,7 @@ mod tests {
             unmatched("clm stat - inbound", 9),
             unmatched("xfer", 20),
         ];
-        let s = suggest(&audit, &rules, &SuggestParams::default()).unwrap();
+        let s = suggest(&audit, &rules, &SuggestParams::default().check().unwrap()).unwrap();
         let csv = String::from_utf8(suggested_rules_csv(&rules, &s).unwrap()).unwrap();
         let back = Rules::parse(&csv, "rules_suggested.csv").unwrap();
         assert_eq!(back.rules.len(), rules.rules.len() + 2, "{csv}");
@@ -1005,7 +1032,7 @@ mod tests {
         let complete = Rules::parse(&crate::demo::complete_rules_csv(), "complete").unwrap();
         let complete = Matcher::new(&complete);
         let audit = audit_of(&events, &shipped);
-        let s = suggest(&audit, &shipped, &SuggestParams::default()).unwrap();
+        let s = suggest(&audit, &shipped, &SuggestParams::default().check().unwrap()).unwrap();
         assert!(s.rows.len() > 100, "{} unmatched variants", s.rows.len());
 
         let (mut right, mut right_events, mut none) = (0usize, 0i64, 0usize);

@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 
 /// A precision-recall curve in scikit-learn's layout.
 ///
@@ -212,7 +213,8 @@ pub fn average_precision_of(curve: &PrCurve) -> f64 {
 /// the callers that import it from `threshold`).
 pub use crate::numeric::numpy_sum;
 
-/// The cutoff rule: a precision floor and an optional cap on the outreach volume.
+/// The cutoff rule: a precision floor and an optional cap on the outreach volume
+/// (unchecked; [`ParamGuard::check`] gives the [`ValidThresholdRule`] that selects).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdRule {
     /// Minimum precision a cutoff must reach, in (0, 1].
@@ -256,21 +258,28 @@ impl ThresholdChoice {
     }
 }
 
-impl ThresholdRule {
+/// A checked [`ThresholdRule`].
+pub type ValidThresholdRule = Valid<ThresholdRule>;
+
+impl ParamGuard for ThresholdRule {
+    type Checked = ValidThresholdRule;
+
     /// Refuses a floor outside (0, 1] (0 would accept every cutoff, above 1 none) and a
     /// cap of 0 (use no outreach run instead).
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         let p = self.target_precision;
-        if !(p > 0.0 && p <= 1.0) {
-            return Err(Error::params(
-                "target_precision",
-                "a precision floor in (0, 1]",
-                p,
-            ));
+        if !(p.is_finite() && p > 0.0 && p <= 1.0) {
+            return Err(Error::params("target_precision", "a number in (0, 1]", p));
         }
         check_cap(self.cap)
     }
 
+    fn check(self) -> Result<ValidThresholdRule> {
+        checked(self)
+    }
+}
+
+impl ValidThresholdRule {
     /// Picks the cutoff on `curve`.
     ///
     /// Among the points that have a threshold and `precision >= target_precision`
@@ -279,7 +288,6 @@ impl ThresholdRule {
     /// higher precision, then the higher threshold (for the same recall, contact fewer
     /// people). The closing point (precision 1, recall 0) is not a cutoff.
     pub fn select(&self, curve: &PrCurve) -> Result<ThresholdChoice> {
-        self.check()?;
         curve.check_shape()?;
         let best = curve
             .points()
@@ -335,33 +343,40 @@ pub const MIN_SUPPORT: usize = 10;
 /// equally weighted (sampled-out negatives carry their inverse sampling rate), and a
 /// binomial interval on weighted counts has to guess an effective sample size; the
 /// bootstrap resamples exactly what varies from one window of members to the next.
+///
+/// Unchecked; [`ParamGuard::check`] gives [`ConfidenceValidParams`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceParams {
     /// One-sided confidence of the lower bound of precision, in [0.5, 1); also the
     /// two-sided level of reported intervals.
     pub level: f64,
-    /// Bootstrap replicates, >= 50.
+    /// Bootstrap replicates, 50 to 100000.
     pub rounds: usize,
 }
 
-impl ConfidenceParams {
-    /// Refuses a level outside [0.5, 1) and fewer than 50 replicates.
-    pub fn check(&self) -> Result<()> {
+/// Checked [`ConfidenceParams`].
+pub type ConfidenceValidParams = Valid<ConfidenceParams>;
+
+impl ParamGuard for ConfidenceParams {
+    type Checked = ConfidenceValidParams;
+
+    /// Refuses a level outside [0.5, 1) and replicates outside 50 to 100000.
+    fn check_ref(&self) -> Result<()> {
         if !(self.level.is_finite() && (0.5..1.0).contains(&self.level)) {
-            return Err(Error::params(
-                "confidence",
-                "a level in [0.5, 1)",
-                self.level,
-            ));
+            return Err(Error::params("level", "a number in [0.5, 1)", self.level));
         }
-        if self.rounds < 50 {
+        if !(50..=100_000).contains(&self.rounds) {
             return Err(Error::params(
-                "bootstrap_rounds",
-                "at least 50",
+                "rounds",
+                "a whole number from 50 to 100000",
                 self.rounds,
             ));
         }
         Ok(())
+    }
+
+    fn check(self) -> Result<ConfidenceValidParams> {
+        checked(self)
     }
 }
 
@@ -429,7 +444,7 @@ pub fn group_ids<K: Ord + Clone>(keys: &[K]) -> (Vec<usize>, usize) {
     (ids, map.len())
 }
 
-impl ThresholdRule {
+impl ValidThresholdRule {
     /// Picks the cutoff whose precision is met with confidence.
     ///
     /// For every distinct score (scikit-learn's curve points, rows weighted by
@@ -452,11 +467,9 @@ impl ThresholdRule {
         weight: &[f64],
         groups: &[usize],
         n_groups: usize,
-        conf: &ConfidenceParams,
+        conf: &ConfidenceValidParams,
         seed: u64,
     ) -> Result<ThresholdChoice> {
-        self.check()?;
-        conf.check()?;
         check_inputs(y, score, Some(weight))?;
         check_groups(groups, n_groups, y.len())?;
         let rounds = conf.rounds;
@@ -588,10 +601,9 @@ pub fn bootstrap_precision_recall(
     weight: &[f64],
     groups: &[usize],
     n_groups: usize,
-    conf: &ConfidenceParams,
+    conf: &ConfidenceValidParams,
     seed: u64,
 ) -> Result<(Option<Interval>, Option<Interval>)> {
-    conf.check()?;
     let n = y.len();
     if selected.len() != n || weight.len() != n {
         return Err(Error::params(
@@ -899,11 +911,13 @@ mod tests {
         ));
     }
 
-    fn rule(p: f64) -> ThresholdRule {
+    fn rule(p: f64) -> ValidThresholdRule {
         ThresholdRule {
             target_precision: p,
             cap: None,
         }
+        .check()
+        .unwrap()
     }
 
     #[test]
@@ -968,19 +982,47 @@ mod tests {
     }
 
     #[test]
-    fn rule_is_checked() {
-        let c = precision_recall_curve(&[1.0, 0.0], &[0.9, 0.1], None).unwrap();
-        for p in [0.0, -0.1, 1.01, f64::NAN] {
-            assert!(
-                matches!(rule(p).select(&c), Err(Error::Params { .. })),
-                "{p}"
-            );
-        }
-        let capped0 = ThresholdRule {
+    fn rule_and_confidence_out_of_range_name_the_parameter() {
+        let ok = ThresholdRule {
             target_precision: 0.4,
-            cap: Some(0),
+            cap: None,
         };
-        assert!(capped0.check().is_err());
+        let mut rules = Vec::new();
+        for p in [0.0, -0.1, 1.01, f64::NAN] {
+            let r = ThresholdRule {
+                target_precision: p,
+                ..ok
+            };
+            rules.push((r, "target_precision"));
+        }
+        rules.push((ThresholdRule { cap: Some(0), ..ok }, "cap"));
+        for (r, name) in rules {
+            let e = r.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{r:?}: {e}");
+        }
+        let ok = ConfidenceParams {
+            level: 0.9,
+            rounds: 400,
+        };
+        for (c, name) in [
+            (ConfidenceParams { level: 1.0, ..ok }, "level"),
+            (ConfidenceParams { level: 0.4, ..ok }, "level"),
+            (ConfidenceParams { rounds: 49, ..ok }, "rounds"),
+            (
+                ConfidenceParams {
+                    rounds: 100_001,
+                    ..ok
+                },
+                "rounds",
+            ),
+        ] {
+            let e = c.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{c:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn select_refuses_a_malformed_curve() {
         let bad = PrCurve {
             precision: vec![1.0],
             recall: vec![0.0],
@@ -1123,7 +1165,9 @@ mod tests {
         let conf = ConfidenceParams {
             level: 0.9,
             rounds: 400,
-        };
+        }
+        .check()
+        .unwrap();
         let reps = 200;
         let mut covered = 0;
         let mut lower_below = 0;
@@ -1155,7 +1199,9 @@ mod tests {
         let conf = ConfidenceParams {
             level: 0.9,
             rounds: 200,
-        };
+        }
+        .check()
+        .unwrap();
         let (mut held, mut held_point) = (0, 0);
         let reps = 60;
         for rep in 0..reps {
@@ -1189,7 +1235,9 @@ mod tests {
         let conf = ConfidenceParams {
             level: 0.9,
             rounds: 50,
-        };
+        }
+        .check()
+        .unwrap();
         let r = rule(0.5);
         let err = r
             .select_with_confidence(&[1.0, 0.0], &[0.9, 0.1], &[1.0, 1.0], &[0, 2], 2, &conf, 1)
@@ -1197,14 +1245,6 @@ mod tests {
         assert!(err.to_string().contains("group ids"), "{err}");
         assert!(
             r.select_with_confidence(&[0.0, 0.0], &[0.9, 0.1], &[1.0, 1.0], &[0, 1], 2, &conf, 1)
-                .is_err()
-        );
-        let bad = ConfidenceParams {
-            level: 1.0,
-            rounds: 50,
-        };
-        assert!(
-            r.select_with_confidence(&[1.0, 0.0], &[0.9, 0.1], &[1.0, 1.0], &[0, 1], 2, &bad, 1)
                 .is_err()
         );
     }

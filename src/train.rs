@@ -25,22 +25,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Pipeline;
-use crate::encode::cross::CrossParams;
-use crate::encode::tokens::TokenParams;
-use crate::encode::{
-    FeatureEncoderParams, FittedFeatureEncoder, MultiHotParams, TargetEncoderParams,
-};
+use crate::encode::{FeatureEncoderParams, FeatureEncoderValidParams, FittedFeatureEncoder};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::model::{
     ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GridSearchParams,
-    GridSearchResult, LogisticRegressionParams, PlattParams, effective_positive_fraction,
+    GridSearchResult, GridSearchValidParams, PlattParams, PlattValidParams, ValidClassWeight,
+    effective_positive_fraction,
 };
+use crate::params::{ParamGuard, Valid, checked};
 use crate::table::{FeatureTable, Split};
 use crate::threshold::{
-    ConfidenceParams, PrCurve, ThresholdChoice, ThresholdRule, average_precision,
-    average_precision_of, group_ids, precision_recall_curve,
+    ConfidenceParams, ConfidenceValidParams, PrCurve, ThresholdChoice, ThresholdRule,
+    ValidThresholdRule, average_precision, average_precision_of, group_ids, precision_recall_curve,
 };
 use crate::timefmt::fmt_us;
 
@@ -52,10 +49,10 @@ const DAY_US: i64 = 86_400_000_000;
 pub struct ValidationParams {
     /// The split boundary (end of the training window), microseconds since the epoch.
     pub split_us: i64,
-    /// The slice is `[split - validation_days, split)`.
+    /// The slice is `[split - validation_days, split)`; 1 to 3650 days.
     pub validation_days: u32,
     /// The validation model is fitted on rows before `split - validation_days -
-    /// embargo_days`.
+    /// embargo_days`; 0 to 3650 days.
     pub embargo_days: u32,
 }
 
@@ -70,7 +67,35 @@ impl ValidationParams {
     }
 }
 
-/// Everything training needs, checked before any work.
+impl ParamGuard for ValidationParams {
+    type Checked = Valid<ValidationParams>;
+
+    fn check_ref(&self) -> Result<()> {
+        if !(1..=3_650).contains(&self.validation_days) {
+            return Err(Error::params(
+                "validation_days",
+                "a whole number of days from 1 to 3650",
+                self.validation_days,
+            ));
+        }
+        if self.embargo_days > 3_650 {
+            return Err(Error::params(
+                "embargo_days",
+                "a whole number of days from 0 to 3650",
+                self.embargo_days,
+            ));
+        }
+        Ok(())
+    }
+
+    fn check(self) -> Result<Valid<ValidationParams>> {
+        checked(self)
+    }
+}
+
+/// Everything training needs (unchecked; `config` builds it from a configured
+/// pipeline, and [`ParamGuard::check`] gives the [`TrainValidParams`] that
+/// [`train`] takes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
     pub encoder: FeatureEncoderParams,
@@ -80,72 +105,96 @@ pub struct TrainParams {
     pub rule: ThresholdRule,
     pub confidence: ConfidenceParams,
     pub validation: ValidationParams,
+    /// The Platt calibration's stopping rule.
+    pub calibration: PlattParams,
     pub seed: i64,
 }
 
-impl TrainParams {
-    pub fn check(&self) -> Result<()> {
-        self.encoder.check()?;
-        self.grid.check()?;
+/// Checked [`TrainParams`]: each part checked, once, before any work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainValidParams {
+    encoder: FeatureEncoderValidParams,
+    grid: GridSearchValidParams,
+    class_weights: Vec<ValidClassWeight>,
+    rule: ValidThresholdRule,
+    confidence: ConfidenceValidParams,
+    validation: Valid<ValidationParams>,
+    calibration: PlattValidParams,
+    seed: i64,
+}
+
+impl ParamGuard for TrainParams {
+    type Checked = TrainValidParams;
+
+    fn check_ref(&self) -> Result<()> {
+        self.clone().check().map(drop)
+    }
+
+    /// Checks each part; a part's parameter is named by its path (`encoder.multi_hot.top_n`,
+    /// `grid.c_grid`, `rule.target_precision`, ...), an explicit class weight as
+    /// `class_weight.positive`.
+    fn check(self) -> Result<TrainValidParams> {
+        let encoder = self.encoder.check().map_err(|e| e.within("encoder"))?;
+        let grid = self.grid.check().map_err(|e| e.within("grid"))?;
         if self.class_weights.is_empty() {
             return Err(Error::params(
-                "class_weight",
+                "class_weights",
                 "at least one class weight to search",
                 "none",
             ));
         }
-        for cw in &self.class_weights {
-            cw.check()?;
-        }
-        self.confidence.check()?;
-        self.rule.check()
+        let class_weights = self
+            .class_weights
+            .into_iter()
+            .map(ClassWeight::check)
+            .collect::<Result<_>>()?;
+        Ok(TrainValidParams {
+            encoder,
+            grid,
+            class_weights,
+            rule: self.rule.check().map_err(|e| e.within("rule"))?,
+            confidence: self
+                .confidence
+                .check()
+                .map_err(|e| e.within("confidence"))?,
+            validation: self
+                .validation
+                .check()
+                .map_err(|e| e.within("validation"))?,
+            calibration: self
+                .calibration
+                .check()
+                .map_err(|e| e.within("calibration"))?,
+            seed: self.seed,
+        })
     }
 }
 
-/// The checked training parameters of a configured pipeline.
-impl From<&Pipeline> for TrainParams {
-    fn from(p: &Pipeline) -> Self {
-        TrainParams {
-            encoder: FeatureEncoderParams {
-                multi_hot: MultiHotParams {
-                    top_n: p.features.top_n_descriptions,
-                    min_support: p.features.min_support.max(1),
-                },
-                tokens: TokenParams {
-                    top_n: p.features.top_n_tokens,
-                    min_support: p.features.min_support.max(1),
-                },
-                crosses: CrossParams {
-                    top_n: p.features.cross_descriptions,
-                },
-                target: TargetEncoderParams {
-                    scale: p.features.target_encoding,
-                    ..Default::default()
-                },
-                missing_days: f64::from(p.features.history_days),
-            },
-            grid: GridSearchParams {
-                c_grid: p.model.c_grid.clone(),
-                n_folds: p.model.cv_folds,
-                tol: 1e-6,
-                max_iter: 1000,
-            },
-            class_weights: p.model.class_weights.clone(),
-            rule: ThresholdRule {
-                target_precision: p.threshold.target_precision,
-                cap: p.threshold.threshold_cap,
-            },
-            confidence: ConfidenceParams {
-                level: p.threshold.confidence,
-                rounds: p.threshold.bootstrap_rounds,
-            },
-            validation: ValidationParams {
-                split_us: p.split_boundary_micros(),
-                validation_days: p.model.validation_days,
-                embargo_days: p.model.embargo_days,
-            },
-            seed: p.seed,
-        }
+impl TrainValidParams {
+    pub fn encoder(&self) -> &FeatureEncoderValidParams {
+        &self.encoder
+    }
+    pub fn grid(&self) -> &GridSearchValidParams {
+        &self.grid
+    }
+    /// At least one.
+    pub fn class_weights(&self) -> &[ValidClassWeight] {
+        &self.class_weights
+    }
+    pub fn rule(&self) -> &ValidThresholdRule {
+        &self.rule
+    }
+    pub fn confidence(&self) -> &ConfidenceValidParams {
+        &self.confidence
+    }
+    pub fn validation(&self) -> &ValidationParams {
+        &self.validation
+    }
+    pub fn calibration(&self) -> &PlattValidParams {
+        &self.calibration
+    }
+    pub fn seed(&self) -> i64 {
+        self.seed
     }
 }
 
@@ -279,8 +328,7 @@ pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> V
 type GridChoice = (ClassWeight, (f64, f64), Vec<f64>, GridSearchResult);
 
 /// Trains on the training rows of `t`.
-pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainReport)> {
-    p.check()?;
+pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, TrainReport)> {
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
@@ -297,30 +345,30 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
         s.dedup();
         s.len()
     };
-    if positive_members < p.grid.n_folds {
+    if positive_members < p.grid().n_folds {
         return Err(Error::data(
             format!(
                 "the training window has {positive_members} members with a positive interaction, fewer than cv_folds = {}",
-                p.grid.n_folds
+                p.grid().n_folds
             ),
             "lower model.cv_folds or move model.split_boundary later",
         ));
     }
-    let folds = member_folds(&members, &y, p.grid.n_folds, p.seed);
-    let (encoder, x) = p
-        .encoder
-        .fit_transform(t, &rows, &y, &sampling, &folds, p.grid.n_folds)?;
+    let folds = member_folds(&members, &y, p.grid().n_folds, p.seed());
+    let (encoder, x) =
+        p.encoder()
+            .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
 
     // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
     // over all of them (the first class weight listed on ties).
     let mut cv = Vec::new();
     let mut best: Option<GridChoice> = None;
-    for &cw in &p.class_weights {
+    for cw in p.class_weights() {
         let class_weights = cw.class_weights(&y, Some(&sampling))?;
         let w = loss_weights(&y, &sampling, class_weights);
-        let grid = p.grid.grid_search(&x, &y, &w, &sampling, &folds)?;
+        let grid = p.grid().grid_search(&x, &y, &w, &sampling, &folds)?;
         cv.extend(grid.scores.iter().map(|s| CvEntry {
-            class_weight: cw,
+            class_weight: **cw,
             score: s.clone(),
         }));
         let mean = grid.scores[grid.best_index].mean_ap;
@@ -335,16 +383,16 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
             .as_ref()
             .is_none_or(|b| mean > b.3.scores[b.3.best_index].mean_ap)
         {
-            best = Some((cw, class_weights, w, grid));
+            best = Some((**cw, class_weights, w, grid));
         }
     }
     let Some((class_weight, class_weights, w, grid)) = best else {
-        // p.check() refused an empty list of class weights.
-        return Err(Error::params("class_weight", "at least one", "none"));
+        // TrainParams::check refused an empty list of class weights.
+        return Err(Error::params("class_weights", "at least one", "none"));
     };
 
     // Calibration on out-of-fold linear scores, weighted back to the population.
-    let calibration = PlattParams::default().fit(&grid.oof_decision, &y, &sampling)?;
+    let calibration = p.calibration().fit(&grid.oof_decision, &y, &sampling)?;
     let oof: Vec<f64> = grid
         .oof_decision
         .iter()
@@ -354,7 +402,7 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
 
     // The operating point, out of time: a model fitted on the rows before the
     // embargo scores the validation slice.
-    let v = &p.validation;
+    let v = p.validation();
     let ts = |k: usize| t.interaction_ts_us[rows[k]];
     let fit_w: Vec<f64> = (0..rows.len())
         .map(|k| if ts(k) < v.fit_before_us() { w[k] } else { 0.0 })
@@ -378,27 +426,21 @@ pub fn train(t: &FeatureTable, p: &TrainParams) -> Result<(TrainedModel, TrainRe
             "change model.validation_days (or model.embargo_days), or move model.split_boundary later",
         ));
     }
-    let forward = LogisticRegressionParams {
-        c: grid.best_c,
-        tol: p.grid.tol,
-        max_iter: p.grid.max_iter,
-        fit_intercept: true,
-    }
-    .fit(&x, &y, &fit_w, Some(&grid.model))?;
+    let forward = p.grid().fit_params()[grid.best_index].fit(&x, &y, &fit_w, Some(&grid.model))?;
     let val_scores: Vec<f64> = val
         .iter()
         .map(|&k| calibration.apply(forward.decision_function(x.row(k))))
         .collect();
     let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
     let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| members[k]).collect::<Vec<_>>());
-    let chosen = p.rule.select_with_confidence(
+    let chosen = p.rule().select_with_confidence(
         &val_y,
         &val_scores,
         &val_w,
         &val_groups,
         n_groups,
-        &p.confidence,
-        p.seed as u64,
+        p.confidence(),
+        p.seed() as u64,
     )?;
     // Carry the cutoff to the refit by rank: the refit's cutoff contacts as much of
     // the validation slice as the validation model's did. Carrying the probability
@@ -568,6 +610,91 @@ mod tests {
             cutoff_for_volume(&s, &[1.0, 1.0, 1.0, 5.0, 1.0, 1.0], 4.0),
             0.7
         );
+    }
+
+    #[test]
+    fn train_params_name_a_refused_part_by_its_path() {
+        let ok = TrainParams {
+            encoder: FeatureEncoderParams {
+                multi_hot: crate::encode::MultiHotParams {
+                    top_n: 40,
+                    min_support: 20,
+                },
+                tokens: crate::encode::tokens::TokenParams {
+                    top_n: 60,
+                    min_support: 20,
+                },
+                crosses: crate::encode::cross::CrossParams { top_n: 5 },
+                target: Default::default(),
+                missing_days: 365.0,
+            },
+            grid: GridSearchParams {
+                c_grid: vec![0.1, 1.0],
+                n_folds: 5,
+                tol: 1e-6,
+                max_iter: 1000,
+            },
+            class_weights: vec![ClassWeight::Balanced],
+            rule: ThresholdRule {
+                target_precision: 0.4,
+                cap: None,
+            },
+            confidence: ConfidenceParams {
+                level: 0.9,
+                rounds: 400,
+            },
+            validation: ValidationParams {
+                split_us: 0,
+                validation_days: 60,
+                embargo_days: 7,
+            },
+            calibration: PlattParams::default(),
+            seed: 42,
+        };
+        let valid = ok.clone().check().unwrap();
+        assert_eq!(valid.grid().fit_params().len(), 2);
+        assert_eq!(valid.validation().validation_days, 60);
+        let mut cases: Vec<(TrainParams, &str)> = Vec::new();
+        let mut p = ok.clone();
+        p.encoder.multi_hot.top_n = 0;
+        cases.push((p, "encoder.multi_hot.top_n"));
+        let mut p = ok.clone();
+        p.encoder.tokens.min_support = 0;
+        cases.push((p, "encoder.tokens.min_support"));
+        let mut p = ok.clone();
+        p.encoder.missing_days = -1.0;
+        cases.push((p, "encoder.missing_days"));
+        let mut p = ok.clone();
+        p.grid.n_folds = 1;
+        cases.push((p, "grid.n_folds"));
+        let mut p = ok.clone();
+        p.class_weights.clear();
+        cases.push((p, "class_weights"));
+        let mut p = ok.clone();
+        p.class_weights.push(ClassWeight::Explicit {
+            positive: -1.0,
+            negative: 1.0,
+        });
+        cases.push((p, "class_weight.positive"));
+        let mut p = ok.clone();
+        p.rule.cap = Some(0);
+        cases.push((p, "rule.cap"));
+        let mut p = ok.clone();
+        p.confidence.rounds = 10;
+        cases.push((p, "confidence.rounds"));
+        let mut p = ok.clone();
+        p.validation.validation_days = 0;
+        cases.push((p, "validation.validation_days"));
+        let mut p = ok.clone();
+        p.validation.embargo_days = 3_651;
+        cases.push((p, "validation.embargo_days"));
+        let mut p = ok.clone();
+        p.calibration.max_iter = 0;
+        cases.push((p, "calibration.max_iter"));
+        for (p, name) in cases {
+            let e = p.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{e}");
+        }
     }
 
     #[test]

@@ -4,9 +4,15 @@
 use std::path::Path;
 
 use rarecall::demo::Event;
-use rarecall::train::{TrainParams, train};
+use rarecall::params::ParamGuard;
+use rarecall::train::{TrainParams, TrainValidParams, train};
 
 use crate::common::*;
+
+/// The checked training parameters of a configured pipeline.
+fn checked(p: &rarecall::config::Pipeline) -> TrainValidParams {
+    TrainParams::from(p).check().unwrap()
+}
 
 /// Demo events of `members` members; with `scramble`, the test window's labels and
 /// descriptions are replaced (deterministically) by other values.
@@ -80,8 +86,8 @@ fn scrambling_the_test_window_leaves_model_and_threshold_bit_identical() {
     };
     assert_ne!(labels(&a), labels(&b));
     // ...and the fitted model and threshold do not.
-    let (ma, _) = train(&a.features, &TrainParams::from(&clean)).unwrap();
-    let (mb, _) = train(&b.features, &TrainParams::from(&scrambled)).unwrap();
+    let (ma, _) = train(&a.features, &checked(&clean)).unwrap();
+    let (mb, _) = train(&b.features, &checked(&scrambled)).unwrap();
     assert_eq!(
         serde_json::to_string(&ma).unwrap(),
         serde_json::to_string(&mb).unwrap()
@@ -291,17 +297,17 @@ fn inverse_sampling_weights_recover_the_predictions_of_the_unsampled_fit() {
         let x = m.encoder.transform(&full_t, &rows).unwrap();
         m.score(&x).iter().map(|p| (p / (1.0 - p)).ln()).collect()
     };
-    let (full, _) = train(&full_t, &TrainParams::from(&full_p)).unwrap();
+    let (full, _) = train(&full_t, &checked(&full_p)).unwrap();
     let full = log_odds(&full);
     let mut weighted = Vec::new();
     let mut unweighted = Vec::new();
     for seed in 1..=4 {
         let p = cfg(5.0, seed);
         let mut t = run(&p).unwrap().features;
-        let (m, _) = train(&t, &TrainParams::from(&p)).unwrap();
+        let (m, _) = train(&t, &checked(&p)).unwrap();
         weighted.push(log_odds(&m));
         t.sample_weight.iter_mut().for_each(|w| *w = 1.0);
-        let (m, _) = train(&t, &TrainParams::from(&p)).unwrap();
+        let (m, _) = train(&t, &checked(&p)).unwrap();
         unweighted.push(log_odds(&m));
     }
     // Mean squared deviation from the unsampled fit, in units of the standard error

@@ -34,10 +34,7 @@ pub struct SuggestReport {
 /// on stdout.
 pub fn rules_suggest(args: &SuggestArgs) -> anyhow::Result<()> {
     let cfg = config::load(&args.common, None, &Env::from_process()).context("configuration")?;
-    let params = suggest::SuggestParams {
-        min_similarity: args.min_similarity,
-        ..Default::default()
-    };
+    let params = config::suggest_params(args)?;
     let r = propose(&cfg, &params)?;
     let pct = |part: i64| 100.0 * part as f64 / r.total_events.max(1) as f64;
     println!("rules suggest {}", r.run_id);
@@ -66,8 +63,7 @@ pub fn rules_suggest(args: &SuggestArgs) -> anyhow::Result<()> {
 /// (Spark, as `check` connects and `run` builds the `descriptions` view), then for
 /// every cleaned value no rule matches the nearest canonical value (pure, in
 /// `suggest`); writes `rules_suggestions.csv` and `rules_suggested.csv`.
-fn propose(cfg: &Config, params: &suggest::SuggestParams) -> Result<SuggestReport> {
-    params.check()?;
+fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<SuggestReport> {
     let p = &cfg.pipeline;
     let run_id = new_run_id();
     // Opened first, as `run` does: a destination that cannot be written fails before

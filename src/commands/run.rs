@@ -20,7 +20,7 @@ use crate::remote::Env;
 use crate::report;
 use crate::table::FeatureTable;
 use crate::threshold::{self, ThresholdChoice};
-use crate::train::{self, TrainParams, TrainedModel};
+use crate::train::{self, TrainValidParams, TrainedModel};
 
 /// What `run` reports back to the caller.
 #[derive(Debug, Clone)]
@@ -76,8 +76,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// (`train::train`), score the test window and pick the outreach list, write.
 fn train_and_publish(cfg: &Config) -> Result<RunReport> {
     let p = &cfg.pipeline;
-    let params = TrainParams::from(p);
-    params.check()?;
+    let params = &cfg.train;
     let run_id = new_run_id();
     let mut timings = Timings::default();
     let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
@@ -90,10 +89,10 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
     // In Rust (`train`): encode, fit the (class weight, C) grid, calibrate, choose the
     // threshold out of time, refit; then score the test window.
     let (trained, train_report) =
-        timings.time("train (encode, C grid, refit)", || train::train(f, &params))?;
+        timings.time("train (encode, C grid, refit)", || train::train(f, params))?;
     let test = timings.time("score test window", || train::evaluate(&trained, f))?;
     // Who to contact in the test window, and how that list did there.
-    let listed = test_outreach(p, &params, f, &trained, &test)?;
+    let listed = test_outreach(p, params, f, &trained, &test)?;
     warn_about_fit(p, &train_report, &trained);
     let report = run_report(
         p,
@@ -146,7 +145,7 @@ struct TestOutreach {
 /// the list's precision and recall on the test window with their intervals.
 fn test_outreach(
     p: &Pipeline,
-    params: &TrainParams,
+    params: &TrainValidParams,
     f: &FeatureTable,
     trained: &TrainedModel,
     test: &train::TestReport,
@@ -203,7 +202,7 @@ fn test_outreach(
             &vec![1.0; y.len()],
             &groups,
             n_groups,
-            &params.confidence,
+            params.confidence(),
             p.seed as u64,
         )?;
         (

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 
 /// The history condition a description is crossed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +46,8 @@ impl CrossWith {
     }
 }
 
-/// Parameters: how many descriptions to cross with each condition.
+/// Parameters: how many descriptions to cross with each condition (any number; 0 is no
+/// crosses). [`ParamGuard::check`] gives the [`CrossValidParams`] that fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrossParams {
     pub top_n: usize,
@@ -65,7 +67,23 @@ pub struct FittedCrosses {
     pub columns: Vec<CrossColumn>,
 }
 
-impl CrossParams {
+/// Checked [`CrossParams`].
+pub type CrossValidParams = Valid<CrossParams>;
+
+impl ParamGuard for CrossParams {
+    type Checked = CrossValidParams;
+
+    /// Every `top_n` is valid.
+    fn check_ref(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn check(self) -> Result<CrossValidParams> {
+        checked(self)
+    }
+}
+
+impl CrossValidParams {
     /// `flags` are the kept description flags as (canonical, column name); `positive
     /// weight[k]` the weighted count of positive training interactions with flag `k`.
     pub fn fit(
@@ -120,6 +138,8 @@ mod tests {
             .map(|d| (d.to_string(), format!("pydesc_{d}")))
             .collect();
         let fitted = CrossParams { top_n: 2 }
+            .check()
+            .unwrap()
             .fit(&flags, &[30.0, 2.0, 30.0, 0.0])
             .unwrap();
         let names: Vec<&str> = fitted.columns.iter().map(|c| c.name.as_str()).collect();
@@ -134,11 +154,19 @@ mod tests {
         );
         // A flag without any positive is never crossed.
         let fitted = CrossParams { top_n: 9 }
+            .check()
+            .unwrap()
             .fit(&flags, &[0.0, 1.0, 0.0, 0.0])
             .unwrap();
         assert_eq!(fitted.n_features(), 2);
         assert!(CrossWith::PriorEscalation.holds(1.0));
         assert!(!CrossWith::RepeatWithin7d.holds(f64::NAN));
-        assert!(CrossParams { top_n: 1 }.fit(&flags, &[1.0]).is_err());
+        assert!(
+            CrossParams { top_n: 1 }
+                .check()
+                .unwrap()
+                .fit(&flags, &[1.0])
+                .is_err()
+        );
     }
 }

@@ -8,14 +8,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::encode::cross::{CrossParams, CrossWith, FittedCrosses};
-use crate::encode::tokens::{FittedTokens, TokenParams};
+use crate::encode::cross::{CrossParams, CrossValidParams, CrossWith, FittedCrosses};
+use crate::encode::tokens::{FittedTokens, TokenParams, TokenValidParams};
 use crate::encode::{
-    FittedMultiHot, FittedStandardScaler, FittedTargetEncoder, MultiHotParams,
-    StandardScalerParams, TargetEncoderParams, log1p_count, log1p_days,
+    FittedMultiHot, FittedStandardScaler, FittedTargetEncoder, MultiHotParams, MultiHotValidParams,
+    StandardScalerParams, TargetEncoderParams, TargetEncoderValidParams, log1p_count, log1p_days,
 };
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::params::ParamGuard;
 use crate::table::{FeatureTable, NUMERIC_FEATURES};
 
 /// How a numeric model column is derived from the feature table.
@@ -198,22 +199,42 @@ pub fn numeric_columns(missing_days: f64, prior: f64) -> Vec<NumericColumn> {
         .collect()
 }
 
-/// Parameters of the whole encoder.
+/// Parameters of the whole encoder (unchecked; [`ParamGuard::check`] gives the
+/// [`FeatureEncoderValidParams`] that fit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureEncoderParams {
     pub multi_hot: MultiHotParams,
     pub tokens: TokenParams,
     pub crosses: CrossParams,
     pub target: TargetEncoderParams,
-    /// Day gap that stands for "no earlier event".
+    /// Day gap that stands for "no earlier event", finite and >= 0.
     pub missing_days: f64,
 }
 
-impl FeatureEncoderParams {
-    pub fn check(&self) -> Result<()> {
-        self.multi_hot.check()?;
-        self.tokens.check()?;
-        self.target.check()?;
+/// Checked [`FeatureEncoderParams`]: each part checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureEncoderValidParams {
+    multi_hot: MultiHotValidParams,
+    tokens: TokenValidParams,
+    crosses: CrossValidParams,
+    target: TargetEncoderValidParams,
+    missing_days: f64,
+}
+
+impl ParamGuard for FeatureEncoderParams {
+    type Checked = FeatureEncoderValidParams;
+
+    fn check_ref(&self) -> Result<()> {
+        self.clone().check().map(drop)
+    }
+
+    /// Checks each part (a part's parameter is named `part.name`, as
+    /// `multi_hot.top_n`) and `missing_days`.
+    fn check(self) -> Result<FeatureEncoderValidParams> {
+        let multi_hot = self.multi_hot.check().map_err(|e| e.within("multi_hot"))?;
+        let tokens = self.tokens.check().map_err(|e| e.within("tokens"))?;
+        let crosses = self.crosses.check().map_err(|e| e.within("crosses"))?;
+        let target = self.target.check().map_err(|e| e.within("target"))?;
         if !(self.missing_days.is_finite() && self.missing_days >= 0.0) {
             return Err(Error::params(
                 "missing_days",
@@ -221,7 +242,31 @@ impl FeatureEncoderParams {
                 self.missing_days,
             ));
         }
-        Ok(())
+        Ok(FeatureEncoderValidParams {
+            multi_hot,
+            tokens,
+            crosses,
+            target,
+            missing_days: self.missing_days,
+        })
+    }
+}
+
+impl FeatureEncoderValidParams {
+    pub fn multi_hot(&self) -> &MultiHotValidParams {
+        &self.multi_hot
+    }
+    pub fn tokens(&self) -> &TokenValidParams {
+        &self.tokens
+    }
+    pub fn crosses(&self) -> &CrossValidParams {
+        &self.crosses
+    }
+    pub fn target(&self) -> &TargetEncoderValidParams {
+        &self.target
+    }
+    pub fn missing_days(&self) -> f64 {
+        self.missing_days
     }
 }
 
@@ -411,7 +456,7 @@ fn categorical_index(t: &FeatureTable, name: &str) -> Result<usize> {
         })
 }
 
-impl FeatureEncoderParams {
+impl FeatureEncoderValidParams {
     /// Fits every encoder on `rows` of `t` (the training rows, with labels `y` and
     /// sampling weights `w`) and returns the standardized training matrix. Target
     /// encodings of the training rows are out-of-fold (`folds[k]` is the fold of
@@ -425,7 +470,6 @@ impl FeatureEncoderParams {
         folds: &[usize],
         n_folds: usize,
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
-        self.check()?;
         if w.len() != rows.len() || y.len() != rows.len() {
             return Err(Error::params(
                 "y, w",
@@ -517,7 +561,9 @@ impl FeatureEncoderParams {
         }
         drop(oof_cols);
         // Scaled in place: no second copy of the matrix.
-        let scaler = StandardScalerParams::default().fit(x.data(), n_cols)?;
+        let scaler = StandardScalerParams::default()
+            .check()?
+            .fit(x.data(), n_cols)?;
         scaler.transform(x.data_mut(), n_cols)?;
         let feature_names = numeric
             .iter()

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 use crate::table::DescriptionSets;
 
 /// Prefix of every description flag column.
@@ -26,7 +27,8 @@ pub const SKIP: usize = usize::MAX;
 /// Name body used when a description has no ASCII letter or digit at all.
 const BLANK_BODY: &str = "blank";
 
-/// Parameters of the description flags.
+/// Parameters of the description flags (unchecked; [`ParamGuard::check`] gives the
+/// [`MultiHotValidParams`] that fit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MultiHotParams {
     /// Keep at most this many descriptions as their own column (>= 1).
@@ -176,22 +178,29 @@ fn distinct(row: &[String]) -> impl Iterator<Item = &str> {
         .filter(move |d| !d.trim().is_empty() && seen.insert(*d))
 }
 
-impl MultiHotParams {
+/// Checked [`MultiHotParams`].
+pub type MultiHotValidParams = Valid<MultiHotParams>;
+
+impl ParamGuard for MultiHotParams {
+    type Checked = MultiHotValidParams;
+
     /// Both bounds must be at least 1.
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         if self.top_n == 0 {
-            return Err(Error::params("top_n", "at least 1 description column", 0));
+            return Err(Error::params("top_n", "at least 1", 0));
         }
         if self.min_support == 0 {
-            return Err(Error::params(
-                "min_support",
-                "at least 1 training interaction",
-                0,
-            ));
+            return Err(Error::params("min_support", "at least 1", 0));
         }
         Ok(())
     }
 
+    fn check(self) -> Result<MultiHotValidParams> {
+        checked(self)
+    }
+}
+
+impl MultiHotValidParams {
     /// Learns the columns from the training rows (each row: the set of canonical
     /// descriptions of one interaction).
     ///
@@ -202,7 +211,6 @@ impl MultiHotParams {
     /// same order, `pydesc_other` being reserved first, so collisions are resolved
     /// the same way on every run.
     pub fn fit(&self, rows: &[Vec<String>]) -> Result<FittedMultiHot> {
-        self.check()?;
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for row in rows {
             for d in distinct(row) {
@@ -216,7 +224,6 @@ impl MultiHotParams {
     /// (the feature table's layout), without building a string per row: the same
     /// columns as `fit` on the decoded rows. Dictionary entries must be distinct.
     pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedMultiHot> {
-        self.check()?;
         let dict = &sets.dictionary;
         let mut counts = vec![0_usize; dict.len()];
         // `last_row[id]` is the last row (plus one) that counted `id`: a row counts
@@ -401,7 +408,9 @@ mod tests {
         let params = MultiHotParams {
             top_n: 2,
             min_support: 1,
-        };
+        }
+        .check()
+        .unwrap();
         let rows: Vec<usize> = (0..id_rows.len()).collect();
         let by_ids = params.fit_sets(&sets, &rows).unwrap();
         assert_eq!(by_ids, params.fit(&str_rows).unwrap());
@@ -460,6 +469,8 @@ mod tests {
             top_n: 10,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&rows)
         .unwrap();
         assert_eq!(
@@ -479,6 +490,8 @@ mod tests {
             top_n: 5,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&rows)
         .unwrap();
         let names = f.feature_names();
@@ -500,7 +513,9 @@ mod tests {
         let p = MultiHotParams {
             top_n: 3,
             min_support: 2,
-        };
+        }
+        .check()
+        .unwrap();
         let f = p.fit(&rows).unwrap();
         // a, b, c all have 2 rows: by name. d and e (1 row) are below min_support.
         assert_eq!(
@@ -517,6 +532,8 @@ mod tests {
             top_n: 2,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&rows)
         .unwrap();
         assert_eq!(
@@ -532,6 +549,8 @@ mod tests {
             top_n: 1,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&rows)
         .unwrap();
         let mut out = vec![9.0; f.n_features()];
@@ -549,22 +568,33 @@ mod tests {
     }
 
     #[test]
-    fn params_are_checked_and_fit_round_trips() {
-        let bad = MultiHotParams {
-            top_n: 0,
-            min_support: 1,
-        };
-        assert!(matches!(bad.fit(&[]), Err(Error::Params { .. })));
-        let bad = MultiHotParams {
-            top_n: 3,
-            min_support: 0,
-        };
-        assert!(bad.check().is_err());
+    fn params_out_of_range_name_the_parameter_and_fit_round_trips() {
+        for (bad, name) in [
+            (
+                MultiHotParams {
+                    top_n: 0,
+                    min_support: 1,
+                },
+                "top_n",
+            ),
+            (
+                MultiHotParams {
+                    top_n: 3,
+                    min_support: 0,
+                },
+                "min_support",
+            ),
+        ] {
+            let e = bad.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{e}");
+        }
 
         let f = MultiHotParams {
             top_n: 1,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&[s(&["Fee query", "x"]), s(&["Fee query"])])
         .unwrap();
         let json = serde_json::to_string(&f).unwrap();
@@ -578,6 +608,8 @@ mod tests {
             top_n: 5,
             min_support: 1,
         }
+        .check()
+        .unwrap()
         .fit(&[])
         .unwrap();
         assert_eq!(empty.feature_names(), vec![OTHER_COLUMN]);

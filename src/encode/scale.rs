@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 
 /// `ln(1 + x)` of a count (calls in the last N days, earlier escalations, events).
 ///
@@ -108,18 +109,28 @@ fn mean_scale_row_major(data: &[f64], n_cols: usize, n: usize) -> FittedStandard
     FittedStandardScaler { mean, scale }
 }
 
-impl StandardScalerParams {
+/// Checked [`StandardScalerParams`].
+pub type StandardScalerValidParams = Valid<StandardScalerParams>;
+
+impl ParamGuard for StandardScalerParams {
+    type Checked = StandardScalerValidParams;
+
     /// Nothing to check yet; kept for the uniform lifecycle.
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         Ok(())
     }
 
+    fn check(self) -> Result<StandardScalerValidParams> {
+        checked(self)
+    }
+}
+
+impl StandardScalerValidParams {
     /// Fits on a row-major matrix of `n_cols` columns.
     ///
     /// Errors: `n_cols == 0` or a length that is not a multiple of it
     /// ([`Error::Params`]); no rows, or a non-finite value ([`Error::Data`]).
     pub fn fit(&self, data: &[f64], n_cols: usize) -> Result<FittedStandardScaler> {
-        self.check()?;
         let n = check_shape(data, n_cols)?;
         if n == 0 {
             return Err(Error::data(
@@ -141,7 +152,7 @@ impl StandardScalerParams {
         Ok(mean_scale_row_major(data, n_cols, n))
     }
 
-    /// Fits on rows of equal length (see [`StandardScalerParams::fit`]).
+    /// Fits on rows of equal length (see [`StandardScalerValidParams::fit`]).
     pub fn fit_rows(&self, rows: &[Vec<f64>]) -> Result<FittedStandardScaler> {
         let n_cols = rows.first().map_or(0, Vec::len);
         if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
@@ -262,7 +273,11 @@ mod tests {
         .unwrap();
         let n_cols = fx["n_cols"].as_u64().unwrap() as usize;
         let mut data = floats(&fx, "data");
-        let fitted = StandardScalerParams::default().fit(&data, n_cols).unwrap();
+        let fitted = StandardScalerParams::default()
+            .check()
+            .unwrap()
+            .fit(&data, n_cols)
+            .unwrap();
         let (mean, scale) = (floats(&fx, "mean"), floats(&fx, "scale"));
         let mut max_err = 0.0_f64;
         for j in 0..n_cols {
@@ -283,7 +298,11 @@ mod tests {
     #[test]
     fn population_std_and_constant_columns() {
         let rows = vec![vec![1.0, 5.0], vec![3.0, 5.0]];
-        let f = StandardScalerParams::default().fit_rows(&rows).unwrap();
+        let f = StandardScalerParams::default()
+            .check()
+            .unwrap()
+            .fit_rows(&rows)
+            .unwrap();
         assert_eq!(f.mean, vec![2.0, 5.0]);
         assert_eq!(f.scale, vec![1.0, 1.0]); // std of {1, 3} is 1 (ddof 0); constant -> 1
         let mut r = rows.clone();
@@ -298,7 +317,7 @@ mod tests {
 
     #[test]
     fn bad_shapes_and_values_are_refused() {
-        let p = StandardScalerParams::default();
+        let p = StandardScalerParams::default().check().unwrap();
         assert!(matches!(
             p.fit(&[1.0, 2.0, 3.0], 2),
             Err(Error::Params { .. })

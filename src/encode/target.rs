@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::numeric::numpy_sum;
+use crate::params::{ParamGuard, Valid, checked};
 
 /// How much a category's mean is pulled towards the overall mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -41,7 +42,8 @@ pub enum TargetScale {
     Logit,
 }
 
-/// Parameters of the target encoder.
+/// Parameters of the target encoder (unchecked; [`ParamGuard::check`] gives the
+/// [`TargetEncoderValidParams`] that fit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetEncoderParams {
     pub smooth: Smooth,
@@ -255,9 +257,14 @@ fn fit_encodings(
     (encodings, mean_y)
 }
 
-impl TargetEncoderParams {
+/// Checked [`TargetEncoderParams`].
+pub type TargetEncoderValidParams = Valid<TargetEncoderParams>;
+
+impl ParamGuard for TargetEncoderParams {
+    type Checked = TargetEncoderValidParams;
+
     /// Refuses a fixed smoothing that is negative or not finite (as scikit-learn).
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         if let Smooth::Fixed(m) = self.smooth
             && !(m.is_finite() && m >= 0.0)
         {
@@ -270,6 +277,12 @@ impl TargetEncoderParams {
         Ok(())
     }
 
+    fn check(self) -> Result<TargetEncoderValidParams> {
+        checked(self)
+    }
+}
+
+impl TargetEncoderValidParams {
     /// The checks of [`Self::fit_transform`] for `n` rows; returns the rows of each
     /// fold.
     fn check_fit_inputs(
@@ -279,7 +292,6 @@ impl TargetEncoderParams {
         folds: &[usize],
         n_folds: usize,
     ) -> Result<Vec<Vec<usize>>> {
-        self.check()?;
         if y.len() != n {
             return Err(Error::params(
                 "y",
@@ -519,6 +531,8 @@ mod tests {
             smooth,
             scale: TargetScale::Mean,
         }
+        .check()
+        .unwrap()
         .fit_transform(&cats, &y, &folds, n_folds)
         .unwrap();
 
@@ -559,7 +573,9 @@ mod tests {
             let p = TargetEncoderParams {
                 smooth,
                 ..Default::default()
-            };
+            }
+            .check()
+            .unwrap();
             let a = p
                 .fit_transform_dictionary(&dictionary, &codes, &y, None, &folds, 3)
                 .unwrap();
@@ -574,7 +590,7 @@ mod tests {
                 assert!((u - v).abs() < 1e-12, "{u} vs {v}");
             }
         }
-        let p = TargetEncoderParams::default();
+        let p = TargetEncoderParams::default().check().unwrap();
         assert!(
             p.fit_transform_dictionary(&dictionary, &[7], &[1.0], None, &[0], 2)
                 .is_err()
@@ -618,6 +634,8 @@ mod tests {
         // mean 0.5, ssd 0.5, lambda = 0.5 / (0.5 + 0.25) = 2/3 -> 0.5.
         // Category "b" = {1, 0}: the same. Unseen -> 0.5.
         let (f, _) = TargetEncoderParams::default()
+            .check()
+            .unwrap()
             .fit_transform(
                 &s(&["a", "a", "b", "b"]),
                 &[1.0, 0.0, 1.0, 0.0],
@@ -629,6 +647,8 @@ mod tests {
         assert_eq!(f.transform("zzz"), 0.5);
         // A pure category with no spread gets lambda = 1: its own mean.
         let (f, oof) = TargetEncoderParams::default()
+            .check()
+            .unwrap()
             .fit_transform(
                 &s(&["a", "a", "b", "b", "b"]),
                 &[1.0, 1.0, 0.0, 0.0, 1.0],
@@ -649,6 +669,8 @@ mod tests {
             smooth: Smooth::Fixed(2.0),
             ..Default::default()
         }
+        .check()
+        .unwrap()
         .fit_transform(
             &s(&["a", "a", "b", "b"]),
             &[1.0, 0.0, 0.0, 0.0],
@@ -674,7 +696,9 @@ mod tests {
         let p = TargetEncoderParams {
             smooth: Smooth::Fixed(2.0),
             scale: TargetScale::Logit,
-        };
+        }
+        .check()
+        .unwrap();
         let (f, _) = p
             .fit_transform_dictionary(&dictionary, &codes, &y, Some(&w), &[0, 1, 0, 1, 1], 2)
             .unwrap();
@@ -692,7 +716,7 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_refused() {
-        let p = TargetEncoderParams::default();
+        let p = TargetEncoderParams::default().check().unwrap();
         let c = s(&["a", "b"]);
         assert!(p.fit_transform(&c, &[1.0], &[0, 1], 2).is_err());
         assert!(p.fit_transform(&c, &[1.0, 0.0], &[0], 2).is_err());
@@ -708,7 +732,8 @@ mod tests {
             smooth: Smooth::Fixed(-1.0),
             ..Default::default()
         };
-        assert!(matches!(neg.check(), Err(Error::Params { .. })));
+        let e = neg.check().unwrap_err();
+        assert_eq!(crate::params::param_name(&e), Some("smooth"), "{e}");
         // Empty folds are fine as long as two folds hold rows.
         assert!(p.fit_transform(&c, &[1.0, 0.0], &[0, 3], 5).is_ok());
     }
@@ -719,6 +744,8 @@ mod tests {
             smooth: Smooth::Fixed(1.5),
             ..Default::default()
         }
+        .check()
+        .unwrap()
         .fit_transform(&s(&["x", "y", "x"]), &[1.0, 0.0, 0.0], &[0, 1, 1], 2)
         .unwrap();
         let json = serde_json::to_string(&f).unwrap();

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 use crate::table::DescriptionSets;
 
 /// Prefix of every token flag column.
@@ -108,7 +109,8 @@ pub fn tokens_sql(text: &str) -> String {
     )
 }
 
-/// Parameters of the token flags: one 0/1 column per frequent token.
+/// Parameters of the token flags: one 0/1 column per frequent token (unchecked;
+/// [`ParamGuard::check`] gives the [`TokenValidParams`] that fit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenParams {
     /// Keep at most this many tokens (0: no token flags).
@@ -143,19 +145,30 @@ pub struct FittedTokens {
     pub duplicates: Vec<TokenDuplicate>,
 }
 
-impl TokenParams {
-    pub fn check(&self) -> Result<()> {
+/// Checked [`TokenParams`].
+pub type TokenValidParams = Valid<TokenParams>;
+
+impl ParamGuard for TokenParams {
+    type Checked = TokenValidParams;
+
+    /// `min_support` must be at least 1 (any `top_n`; 0 is no token flags).
+    fn check_ref(&self) -> Result<()> {
         if self.min_support == 0 {
-            return Err(Error::params("token min_support", "at least 1", 0));
+            return Err(Error::params("min_support", "at least 1", 0));
         }
         Ok(())
     }
 
+    fn check(self) -> Result<TokenValidParams> {
+        checked(self)
+    }
+}
+
+impl TokenValidParams {
     /// Counts, over `rows` of `sets`, the interactions whose descriptions hold each
     /// token, and keeps the `top_n` most frequent with at least `min_support` (ties
     /// by token).
     pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedTokens> {
-        self.check()?;
         let per_entry: Vec<Vec<String>> = sets
             .dictionary
             .iter()
@@ -288,6 +301,8 @@ mod tests {
             top_n: 3,
             min_support: 2,
         }
+        .check()
+        .unwrap()
         .fit_sets(&sets, &[0, 1, 2, 3, 4])
         .unwrap();
         let got: Vec<(&str, usize)> = fitted
@@ -363,5 +378,16 @@ mod tests {
         for w in ["status", "address", "analysis", "gas", "bus"] {
             assert_eq!(strip_plural(w), w);
         }
+    }
+
+    #[test]
+    fn min_support_out_of_range_is_named() {
+        let e = TokenParams {
+            top_n: 3,
+            min_support: 0,
+        }
+        .check()
+        .unwrap_err();
+        assert_eq!(crate::params::param_name(&e), Some("min_support"), "{e}");
     }
 }

@@ -1,4 +1,5 @@
-//! Calibration: Platt scaling ([`PlattParams`] -> `fit` -> [`FittedPlatt`]), which
+//! Calibration: Platt scaling ([`PlattParams`] -> check -> [`PlattValidParams`] ->
+//! `fit` -> [`FittedPlatt`]), which
 //! training uses to map linear scores to population probabilities, and the King &
 //! Zeng prior correction ([`prior_correction_shift`], with
 //! [`effective_positive_fraction`]), kept as a tested formula.
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::estimator::{check_labels, check_max_iter, check_tol, check_weights, class_totals};
 use super::objective::{logistic_loss, sigmoid};
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 
 // ---- prior correction ---------------------------------------------------------------
 
@@ -61,7 +63,7 @@ pub fn prior_correction_shift(
 
 /// Platt scaling: `p = sigmoid(a + b z)` maps a linear score `z` to a probability.
 ///
-/// Fitted by [`PlattParams::fit`] on out-of-fold linear scores weighted back to the
+/// Fitted by [`PlattValidParams::fit`] on out-of-fold linear scores weighted back to the
 /// population, so that it undoes what class weights and downsampling did to the
 /// scale of `z`, for the fold models and the refit alike (they share one scale).
 /// One affine map and a sigmoid: it compiles to one SQL expression.
@@ -83,7 +85,8 @@ impl FittedPlatt {
     }
 }
 
-/// Stopping rule of the Newton iterations of [`PlattParams::fit`].
+/// Stopping rule of the Newton iterations of [`PlattValidParams::fit`] (unchecked;
+/// [`ParamGuard::check`] gives [`PlattValidParams`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlattParams {
     /// Largest number of Newton steps, >= 1.
@@ -112,13 +115,24 @@ pub fn platt_targets(y: &[f64], w: &[f64]) -> (f64, f64) {
     ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0))
 }
 
-impl PlattParams {
+/// Checked [`PlattParams`].
+pub type PlattValidParams = Valid<PlattParams>;
+
+impl ParamGuard for PlattParams {
+    type Checked = PlattValidParams;
+
     /// Refuses `max_iter == 0` and a `tol` that is not finite and > 0.
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         check_tol(self.tol)?;
         check_max_iter(self.max_iter)
     }
 
+    fn check(self) -> Result<PlattValidParams> {
+        checked(self)
+    }
+}
+
+impl PlattValidParams {
     /// Minimizes the weighted cross-entropy of the smoothed targets `t_i`
     /// ([`platt_targets`]) against `sigmoid(a + b z_i)`:
     ///
@@ -130,7 +144,6 @@ impl PlattParams {
     /// scikit-learn's `CalibratedClassifierCV(method="sigmoid")` objective; its
     /// `(A, B)` with `p = 1 / (1 + exp(A f + B))` are `(-b, -a)` here.
     pub fn fit(&self, z: &[f64], y: &[f64], w: &[f64]) -> Result<FittedPlatt> {
-        self.check()?;
         check_labels(y)?;
         check_weights("sample_weight", w, y.len())?;
         if z.len() != y.len() {
@@ -286,7 +299,11 @@ mod tests {
         assert!((fit.coef[0] - beta[0]).abs() < 0.15 && (fit.coef[1] - beta[1]).abs() < 0.15);
 
         // Balanced class weights make ybar 1/2 as well, on the full population.
-        let wb = ClassWeight::Balanced.sample_weights(&y).unwrap();
+        let wb = ClassWeight::Balanced
+            .check()
+            .unwrap()
+            .sample_weights(&y)
+            .unwrap();
         let ybar = effective_positive_fraction(&y, &wb).unwrap();
         assert!((ybar - 0.5).abs() < 1e-12);
         let fit = tight(1e4, true).fit(&x, &y, &wb, None).unwrap();
@@ -307,12 +324,24 @@ mod tests {
                 .map(|&v| f64::from(rng.uniform() < sigmoid(a0 + b0 * v)))
                 .collect();
             let w = vec![1.0; n];
-            let f = PlattParams::default().fit(&z, &y, &w).unwrap();
+            let f = PlattParams::default()
+                .check()
+                .unwrap()
+                .fit(&z, &y, &w)
+                .unwrap();
             assert!((f.a - a0).abs() < 0.08 && (f.b - b0).abs() < 0.05, "{f:?}");
         }
-        assert!(PlattParams::default().fit(&[0.1], &[1.0], &[1.0]).is_err());
         assert!(
             PlattParams::default()
+                .check()
+                .unwrap()
+                .fit(&[0.1], &[1.0], &[1.0])
+                .is_err()
+        );
+        assert!(
+            PlattParams::default()
+                .check()
+                .unwrap()
                 .fit(&[0.1, f64::NAN], &[1.0, 0.0], &[1.0, 1.0])
                 .is_err()
         );
@@ -342,6 +371,8 @@ mod tests {
         let xs = x.select_rows(&keep);
         let ys: Vec<f64> = keep.iter().map(|&i| y[i]).collect();
         let (neg, pos) = ClassWeight::Balanced
+            .check()
+            .unwrap()
             .class_weights(&ys, Some(&sampling))
             .unwrap();
         let w: Vec<f64> = ys
@@ -356,9 +387,13 @@ mod tests {
             tol: 1e-8,
             max_iter: 500,
         }
+        .check()
+        .unwrap()
         .grid_search(&xs, &ys, &w, &sampling, &folds)
         .unwrap();
         let cal = PlattParams::default()
+            .check()
+            .unwrap()
             .fit(&grid.oof_decision, &ys, &sampling)
             .unwrap();
         let (xh, yh) = simulate(&mut rng, 300_000, -4.5, &beta);
@@ -408,10 +443,37 @@ mod tests {
             };
             let a_sk: f64 = case["A"].as_str().unwrap().parse().unwrap();
             let b_sk: f64 = case["B"].as_str().unwrap().parse().unwrap();
-            let f = PlattParams::default().fit(&z, &y, &w).unwrap();
+            let f = PlattParams::default()
+                .check()
+                .unwrap()
+                .fit(&z, &y, &w)
+                .unwrap();
             let name = case["name"].as_str().unwrap();
             assert!((f.a + b_sk).abs() < 1e-7, "{name}: a {} vs {}", f.a, -b_sk);
             assert!((f.b + a_sk).abs() < 1e-7, "{name}: b {} vs {}", f.b, -a_sk);
+        }
+    }
+
+    #[test]
+    fn platt_params_out_of_range_name_the_parameter() {
+        for (bad, name) in [
+            (
+                PlattParams {
+                    max_iter: 0,
+                    ..PlattParams::default()
+                },
+                "max_iter",
+            ),
+            (
+                PlattParams {
+                    tol: f64::NAN,
+                    ..PlattParams::default()
+                },
+                "tol",
+            ),
+        ] {
+            let e = bad.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{e}");
         }
     }
 }

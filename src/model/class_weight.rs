@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::estimator::{check_c, check_labels, check_weights, class_totals};
+use super::estimator::{check_labels, check_weights, class_totals, valid_c};
 use crate::error::{Error, Result};
+use crate::params::{ParamGuard, Valid, checked};
 
 /// How rows of each class are weighted in the loss.
 ///
@@ -55,7 +56,7 @@ impl TryFrom<ClassWeightRepr> for ClassWeight {
                 ClassWeight::Explicit { positive, negative }
             }
         };
-        cw.check().map_err(|e| e.to_string())?;
+        cw.check_ref().map_err(|e| e.to_string())?;
         Ok(cw)
     }
 }
@@ -72,25 +73,41 @@ impl From<ClassWeight> for ClassWeightRepr {
     }
 }
 
-impl ClassWeight {
+/// A checked [`ClassWeight`] (what the weights are computed from).
+pub type ValidClassWeight = Valid<ClassWeight>;
+
+impl ParamGuard for ClassWeight {
+    type Checked = ValidClassWeight;
+
     /// Refuses explicit weights that are not finite and > 0.
-    pub fn check(&self) -> Result<()> {
+    fn check_ref(&self) -> Result<()> {
         if let ClassWeight::Explicit { positive, negative } = *self {
-            check_c("class_weight.positive", positive)?;
-            check_c("class_weight.negative", negative)?;
+            for (name, w) in [
+                ("class_weight.positive", positive),
+                ("class_weight.negative", negative),
+            ] {
+                if !valid_c(w) {
+                    return Err(Error::params(name, "a finite number > 0", w));
+                }
+            }
         }
         Ok(())
     }
 
+    fn check(self) -> Result<ValidClassWeight> {
+        checked(self)
+    }
+}
+
+impl ValidClassWeight {
     /// `(negative, positive)` class weights for labels `y` (0/1). With
     /// `sample_weight`, `Balanced` counts weighted rows, as scikit-learn's
     /// `compute_class_weight("balanced", .., sample_weight=..)` does (>= 1.6):
     /// `weight_k = sum(w) / (2 * sum_{y_i = k} w_i)`. `Balanced` refuses labels
     /// where a class is absent (or has zero total weight).
     pub fn class_weights(&self, y: &[f64], sample_weight: Option<&[f64]>) -> Result<(f64, f64)> {
-        self.check()?;
         check_labels(y)?;
-        match *self {
+        match **self {
             ClassWeight::None => Ok((1.0, 1.0)),
             ClassWeight::Explicit { positive, negative } => Ok((negative, positive)),
             ClassWeight::Balanced => {
@@ -148,30 +165,85 @@ mod tests {
     fn class_weights_match_scikit_learn() {
         let m: Metrics = serde_json::from_str(METRICS).unwrap();
         let fx: Fixture = serde_json::from_str(FIXTURES[2].1).unwrap();
-        let (neg, pos) = ClassWeight::Balanced.class_weights(&fx.y, None).unwrap();
+        let (neg, pos) = ClassWeight::Balanced
+            .check()
+            .unwrap()
+            .class_weights(&fx.y, None)
+            .unwrap();
         assert!((neg - m.class_weight_balanced_rare[0]).abs() < 1e-12);
         assert!((pos - m.class_weight_balanced_rare[1]).abs() < 1e-12);
         let (neg, pos) = ClassWeight::Balanced
+            .check()
+            .unwrap()
             .class_weights(&fx.y, Some(&fx.sample_weight))
             .unwrap();
         assert!((neg - m.class_weight_balanced_rare_weighted[0]).abs() < 1e-12);
         assert!((pos - m.class_weight_balanced_rare_weighted[1]).abs() < 1e-12);
         let w = ClassWeight::Balanced
+            .check()
+            .unwrap()
             .sample_weights(&[1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
             .unwrap();
         assert_eq!(w, vec![0.75, 0.75, 0.75, 0.75, 1.5, 1.5]); // scikit-learn's doc example
         let cw = ClassWeight::Explicit {
             positive: 5.0,
             negative: 1.0,
-        };
+        }
+        .check()
+        .unwrap();
         assert_eq!(cw.sample_weights(&[0.0, 1.0]).unwrap(), vec![1.0, 5.0]);
         assert_eq!(
-            ClassWeight::None.sample_weights(&[0.0, 1.0]).unwrap(),
+            ClassWeight::None
+                .check()
+                .unwrap()
+                .sample_weights(&[0.0, 1.0])
+                .unwrap(),
             vec![1.0, 1.0]
         );
-        assert!(ClassWeight::Balanced.sample_weights(&[0.0, 0.0]).is_err());
-        assert!(ClassWeight::Balanced.sample_weights(&[1.0]).is_err());
-        assert!(ClassWeight::None.sample_weights(&[0.0, 2.0]).is_err());
+        assert!(
+            ClassWeight::Balanced
+                .check()
+                .unwrap()
+                .sample_weights(&[0.0, 0.0])
+                .is_err()
+        );
+        assert!(
+            ClassWeight::Balanced
+                .check()
+                .unwrap()
+                .sample_weights(&[1.0])
+                .is_err()
+        );
+        assert!(
+            ClassWeight::None
+                .check()
+                .unwrap()
+                .sample_weights(&[0.0, 2.0])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn explicit_weights_out_of_range_name_the_weight() {
+        for (cw, name) in [
+            (
+                ClassWeight::Explicit {
+                    positive: 0.0,
+                    negative: 1.0,
+                },
+                "class_weight.positive",
+            ),
+            (
+                ClassWeight::Explicit {
+                    positive: 2.0,
+                    negative: f64::NAN,
+                },
+                "class_weight.negative",
+            ),
+        ] {
+            let e = cw.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Cross-validation over `C`: [`GridSearchParams`] (checked) -> `grid_search` ->
-//! [`GridSearchResult`]. Grouped folds given by the caller, each held-out fold
+//! Cross-validation over `C`: [`GridSearchParams`] -> check ->
+//! [`GridSearchValidParams`] -> `grid_search` -> [`GridSearchResult`]. Grouped folds given by the caller, each held-out fold
 //! scored by weighted average precision ([`CvScore`]); the held-out fold is masked
 //! with zero weights instead of copying the training rows; the best `C` is refitted
 //! on all rows, and the out-of-fold scores are kept for the calibration.
@@ -7,21 +7,22 @@
 use serde::{Deserialize, Serialize};
 
 use super::estimator::{
-    FittedLogisticRegression, LogisticRegressionParams, check_c, check_max_iter, check_tol,
-    check_training_data, check_weights,
+    FittedLogisticRegression, LogisticRegressionParams, LogisticRegressionValidParams,
+    check_training_data, check_weights, valid_c,
 };
 use super::objective::sigmoid;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::params::ParamGuard;
 
 /// Cross-validation over `C`: grouped folds given by the caller, scored by average
-/// precision.
+/// precision (unchecked; [`ParamGuard::check`] gives [`GridSearchValidParams`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridSearchParams {
-    /// Candidate `C` values, each finite and > 0 (searched in ascending order;
-    /// duplicates are searched once).
+    /// Candidate `C` values, at least one, each finite and > 0 (searched in ascending
+    /// order; duplicates are searched once).
     pub c_grid: Vec<f64>,
-    /// Number of folds, >= 2; fold ids run over `0..n_folds`.
+    /// Number of folds, 2 to 50; fold ids run over `0..n_folds`.
     pub n_folds: usize,
     /// `tol` of every fit.
     pub tol: f64,
@@ -44,7 +45,7 @@ pub struct CvScore {
     pub all_converged: bool,
 }
 
-/// What [`GridSearchParams::grid_search`] found.
+/// What [`GridSearchValidParams::grid_search`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridSearchResult {
     /// One entry per distinct `C`, ascending.
@@ -65,25 +66,70 @@ pub struct GridSearchResult {
     pub model: FittedLogisticRegression,
 }
 
-impl GridSearchParams {
-    /// Refuses an empty grid, a `C` that is not finite and > 0, fewer than 2
-    /// folds, and bad `tol` / `max_iter`.
-    pub fn check(&self) -> Result<()> {
-        if self.c_grid.is_empty() {
+/// Checked [`GridSearchParams`] (read through `Deref`), with the checked fit
+/// parameters of each distinct `C`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridSearchValidParams {
+    params: GridSearchParams,
+    /// One per distinct `C`, ascending (the order of [`GridSearchResult::scores`]).
+    fits: Vec<LogisticRegressionValidParams>,
+}
+
+impl std::ops::Deref for GridSearchValidParams {
+    type Target = GridSearchParams;
+    fn deref(&self) -> &GridSearchParams {
+        &self.params
+    }
+}
+
+impl ParamGuard for GridSearchParams {
+    type Checked = GridSearchValidParams;
+
+    fn check_ref(&self) -> Result<()> {
+        self.clone().check().map(drop)
+    }
+
+    /// Refuses an empty grid, a `C` that is not finite and > 0, folds outside 2 to
+    /// 50, and a `tol` / `max_iter` that [`LogisticRegressionParams`] refuses.
+    fn check(self) -> Result<GridSearchValidParams> {
+        if self.c_grid.is_empty() || !self.c_grid.iter().all(|&c| valid_c(c)) {
             return Err(Error::params(
                 "c_grid",
-                "at least one C value",
-                "an empty list",
+                "a non-empty list of positive numbers",
+                format!("{:?}", self.c_grid),
             ));
         }
-        for &c in &self.c_grid {
-            check_c("c_grid", c)?;
+        if !(2..=50).contains(&self.n_folds) {
+            return Err(Error::params(
+                "n_folds",
+                "a whole number from 2 to 50",
+                self.n_folds,
+            ));
         }
-        if self.n_folds < 2 {
-            return Err(Error::params("cv_folds", "an integer >= 2", self.n_folds));
-        }
-        check_tol(self.tol)?;
-        check_max_iter(self.max_iter)
+        let mut grid = self.c_grid.clone();
+        grid.sort_by(f64::total_cmp);
+        grid.dedup();
+        let fits = grid
+            .into_iter()
+            .map(|c| {
+                LogisticRegressionParams {
+                    c,
+                    tol: self.tol,
+                    max_iter: self.max_iter,
+                    fit_intercept: true,
+                }
+                .check()
+            })
+            .collect::<Result<_>>()?;
+        Ok(GridSearchValidParams { params: self, fits })
+    }
+}
+
+impl GridSearchValidParams {
+    /// The checked fit parameters of each distinct `C`, ascending: `fit_params()[i]`
+    /// is the fit scored in [`GridSearchResult::scores`]`[i]`.
+    pub fn fit_params(&self) -> &[LogisticRegressionValidParams] {
+        &self.fits
     }
 
     /// For each `C` (ascending), fits on all folds but one (warm-started from the
@@ -103,7 +149,6 @@ impl GridSearchParams {
         eval_weight: &[f64],
         folds: &[usize],
     ) -> Result<GridSearchResult> {
-        self.check()?;
         check_training_data(x, y, class_weight_w)?;
         let n = x.n_rows();
         check_weights("eval_weight", eval_weight, n)?;
@@ -156,25 +201,16 @@ impl GridSearchParams {
             }
         }
 
-        let mut grid = self.c_grid.clone();
-        grid.sort_by(f64::total_cmp);
-        grid.dedup();
-
         let mut prev: Vec<Option<FittedLogisticRegression>> = vec![None; k];
-        let mut scores = Vec::with_capacity(grid.len());
+        let mut scores = Vec::with_capacity(self.fits.len());
         let mut oof = vec![0.0; n];
         let mut oof_z = vec![0.0; n];
         let mut best_oof = vec![0.0; n];
         let mut best_oof_z = vec![0.0; n];
         let mut best_index = 0;
         let mut fold_w = vec![0.0; n];
-        for (ci, &c) in grid.iter().enumerate() {
-            let params = LogisticRegressionParams {
-                c,
-                tol: self.tol,
-                max_iter: self.max_iter,
-                fit_intercept: true,
-            };
+        for (ci, params) in self.fits.iter().enumerate() {
+            let c = params.c;
             let mut fold_ap = Vec::with_capacity(k);
             let mut all_converged = true;
             for fold in 0..k {
@@ -229,15 +265,9 @@ impl GridSearchParams {
                 all_converged,
             });
         }
-        let best_c = grid[best_index];
+        let best_c = self.fits[best_index].c;
         tracing::debug!(best_c, "grid: best C {best_c}");
-        let model = LogisticRegressionParams {
-            c: best_c,
-            tol: self.tol,
-            max_iter: self.max_iter,
-            fit_intercept: true,
-        }
-        .fit(x, y, class_weight_w, None)?;
+        let model = self.fits[best_index].fit(x, y, class_weight_w, None)?;
         Ok(GridSearchResult {
             scores,
             best_index,
@@ -290,41 +320,69 @@ mod tests {
     }
 
     #[test]
-    fn grid_search_params_check_refuses_bad_values() {
+    fn grid_search_params_check_names_the_parameter_out_of_range() {
         let grid = GridSearchParams {
-            c_grid: vec![0.1, 1.0],
+            c_grid: vec![1.0, 0.1, 1.0],
             n_folds: 3,
             tol: 1e-6,
             max_iter: 100,
         };
-        assert!(grid.check().is_ok());
-        for bad in [
-            GridSearchParams {
-                c_grid: vec![],
-                ..grid.clone()
-            },
-            GridSearchParams {
-                c_grid: vec![1.0, 0.0],
-                ..grid.clone()
-            },
-            GridSearchParams {
-                c_grid: vec![f64::NAN],
-                ..grid.clone()
-            },
-            GridSearchParams {
-                n_folds: 1,
-                ..grid.clone()
-            },
-            GridSearchParams {
-                tol: 0.0,
-                ..grid.clone()
-            },
-            GridSearchParams {
-                max_iter: 0,
-                ..grid.clone()
-            },
+        let valid = grid.clone().check().unwrap();
+        let cs: Vec<f64> = valid.fit_params().iter().map(|p| p.c).collect();
+        assert_eq!(cs, [0.1, 1.0], "distinct C values, ascending");
+        for (bad, name) in [
+            (
+                GridSearchParams {
+                    c_grid: vec![],
+                    ..grid.clone()
+                },
+                "c_grid",
+            ),
+            (
+                GridSearchParams {
+                    c_grid: vec![1.0, 0.0],
+                    ..grid.clone()
+                },
+                "c_grid",
+            ),
+            (
+                GridSearchParams {
+                    c_grid: vec![f64::NAN],
+                    ..grid.clone()
+                },
+                "c_grid",
+            ),
+            (
+                GridSearchParams {
+                    n_folds: 1,
+                    ..grid.clone()
+                },
+                "n_folds",
+            ),
+            (
+                GridSearchParams {
+                    n_folds: 51,
+                    ..grid.clone()
+                },
+                "n_folds",
+            ),
+            (
+                GridSearchParams {
+                    tol: 0.0,
+                    ..grid.clone()
+                },
+                "tol",
+            ),
+            (
+                GridSearchParams {
+                    max_iter: 0,
+                    ..grid.clone()
+                },
+                "max_iter",
+            ),
         ] {
-            assert!(bad.check().is_err(), "{bad:?}");
+            let e = bad.clone().check().unwrap_err();
+            assert_eq!(crate::params::param_name(&e), Some(name), "{bad:?}: {e}");
         }
     }
 
@@ -336,14 +394,20 @@ mod tests {
         let n = y.len();
         // Members of 4 consecutive rows; fold = member id mod 5 (grouped).
         let folds: Vec<usize> = (0..n).map(|i| (i / 4) % 5).collect();
-        let cw = ClassWeight::Balanced.sample_weights(y).unwrap();
+        let cw = ClassWeight::Balanced
+            .check()
+            .unwrap()
+            .sample_weights(y)
+            .unwrap();
         let eval = vec![1.0; n];
         let params = GridSearchParams {
             c_grid: vec![100.0, 1e-5, 1.0, 0.01, 1.0],
             n_folds: 5,
             tol: 1e-8,
             max_iter: 1000,
-        };
+        }
+        .check()
+        .unwrap();
         let res = params.grid_search(&x, y, &cw, &eval, &folds).unwrap();
         let cs: Vec<f64> = res.scores.iter().map(|s| s.c).collect();
         assert_eq!(cs, vec![1e-5, 0.01, 1.0, 100.0]);
@@ -367,7 +431,9 @@ mod tests {
             tol: 1e-8,
             max_iter: 1000,
             fit_intercept: true,
-        };
+        }
+        .check()
+        .unwrap();
         for fold in 0..5 {
             let train: Vec<usize> = (0..n).filter(|&i| folds[i] != fold).collect();
             let yt: Vec<f64> = train.iter().map(|&i| y[i]).collect();
@@ -402,7 +468,9 @@ mod tests {
             n_folds: 2,
             tol: 1e-8,
             max_iter: 100,
-        };
+        }
+        .check()
+        .unwrap();
         let res = params.grid_search(&x, &y, &w, &w, &folds).unwrap();
         assert_eq!(res.best_c, 0.1);
         assert_eq!(res.best_index, 0);
@@ -420,7 +488,9 @@ mod tests {
             n_folds: 2,
             tol: 1e-6,
             max_iter: 100,
-        };
+        }
+        .check()
+        .unwrap();
         // Fold 1 has no positive row.
         let folds: Vec<usize> = (0..n).map(|i| usize::from(i >= 10)).collect();
         assert!(matches!(

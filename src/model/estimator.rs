@@ -13,9 +13,10 @@ use super::objective::{objective_and_gradient, sigmoid};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::numeric::dot;
+use crate::params::{ParamGuard, Valid, checked};
 
-/// Hyper-parameters of one logistic regression fit; `check` refuses bad values
-/// before any work.
+/// Hyper-parameters of one logistic regression fit (unchecked; [`ParamGuard::check`]
+/// gives [`LogisticRegressionValidParams`], which fits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticRegressionParams {
     /// Inverse regularization strength (scikit-learn's `C`), finite and > 0.
@@ -43,14 +44,27 @@ impl Default for LogisticRegressionParams {
     }
 }
 
-impl LogisticRegressionParams {
+/// Checked [`LogisticRegressionParams`].
+pub type LogisticRegressionValidParams = Valid<LogisticRegressionParams>;
+
+impl ParamGuard for LogisticRegressionParams {
+    type Checked = LogisticRegressionValidParams;
+
     /// Refuses `c` or `tol` that are not finite and > 0, and `max_iter == 0`.
-    pub fn check(&self) -> Result<()> {
-        check_c("c", self.c)?;
+    fn check_ref(&self) -> Result<()> {
+        if !valid_c(self.c) {
+            return Err(Error::params("c", "a finite number > 0", self.c));
+        }
         check_tol(self.tol)?;
         check_max_iter(self.max_iter)
     }
 
+    fn check(self) -> Result<LogisticRegressionValidParams> {
+        checked(self)
+    }
+}
+
+impl LogisticRegressionValidParams {
     /// Minimizes [`objective_and_gradient`] for `x`, labels `y` (0/1) and
     /// per-row weights `sample_weight` (class weights times sampling weights; >= 0).
     /// `warm_start` gives the starting coefficients (the minimizer does not depend
@@ -63,7 +77,6 @@ impl LogisticRegressionParams {
         sample_weight: &[f64],
         warm_start: Option<&FittedLogisticRegression>,
     ) -> Result<FittedLogisticRegression> {
-        self.check()?;
         check_training_data(x, y, sample_weight)?;
         self.fit_checked(x, y, sample_weight, warm_start)
     }
@@ -194,13 +207,9 @@ impl FittedLogisticRegression {
 
 // ---- input checks (shared by the module) ------------------------------------------
 
-/// `C` (or an explicit class weight) finite and > 0.
-pub(super) fn check_c(name: &str, c: f64) -> Result<()> {
-    if c.is_finite() && c > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::params(name, "a finite number > 0", c))
-    }
+/// The range of `C` (and of an explicit class weight): finite and > 0.
+pub(super) fn valid_c(c: f64) -> bool {
+    c.is_finite() && c > 0.0
 }
 
 pub(super) fn check_tol(tol: f64) -> Result<()> {
@@ -402,47 +411,32 @@ mod tests {
     }
 
     #[test]
-    fn params_check_refuses_bad_values() {
+    fn params_check_names_the_parameter_out_of_range() {
         let ok = LogisticRegressionParams::default();
-        assert!(ok.check().is_ok());
+        assert_eq!(ok.clone().check().unwrap().c, 1.0);
+        let mut cases = Vec::new();
         for c in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let p = LogisticRegressionParams { c, ..ok.clone() };
-            let err = p.check().unwrap_err();
-            assert!(
-                matches!(err, Error::Params { ref name, .. } if name == "c"),
-                "{err}"
-            );
+            cases.push((LogisticRegressionParams { c, ..ok.clone() }, "c"));
         }
         for tol in [0.0, -1e-4, f64::NAN] {
-            assert!(
-                LogisticRegressionParams { tol, ..ok.clone() }
-                    .check()
-                    .is_err()
-            );
+            cases.push((LogisticRegressionParams { tol, ..ok.clone() }, "tol"));
         }
-        assert!(
+        cases.push((
             LogisticRegressionParams {
                 max_iter: 0,
                 ..ok.clone()
-            }
-            .check()
-            .is_err()
-        );
-        // fit checks the params before the data.
-        let x = Matrix::new(2, 1);
-        let p = LogisticRegressionParams {
-            c: -1.0,
-            ..ok.clone()
-        };
-        assert!(matches!(
-            p.fit(&x, &[0.0, 1.0], &[1.0, 1.0], None),
-            Err(Error::Params { .. })
+            },
+            "max_iter",
         ));
+        for (p, name) in cases {
+            let err = p.check().unwrap_err();
+            assert_eq!(crate::params::param_name(&err), Some(name), "{err}");
+        }
     }
 
     #[test]
     fn fit_refuses_bad_data() {
-        let p = LogisticRegressionParams::default();
+        let p = LogisticRegressionParams::default().check().unwrap();
         let x = Matrix::from_rows(&[vec![0.0], vec![1.0], vec![2.0]]).unwrap();
         let y = [0.0, 1.0, 0.0];
         let w = [1.0; 3];

@@ -16,18 +16,20 @@
 //! so results do not depend on the thread count; cross-validation masks the
 //! held-out fold with zero weights instead of copying the training rows.
 //!
-//! Lifecycle: [`LogisticRegressionParams`] (checked) -> `fit` ->
-//! [`FittedLogisticRegression`]; [`GridSearchParams`] (checked) -> `grid_search` ->
-//! [`GridSearchResult`], which holds the refitted model; [`PlattParams`] -> `fit` ->
-//! [`FittedPlatt`] on the out-of-fold scores.
+//! Lifecycle (linfa's pattern, see `params`): [`LogisticRegressionParams`] -> check
+//! -> [`LogisticRegressionValidParams`] -> `fit` -> [`FittedLogisticRegression`];
+//! [`GridSearchParams`] -> [`GridSearchValidParams`] -> `grid_search` ->
+//! [`GridSearchResult`], which holds the refitted model; [`PlattParams`] ->
+//! [`PlattValidParams`] -> `fit` -> [`FittedPlatt`] on the out-of-fold scores;
+//! [`ClassWeight`] -> [`ValidClassWeight`] -> the per-row weights.
 //!
 //! Submodules (private; everything public is re-exported here, so callers write
 //! `crate::model::X`):
 //! - `objective`: the stable scalar functions and the penalized loss with its
 //!   gradient (formulas and sources in the doc comments);
 //! - `lbfgs`: the L-BFGS minimizer and its More-Thuente line search;
-//! - `estimator`: the fit parameters, `fit`, the fitted model and its decision
-//!   function, and the input checks the other submodules share;
+//! - `estimator`: the fit parameters and their ranges, `fit`, the fitted model and its
+//!   decision function, and the input checks the other submodules share;
 //! - `class_weight`: `"balanced"` / `"none"` / explicit class weights;
 //! - `calibration`: Platt scaling and the prior-correction formula;
 //! - `cv`: the grouped cross-validated grid search over `C`.
@@ -46,9 +48,12 @@ mod objective;
 mod test_support;
 
 pub use calibration::{
-    FittedPlatt, PlattParams, effective_positive_fraction, platt_targets, prior_correction_shift,
+    FittedPlatt, PlattParams, PlattValidParams, effective_positive_fraction, platt_targets,
+    prior_correction_shift,
 };
-pub use class_weight::ClassWeight;
-pub use cv::{CvScore, GridSearchParams, GridSearchResult};
-pub use estimator::{FittedLogisticRegression, LogisticRegressionParams};
+pub use class_weight::{ClassWeight, ValidClassWeight};
+pub use cv::{CvScore, GridSearchParams, GridSearchResult, GridSearchValidParams};
+pub use estimator::{
+    FittedLogisticRegression, LogisticRegressionParams, LogisticRegressionValidParams,
+};
 pub use objective::{BLOCK_ROWS, log1p_exp, logistic_loss, objective_and_gradient, sigmoid};

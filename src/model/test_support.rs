@@ -3,9 +3,10 @@
 //! committed scikit-learn fixtures (`tests/data/sklearn/logistic_*.json`, from the
 //! scripts in `scripts/fixtures/`).
 
-use super::{ClassWeight, LogisticRegressionParams, sigmoid};
+use super::{ClassWeight, LogisticRegressionParams, LogisticRegressionValidParams, sigmoid};
 use crate::matrix::Matrix;
 use crate::numeric::{dot, inf_norm};
+use crate::params::ParamGuard;
 
 /// splitmix64: a small deterministic generator for test data.
 pub(super) struct Rng(pub(super) u64);
@@ -55,13 +56,15 @@ pub(super) fn norm_rel(a: &[f64], b: &[f64]) -> f64 {
     num / inf_norm(b).max(1e-300)
 }
 
-pub(super) fn tight(c: f64, fit_intercept: bool) -> LogisticRegressionParams {
+pub(super) fn tight(c: f64, fit_intercept: bool) -> LogisticRegressionValidParams {
     LogisticRegressionParams {
         c,
         tol: 1e-10,
         max_iter: 10_000,
         fit_intercept,
     }
+    .check()
+    .unwrap()
 }
 
 // ---- scikit-learn fixtures --------------------------------------------------------
@@ -110,9 +113,15 @@ pub(super) fn case_weights(fx: &Fixture, case: &FixtureCase) -> Vec<f64> {
     };
     match case.class_weight.as_deref() {
         Some("balanced") if case.sample_weight => ClassWeight::Balanced
+            .check()
+            .unwrap()
             .sample_weights_with(&fx.y, &base)
             .unwrap(),
-        Some("balanced") => ClassWeight::Balanced.sample_weights(&fx.y).unwrap(),
+        Some("balanced") => ClassWeight::Balanced
+            .check()
+            .unwrap()
+            .sample_weights(&fx.y)
+            .unwrap(),
         None => base,
         Some(other) => panic!("fixture class_weight {other}"),
     }

@@ -1,0 +1,385 @@
+//! Configuration in two phases: the raw TOML file and flags become a checked
+//! [`Config`] with nothing left to unwrap.
+//!
+//! Precedence: CLI flag > TOML key > built-in default; for the connection, the
+//! environment also counts (see `remote`). Relative paths are taken from the current
+//! directory, as the shell that runs rarecall sees them, and made absolute before they
+//! reach Spark (a local Spark server has its own working directory).
+//!
+//! - `raw`: what the TOML file may say (`Raw*`, unknown keys refused with the closest
+//!   known key as a suggestion);
+//! - `merge`: flag > TOML > default, text parsed into types ([`Pipeline`]);
+//! - `keys`: the params built from the pipeline and checked once by their own
+//!   `check` (the ranges live there, not here); a refused parameter becomes the config
+//!   error of its TOML key and flag.
+
+mod keys;
+mod merge;
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::cli::{CommonArgs, RunArgs};
+use crate::error::{Error, Result};
+use crate::ident::Ident;
+use crate::model::ClassWeight;
+use crate::remote::{self, Env, Remote, RemoteInputs};
+use crate::rules::Rules;
+use crate::train::TrainValidParams;
+
+pub use keys::suggest_params;
+use raw::{RawConfig, read_raw};
+
+/// What happens to exact duplicate event rows (same member, interaction, time,
+/// description, label and categoricals): real exports carry a few.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicatePolicy {
+    /// Keep one row of each set, count the dropped ones and warn (the default).
+    Drop,
+    /// Keep every row, count and warn.
+    Keep,
+    /// Refuse the source.
+    Error,
+}
+
+/// The C grid searched when `model.c_grid` is not set: wide enough on both sides
+/// that the demo's best C is inside it.
+pub const DEFAULT_C_GRID: [f64; 8] = [1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+
+// ---- checked -----------------------------------------------------------------------
+
+/// Where the raw events come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A path (local, `/Volumes/...`, or a URL the Spark server can read) and format.
+    Path { path: String, format: SourceFormat },
+    /// A table name, `catalog.schema.table` (each part back-quoted when rendered).
+    Table { parts: Vec<Ident> },
+}
+
+impl Source {
+    /// A human name for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Path { path, format } => format!("{} ({})", path, format.as_str()),
+            Source::Table { parts } => parts.iter().map(|p| p.raw()).collect::<Vec<_>>().join("."),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Parquet,
+    Csv,
+    Json,
+    Delta,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Parquet => "parquet",
+            SourceFormat::Csv => "csv",
+            SourceFormat::Json => "json",
+            SourceFormat::Delta => "delta",
+        }
+    }
+}
+
+/// Source column names for each role, validated as identifiers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMap {
+    pub member_id: Ident,
+    pub interaction_id: Ident,
+    pub event_ts: Ident,
+    pub description: Ident,
+    pub label: Ident,
+    /// Source column and the standard name it gets (`cat_<snake_case>`).
+    pub categoricals: Vec<(Ident, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    pub c_grid: Vec<f64>,
+    /// The class weights searched with the C grid: one when `model.class_weight` is
+    /// set, else `balanced` and `none`.
+    pub class_weights: Vec<ClassWeight>,
+    pub cv_folds: usize,
+    /// Length of the forward validation slice at the end of the training window, on
+    /// which the operating threshold is chosen (days).
+    pub validation_days: u32,
+    /// Gap between the rows the validation model is fitted on and the validation
+    /// slice (days), so that the slice is scored by a model as stale as production's.
+    pub embargo_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdSettings {
+    pub target_precision: f64,
+    /// `None` = no cap.
+    pub threshold_cap: Option<usize>,
+    pub top_k: usize,
+    /// Confidence of the lower bound of precision that must meet the floor.
+    pub confidence: f64,
+    /// Member-level bootstrap replicates behind that bound and the test intervals.
+    pub bootstrap_rounds: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSettings {
+    pub top_n_descriptions: usize,
+    pub min_support: usize,
+    /// How far back the history features look (days); also the gap that stands for
+    /// "no earlier event".
+    pub history_days: u32,
+    /// The first days of the data are history only: their interactions are not
+    /// training rows, since their rolling counts and history are truncated.
+    pub burn_in_days: u32,
+    /// Token flags: the most frequent description words (0: none).
+    pub top_n_tokens: usize,
+    /// Descriptions crossed with each history condition (0: no crosses).
+    pub cross_descriptions: usize,
+    /// The scale of the categorical target encodings.
+    pub target_encoding: crate::encode::TargetScale,
+}
+
+/// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub source: Source,
+    pub columns: ColumnMap,
+    pub rules: Rules,
+    pub split_boundary: NaiveDate,
+    pub neg_pos_ratio: f64,
+    pub seed: i64,
+    /// What to do with exact duplicate event rows.
+    pub duplicate_events: DuplicatePolicy,
+    pub features: FeatureSettings,
+    pub model: ModelSettings,
+    pub threshold: ThresholdSettings,
+}
+
+impl Pipeline {
+    /// The split boundary as microseconds since the epoch (midnight UTC).
+    pub fn split_boundary_micros(&self) -> i64 {
+        self.split_boundary
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_micros())
+            .unwrap_or_default()
+    }
+}
+
+/// The checked configuration of `run` and `check`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub remote: Remote,
+    /// How long a lost server may stay unreachable before the running stage fails.
+    pub reconnect_grace_secs: u64,
+    /// Workspace credentials for Volume destinations, when there is a workspace.
+    pub databricks: Option<remote::DatabricksCredentials>,
+    pub timeout_secs: u64,
+    pub pipeline: Pipeline,
+    /// The training parameters of `pipeline`, checked (what `train::train` takes).
+    pub train: TrainValidParams,
+    pub output_dir: String,
+}
+
+/// Builds the pipeline part only: what `check --dry-run` needs, no connection.
+pub fn load_pipeline(common: &CommonArgs, run: Option<&RunArgs>) -> Result<Pipeline> {
+    let raw = read_raw(&common.config)?;
+    Ok(pipeline_from(&raw, common, run)?.0)
+}
+
+/// Builds the full configuration, resolving the Spark Connect remote.
+pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Config> {
+    let raw = read_raw(&common.config)?;
+    let (pipeline, train) = pipeline_from(&raw, common, run)?;
+    let remote = remote::resolve(
+        &RemoteInputs {
+            remote_flag: common.remote.clone(),
+            profile_flag: common.profile.clone(),
+            host_flag: common.host.clone(),
+            cluster_id_flag: common.cluster_id.clone(),
+            serverless_flag: common.serverless,
+            remote_config: raw.spark.remote.clone(),
+            profile_config: raw.spark.profile.clone(),
+        },
+        env,
+    )?;
+    let timeout_secs = common
+        .timeout_secs
+        .or(raw.spark.timeout_secs)
+        .unwrap_or(900);
+    if timeout_secs == 0 {
+        return Err(Error::config(
+            "spark.timeout_secs",
+            "a number of seconds > 0",
+            0,
+            "set spark.timeout_secs (or --timeout-secs) to a positive number",
+        ));
+    }
+    let output_dir = common
+        .out
+        .clone()
+        .or(raw.output.dir.clone())
+        .unwrap_or_else(|| "out".to_string());
+    let output_dir = absolutize(&output_dir);
+    let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
+    Ok(Config {
+        reconnect_grace_secs,
+        databricks: remote::databricks_credentials(&remote, env),
+        remote,
+        timeout_secs,
+        pipeline,
+        train,
+        output_dir,
+    })
+}
+
+/// The merged pipeline with every parameter checked, and its checked training
+/// parameters.
+fn pipeline_from(
+    raw: &RawConfig,
+    common: &CommonArgs,
+    run: Option<&RunArgs>,
+) -> Result<(Pipeline, TrainValidParams)> {
+    let pipeline = merge::merge(raw, common, run)?;
+    let train = keys::check_params(&pipeline)?;
+    Ok((pipeline, train))
+}
+
+/// ASCII snake case: letters and digits kept (lower-cased), everything else one `_`.
+pub fn snake_case(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// Makes a plain relative path absolute; URLs (`s3://`, `dbfs:/`), `/Volumes/...` and
+/// absolute paths pass through unchanged.
+pub fn absolutize(p: &str) -> String {
+    if p.contains("://") || p.starts_with("dbfs:") || Path::new(p).is_absolute() {
+        return p.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p).to_string_lossy().into_owned(),
+        Err(_) => p.to_string(),
+    }
+}
+
+fn inline_args() -> CommonArgs {
+    CommonArgs {
+        config: PathBuf::from("<inline>"),
+        ..Default::default()
+    }
+}
+
+/// For tests: parse a TOML text into a pipeline with default flags.
+pub fn pipeline_from_toml(text: &str) -> Result<Pipeline> {
+    let raw = raw::parse_raw(text, Path::new("<inline>"))?;
+    Ok(pipeline_from(&raw, &inline_args(), None)?.0)
+}
+
+/// [`pipeline_from_toml`] before the parameters are checked.
+#[cfg(test)]
+fn merged_from_toml(text: &str) -> Result<Pipeline> {
+    let raw = raw::parse_raw(text, Path::new("<inline>"))?;
+    merge::merge(&raw, &inline_args(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_a_minimal_file() {
+        let p = pipeline_from_toml("[source]\npath = \"/data/e.parquet\"\n").unwrap();
+        assert_eq!(p.columns.description.raw(), "pydescription");
+        assert_eq!(p.columns.categoricals[0].1, "cat_channel");
+        assert_eq!(p.threshold.target_precision, 0.40);
+        assert_eq!(p.threshold.threshold_cap, None);
+        assert_eq!(
+            p.model.class_weights,
+            vec![ClassWeight::Balanced, ClassWeight::None]
+        );
+        assert_eq!(p.threshold.confidence, 0.9);
+        assert_eq!(p.model.validation_days, 60);
+        assert_eq!(p.features.burn_in_days, 90);
+        assert_eq!(p.split_boundary_micros(), 1_727_740_800_000_000);
+    }
+
+    #[test]
+    fn unparseable_values_name_the_key() {
+        // Ranges: `keys::tests`; here the text config parses into types.
+        for (toml, key) in [
+            (
+                "[model]\nsplit_boundary = \"01/10/2024\"",
+                "model.split_boundary",
+            ),
+            ("[model]\nclass_weight = \"heavy\"", "model.class_weight"),
+            (
+                "[data]\nduplicate_events = \"fix\"",
+                "data.duplicate_events",
+            ),
+            (
+                "[features]\ntarget_encoding = \"odds\"",
+                "features.target_encoding",
+            ),
+            // Right after `path`, so still in [source].
+            ("format = \"xlsx\"", "source.format"),
+        ] {
+            let text = format!("[source]\npath = \"/e\"\n{toml}\n");
+            let e = pipeline_from_toml(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{toml}: {e}");
+        }
+    }
+
+    #[test]
+    fn upper_case_mapping_and_extra_categoricals() {
+        let p = pipeline_from_toml(
+            "[source]\ntable = \"main.cx.events\"\n[columns]\nmember_id = \"MEMBER_ID\"\ninteraction_id = \"INTERACTION_ID\"\nevent_ts = \"EVENT_TS\"\ndescription = \"PYDESCRIPTION\"\nlabel = \"ESCALATED\"\ncategoricals = [\"CHANNEL\", \"REGION\", \"PLAN_TYPE\"]\n",
+        )
+        .unwrap();
+        let names: Vec<_> = p
+            .columns
+            .categoricals
+            .iter()
+            .map(|c| c.1.as_str())
+            .collect();
+        assert_eq!(names, ["cat_channel", "cat_region", "cat_plan_type"]);
+        assert_eq!(p.source.describe(), "main.cx.events");
+    }
+
+    #[test]
+    fn duplicate_roles_are_refused() {
+        let e = pipeline_from_toml(
+            "[source]\npath = \"/e\"\n[columns]\nmember_id = \"x\"\ninteraction_id = \"X\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("distinct"), "{e}");
+    }
+
+    #[test]
+    fn explicit_class_weight() {
+        let p = pipeline_from_toml(
+            "[source]\npath = \"/e\"\n[model]\nclass_weight = { positive = 5.0 }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.model.class_weights,
+            vec![ClassWeight::Explicit {
+                positive: 5.0,
+                negative: 1.0
+            }]
+        );
+    }
+}
