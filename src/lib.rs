@@ -13,6 +13,7 @@ pub mod artifact;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csv_rows;
 pub mod demo;
 pub mod encode;
 pub mod error;

@@ -34,6 +34,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::Serialize;
+
+use crate::csv_rows;
 use crate::encode::tokens::tokenize;
 use crate::error::{Error, Result};
 use crate::params::{ParamGuard, Valid, checked};
@@ -523,14 +526,6 @@ pub fn high_volume_unmatched(audit: &[AuditRow]) -> Vec<bool> {
         .collect()
 }
 
-fn csv_err(e: impl std::fmt::Display) -> Error {
-    Error::Output {
-        location: "rules suggestions csv".into(),
-        problem: e.to_string(),
-        fix: "report this as a bug".into(),
-    }
-}
-
 /// The name of the suggested rule of each row that has one, in row order:
 /// `suggested_<n>`, numbered from 1 and skipping names the rules already use (a file
 /// written by an earlier round). A variant whose text an exact rule would change when
@@ -561,44 +556,44 @@ pub fn suggested_rule_names(rules: &Rules, s: &Suggestions) -> Vec<Option<String
 /// proposed_canonical, similarity, runner_up_canonical, runner_up_similarity,
 /// example_raw, suggested_rule (its name in `rules_suggested.csv`), note.
 pub fn suggestions_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "description_clean",
-        "event_count",
-        "event_share",
-        "proposed_canonical",
-        "similarity",
-        "runner_up_canonical",
-        "runner_up_similarity",
-        "example_raw",
-        "suggested_rule",
-        "note",
-    ])
-    .map_err(csv_err)?;
     let names = suggested_rule_names(rules, s);
     let pair = |p: &Option<(String, f64)>| match p {
         Some((c, v)) => (c.clone(), format!("{v:.4}")),
         None => (String::new(), String::new()),
     };
-    for (row, name) in s.rows.iter().zip(names) {
+    csv_rows::table(s.rows.iter().zip(names).map(|(row, name)| {
         let (proposed, sim) = pair(&row.proposed);
         let (runner, runner_sim) = pair(&row.runner_up);
         let share = row.event_count as f64 / s.total_events.max(1) as f64;
-        w.write_record([
-            row.description_clean.clone(),
-            row.event_count.to_string(),
-            format!("{share:.6}"),
-            proposed,
-            sim,
-            runner,
-            runner_sim,
-            row.example_raw.clone(),
-            name.unwrap_or_default(),
-            row.note.clone(),
-        ])
-        .map_err(csv_err)?;
-    }
-    w.into_inner().map_err(csv_err)
+        SuggestionRow {
+            description_clean: &row.description_clean,
+            event_count: row.event_count,
+            event_share: format!("{share:.6}"),
+            proposed_canonical: proposed,
+            similarity: sim,
+            runner_up_canonical: runner,
+            runner_up_similarity: runner_sim,
+            example_raw: &row.example_raw,
+            suggested_rule: name,
+            note: &row.note,
+        }
+    }))
+}
+
+/// One row of `rules_suggestions.csv`. Shares and similarities are fixed-point text
+/// (6 and 4 decimals), empty when there is no proposal or runner-up.
+#[derive(Serialize, Default)]
+struct SuggestionRow<'a> {
+    description_clean: &'a str,
+    event_count: i64,
+    event_share: String,
+    proposed_canonical: String,
+    similarity: String,
+    runner_up_canonical: String,
+    runner_up_similarity: String,
+    example_raw: &'a str,
+    suggested_rule: Option<String>,
+    note: &'a str,
 }
 
 /// `rules_suggested.csv`: the current rules in file order, then one `exact` rule per
@@ -606,30 +601,36 @@ pub fn suggestions_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
 /// it back). Exact rules go last: the variants matched no earlier rule, so the order
 /// changes nothing else.
 pub fn suggested_rules_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["rule", "match", "pattern", "canonical"])
-        .map_err(csv_err)?;
-    for r in &rules.rules {
-        w.write_record([
-            r.name.as_str(),
-            r.kind.as_str(),
-            r.pattern.as_str(),
-            r.canonical.as_str(),
-        ])
-        .map_err(csv_err)?;
-    }
-    for (row, name) in s.rows.iter().zip(suggested_rule_names(rules, s)) {
-        if let (Some(name), Some((canonical, _))) = (name, &row.proposed) {
-            w.write_record([
-                name.as_str(),
-                MatchKind::Exact.as_str(),
-                row.description_clean.as_str(),
-                canonical.as_str(),
-            ])
-            .map_err(csv_err)?;
-        }
-    }
-    w.into_inner().map_err(csv_err)
+    let current = rules.rules.iter().map(|r| RuleRow {
+        rule: &r.name,
+        kind: r.kind.as_str(),
+        pattern: &r.pattern,
+        canonical: &r.canonical,
+    });
+    let names = suggested_rule_names(rules, s);
+    let proposed = s.rows.iter().zip(names).filter_map(|(row, name)| {
+        let (name, (canonical, _)) = (name?, row.proposed.as_ref()?);
+        Some((name, &row.description_clean, canonical))
+    });
+    let proposed: Vec<_> = proposed.collect();
+    csv_rows::table(
+        current.chain(proposed.iter().map(|(name, pattern, canonical)| RuleRow {
+            rule: name,
+            kind: MatchKind::Exact.as_str(),
+            pattern,
+            canonical,
+        })),
+    )
+}
+
+/// One row of a rules file (`rules_suggested.csv`), as [`Rules::parse`] reads it.
+#[derive(Serialize, Default)]
+struct RuleRow<'a> {
+    rule: &'a str,
+    #[serde(rename = "match")]
+    kind: &'a str,
+    pattern: &'a str,
+    canonical: &'a str,
 }
 
 #[cfg(test)]
@@ -1067,5 +1068,83 @@ mod tests {
         }
         assert!(share >= 0.8, "{share}");
         assert!(share_events >= 0.8, "{share_events}");
+    }
+
+    /// The bytes both files had before their rows were types (commit 9b0a755):
+    /// tests/data/csv_rows/.
+    #[test]
+    fn suggestion_files_bytes_are_unchanged() {
+        use crate::rules::Rule;
+        let rules = Rules {
+            source: "t".into(),
+            rules: vec![
+                Rule {
+                    order: 1,
+                    name: "suggested_1".into(),
+                    kind: MatchKind::Regex,
+                    pattern: "^a,b( .*)?$".into(),
+                    canonical: "say \"hi\"".into(),
+                },
+                Rule {
+                    order: 2,
+                    name: "r2".into(),
+                    kind: MatchKind::Exact,
+                    pattern: "x y".into(),
+                    canonical: "line\nbreak".into(),
+                },
+            ],
+        };
+        let sims = [0.0, 1.0, 0.123456789, 1e-7, 0.99995, 0.5];
+        let texts = ["plain", "a,b", "say \"hi\"", "Not Clean ", "", "ünï"];
+        let rows: Vec<Suggestion> = (0..6)
+            .map(|i| Suggestion {
+                description_clean: texts[i].to_string(),
+                event_count: [0, 1, 7, 1_000_000, 3, 2][i],
+                example_raw: format!("{} raw,\"q\"", texts[i]),
+                proposed: (i % 3 != 2).then(|| (format!("canon {i}, \"c\""), sims[i])),
+                runner_up: (i % 2 == 0).then(|| (format!("runner {i}"), sims[(i + 1) % 6])),
+                note: if i % 3 == 2 {
+                    "no similar canonical, \"tie\"".into()
+                } else {
+                    String::new()
+                },
+            })
+            .collect();
+        let s = Suggestions {
+            rows,
+            total_events: 1_000_013,
+            unmatched_events: 5,
+        };
+        let text = |b: Result<Vec<u8>>| String::from_utf8(b.unwrap()).unwrap();
+        macro_rules! before {
+            ($name:literal) => {
+                include_str!(concat!("../tests/data/csv_rows/", $name))
+            };
+        }
+        assert_eq!(
+            text(suggestions_csv(&rules, &s)),
+            before!("suggestions.csv")
+        );
+        assert_eq!(
+            text(suggested_rules_csv(&rules, &s)),
+            before!("suggested_rules.csv")
+        );
+        let empty = Suggestions {
+            rows: vec![],
+            total_events: 0,
+            unmatched_events: 0,
+        };
+        let none = Rules {
+            source: "t".into(),
+            rules: vec![],
+        };
+        assert_eq!(
+            text(suggestions_csv(&none, &empty)),
+            before!("suggestions_empty.csv")
+        );
+        assert_eq!(
+            text(suggested_rules_csv(&none, &empty)),
+            before!("suggested_rules_empty.csv")
+        );
     }
 }

@@ -1,9 +1,13 @@
 //! What several commands share: the names of the files they write, run ids, the
-//! Spark connection from a `Config`, the duplicate-events warning, log cells, and
-//! the peak memory `run` reports.
+//! Spark connection from a `Config`, the duplicate-events warning, appending a log
+//! row, and the peak memory `run` reports.
+
+use serde::Serialize;
 
 use crate::config::{self, Config};
+use crate::csv_rows;
 use crate::error::Result;
+use crate::outputs::Outputs;
 use crate::spark::Spark;
 use crate::table;
 use crate::train;
@@ -60,9 +64,17 @@ pub(crate) fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicateP
     }
 }
 
-/// A log cell: the number, or empty when there is none.
-pub(crate) fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// Appends `row` to the CSV log `log_name` (`Outputs::append_log`), its header from
+/// the row type `R`.
+pub(crate) fn append_log<R: Serialize + Default>(
+    outputs: &Outputs,
+    log_name: &str,
+    run_id: &str,
+    row: &R,
+) -> Result<()> {
+    let columns = csv_rows::columns::<R>()?;
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    outputs.append_log(log_name, &columns, run_id, &csv_rows::cells(row)?)
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), if known.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    self, AUDIT_FILE, RUNS_LOG_FILE, SUMMARY_FILE, new_run_id, opt, peak_rss_bytes, warn_duplicates,
+    self, AUDIT_FILE, RUNS_LOG_FILE, SUMMARY_FILE, new_run_id, peak_rss_bytes, warn_duplicates,
 };
 use crate::artifact::{MODEL_FORMAT_VERSION, ModelFile};
 use crate::cli::RunArgs;
@@ -303,10 +303,10 @@ fn publish(
     outputs: &Outputs,
     run_id: &str,
     files: Vec<(String, Vec<u8>)>,
-    summary_row: &[String],
+    summary_row: &report::RunsLogRow,
 ) -> Result<()> {
     outputs.publish(run_id, files)?;
-    outputs.append_log(RUNS_LOG_FILE, report::RUNS_LOG_COLUMNS, run_id, summary_row)
+    common::append_log(outputs, RUNS_LOG_FILE, run_id, summary_row)
 }
 
 /// What `rarecall run` prints on stdout.
@@ -377,22 +377,20 @@ fn json_bytes<T: Serialize>(name: &str, v: &T) -> Result<Vec<u8>> {
     })
 }
 
-/// The row of this run in the appended runs log (`report::RUNS_LOG_COLUMNS`).
+/// The row of this run in the appended runs log.
 fn runs_log_row(
     cfg: &Config,
     run_id: &str,
     got: &pipeline::SparkOutputs,
     tr: &train::TrainReport,
     r: &RunReport,
-) -> Vec<String> {
+) -> report::RunsLogRow {
     let p = &cfg.pipeline;
     let best = tr
         .cv
         .iter()
         .find(|s| s.score.c == tr.best_c && s.class_weight == tr.best_class_weight)
         .map(|s| s.score.mean_ap);
-    let lower = |i: Option<threshold::Interval>| opt(i.map(|i| i.lower));
-    let upper = |i: Option<threshold::Interval>| opt(i.map(|i| i.upper));
     let threshold_lower = match r.threshold {
         ThresholdChoice::Feasible {
             precision_lower, ..
@@ -412,55 +410,52 @@ fn runs_log_row(
             ),
         ),
     };
-    vec![
-        run_id.to_string(),
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        status.to_string(),
-        p.source.describe(),
-        p.split_boundary.to_string(),
-        p.neg_pos_ratio.to_string(),
-        p.threshold.target_precision.to_string(),
-        p.threshold
-            .threshold_cap
-            .map(|c| c.to_string())
-            .unwrap_or_default(),
-        p.seed.to_string(),
-        pipeline::fmt_us(got.checks.min_ts_us),
-        pipeline::fmt_us(got.checks.max_ts_us),
-        r.train_rows.to_string(),
-        r.train_positives.to_string(),
-        r.test_rows.to_string(),
-        r.test_positives.to_string(),
-        r.best_c.to_string(),
-        opt(best),
-        opt(r.threshold.threshold()),
-        opt(r.effective_cutoff),
-        r.outreach_rows.to_string(),
-        opt(r.test_precision),
-        opt(r.test_recall),
-        opt(r.test_average_precision),
-        r.mean_test_score.to_string(),
+    report::RunsLogRow {
+        run_id: run_id.to_string(),
+        finished_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        status,
+        source: p.source.describe(),
+        split_boundary: p.split_boundary,
+        target_neg_pos_member_ratio: p.neg_pos_ratio,
+        target_precision: p.threshold.target_precision,
+        threshold_cap: p.threshold.threshold_cap,
+        seed: p.seed,
+        first_event: pipeline::fmt_us(got.checks.min_ts_us),
+        last_event: pipeline::fmt_us(got.checks.max_ts_us),
+        train_rows: r.train_rows,
+        train_positives: r.train_positives,
+        test_rows: r.test_rows,
+        test_positives: r.test_positives,
+        best_c: r.best_c,
+        cv_average_precision: best,
+        threshold: r.threshold.threshold(),
+        effective_cutoff: r.effective_cutoff,
+        outreach_rows: r.outreach_rows,
+        test_precision: r.test_precision,
+        test_recall: r.test_recall,
+        test_average_precision: r.test_average_precision,
+        mean_test_score: r.mean_test_score,
         note,
-        serde_json::to_value(tr.best_class_weight)
+        class_weight: serde_json::to_value(tr.best_class_weight)
             .map(|v| match v {
                 serde_json::Value::String(s) => s,
                 other => other.to_string(),
             })
             .unwrap_or_default(),
-        p.threshold.confidence.to_string(),
-        opt(threshold_lower),
-        lower(r.test_precision_interval),
-        upper(r.test_precision_interval),
-        lower(r.test_recall_interval),
-        upper(r.test_recall_interval),
-        r.floor_held.map(|b| b.to_string()).unwrap_or_default(),
-        r.calibration_error.to_string(),
-        got.checks.duplicate_events.to_string(),
-        serde_json::to_value(p.duplicate_events)
+        confidence: p.threshold.confidence,
+        threshold_precision_lower: threshold_lower,
+        test_precision_lower: r.test_precision_interval.map(|i| i.lower),
+        test_precision_upper: r.test_precision_interval.map(|i| i.upper),
+        test_recall_lower: r.test_recall_interval.map(|i| i.lower),
+        test_recall_upper: r.test_recall_interval.map(|i| i.upper),
+        floor_held: r.floor_held,
+        calibration_error: r.calibration_error,
+        duplicate_events: got.checks.duplicate_events,
+        duplicate_policy: serde_json::to_value(p.duplicate_events)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
-    ]
+    }
 }
 
 /// `model.json` of this run: what `score` reads back (see `artifact`).

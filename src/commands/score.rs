@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use super::common::{self, SCORING_LOG_FILE, new_run_id, opt, warn_duplicates};
+use super::common::{self, SCORING_LOG_FILE, new_run_id, warn_duplicates};
 use crate::artifact::{self, ModelFile};
 use crate::cli::ScoreArgs;
 use crate::config::{self, Config};
@@ -169,27 +169,22 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             }))?,
         ));
     }
-    let log_row = vec![
-        run_id.clone(),
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        m.run_id.clone(),
-        req.window.start.to_string(),
-        req.window.end.to_string(),
-        if req.in_spark { "in_spark" } else { "rust" }.to_string(),
-        n_scored.map(|n| n.to_string()).unwrap_or_default(),
-        selected.len().to_string(),
-        opt(t.threshold.threshold()),
-        req.top.map(|n| n.to_string()).unwrap_or_default(),
-        outreach_file.clone(),
-    ];
+    let log_row = report::ScoringLogRow {
+        run_id: run_id.clone(),
+        finished_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        model_run_id: m.run_id.clone(),
+        window_start: req.window.start,
+        window_end: req.window.end,
+        mode: if req.in_spark { "in_spark" } else { "rust" },
+        interactions_scored: n_scored,
+        rows_selected: selected.len(),
+        threshold: t.threshold.threshold(),
+        top: req.top,
+        outreach_file: outreach_file.clone(),
+    };
     timings.time("write outputs", || {
         outputs.publish(&run_id, files)?;
-        outputs.append_log(
-            SCORING_LOG_FILE,
-            report::SCORING_LOG_COLUMNS,
-            &run_id,
-            &log_row,
-        )
+        common::append_log(&outputs, SCORING_LOG_FILE, &run_id, &log_row)
     })?;
     Ok(ScoreReport {
         run_id,
