@@ -143,7 +143,7 @@ fn read_parquet_dir(dir: &Path) -> Result<Vec<RecordBatch>> {
 }
 
 fn cat_names(cfg: &Config) -> Vec<String> {
-    cfg.pipeline
+    cfg.settings
         .columns
         .categoricals
         .iter()
@@ -259,7 +259,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let cfg = load_config(config, Some(source))?;
     let spark = rarecall::spark::Spark::connect(&cfg.remote, cfg.timeout_secs)?;
     let mut timings = rarecall::pipeline::Timings::default();
-    let got = rarecall::pipeline::run_spark(&spark, &cfg.pipeline, &mut timings)?;
+    let got = rarecall::pipeline::run_spark(&spark, &cfg.settings, &mut timings)?;
     let feat_dir = dir.join("features.parquet");
     let t0 = Instant::now();
     spark.query(

@@ -343,7 +343,7 @@ impl Outputs {
         row: &[String],
     ) -> Result<()> {
         let rows_dir = format!("{}.rows", log_name.trim_end_matches(".csv"));
-        let header = crate::report::csv_line(columns)?;
+        let header = crate::tables::csv_line(columns)?;
         let legacy = format!("{rows_dir}/00000000-legacy.csv");
         if self.list(&rows_dir)?.is_empty()
             && let Some(old) = self.get(log_name)?
@@ -357,14 +357,14 @@ impl Outputs {
                 )?;
             }
         }
-        let line = crate::report::csv_line(row)?;
+        let line = crate::tables::csv_line(row)?;
         self.put(&format!("{rows_dir}/{run_id}.csv"), line)?;
         for _ in 0..10 {
             let seen = self.list(&rows_dir)?;
             let mut log = header.clone();
             for name in &seen {
                 if let Some(bytes) = self.get(name)? {
-                    log.extend_from_slice(&crate::report::pad_rows(&bytes, columns.len())?);
+                    log.extend_from_slice(&crate::tables::pad_rows(&bytes, columns.len())?);
                 }
             }
             self.put(log_name, log)?;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{ColumnMap, Pipeline};
+use crate::config::{ColumnMap, Settings};
 use crate::error::{Error, Result};
 use crate::spark::Spark;
 use crate::sql::{self, SourceTypes};
@@ -51,7 +51,7 @@ pub struct SparkOutputs {
 }
 
 /// Registers the source and checks its schema against the mapping.
-pub fn register_and_check_source(spark: &Spark, p: &Pipeline) -> Result<SourceTypes> {
+pub fn register_and_check_source(spark: &Spark, p: &Settings) -> Result<SourceTypes> {
     let dtypes = spark.register_source(&p.source)?;
     check_source_schema(&p.columns, &dtypes)
 }
@@ -137,7 +137,7 @@ pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Res
 }
 
 /// Refuses events that would make every later number wrong.
-pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
+pub fn validate_events(c: &EventChecks, p: &Settings) -> Result<()> {
     let src = p.source.describe();
     if c.n_events == 0 {
         return Err(Error::Source {
@@ -219,7 +219,7 @@ pub fn validate_events(c: &EventChecks, p: &Pipeline) -> Result<()> {
 }
 
 /// Refuses a split boundary that leaves one side of the data empty.
-pub fn check_split(c: &EventChecks, p: &Pipeline) -> Result<()> {
+pub fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
     let boundary = p.split_boundary_micros();
     match (c.min_ts_us, c.max_ts_us) {
         (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => {
@@ -253,7 +253,7 @@ pub fn check_split(c: &EventChecks, p: &Pipeline) -> Result<()> {
 /// rules and views of `sql/` (plus `extra_view`), the event checks and their verdict.
 fn prepare(
     spark: &Spark,
-    p: &Pipeline,
+    p: &Settings,
     read: sql::ReadWindow,
     extra_view: Option<&sql::RenderedView>,
     timings: &mut Timings,
@@ -280,7 +280,7 @@ fn prepare(
 /// Pulls a feature-shaped query back into a typed table.
 fn pull_features(
     spark: &Spark,
-    p: &Pipeline,
+    p: &Settings,
     stage: &str,
     query: &str,
     params: &std::collections::BTreeMap<String, sql::SqlValue>,
@@ -293,7 +293,7 @@ fn pull_features(
 }
 
 /// Runs every Spark stage and brings the feature table back.
-pub fn run_spark(spark: &Spark, p: &Pipeline, timings: &mut Timings) -> Result<SparkOutputs> {
+pub fn run_spark(spark: &Spark, p: &Settings, timings: &mut Timings) -> Result<SparkOutputs> {
     let (spark_version, checks) = prepare(spark, p, sql::ReadWindow::default(), None, timings)?;
     check_split(&checks, p)?;
     let audit = timings.time("normalization audit", || {
@@ -370,7 +370,7 @@ pub struct ScoringOutputs {
 /// compiled model run on the cluster.
 pub fn run_scoring_spark(
     spark: &Spark,
-    p: &Pipeline,
+    p: &Settings,
     window: &crate::score::ScoringWindow,
     in_spark: Option<std::collections::BTreeMap<&'static str, String>>,
     timings: &mut Timings,
@@ -416,7 +416,7 @@ pub fn run_scoring_spark(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::pipeline_from_toml;
+    use crate::config::settings_from_toml;
 
     fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn schema_check_accepts_the_contract_and_case_differences() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let p = settings_from_toml("[source]\npath = \"/e\"\n").unwrap();
         let t = check_source_schema(
             &p.columns,
             &dt(&[
@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn schema_check_names_missing_and_mistyped_columns() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let p = settings_from_toml("[source]\npath = \"/e\"\n").unwrap();
         let base = [
             ("member_id", "string"),
             ("interaction_id", "string"),

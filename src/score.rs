@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::ModelFile;
-use crate::config::Pipeline;
+use crate::config::Settings;
 use crate::encode::NumericTransform;
 use crate::error::{Error, Result};
 use crate::table::MISSING_CATEGORY;
@@ -102,7 +102,7 @@ impl ScoringWindow {
 
 /// Refuses a model whose feature spec does not match the configured data: the
 /// categoricals it was trained on must be the ones the config maps, in order.
-pub fn check_model_fits(model: &ModelFile, p: &Pipeline) -> Result<()> {
+pub fn check_model_fits(model: &ModelFile, p: &Settings) -> Result<()> {
     if model.format_version != crate::MODEL_FORMAT_VERSION {
         return Err(Error::data(
             format!(

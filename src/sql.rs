@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{DuplicatePolicy, Pipeline};
+use crate::config::{DuplicatePolicy, Settings};
 use crate::error::{Error, Result};
 // In `ident` (a leaf, so that `config` need not import `sql`); re-exported here.
 pub use crate::ident::Ident;
@@ -167,7 +167,7 @@ fn ts_or_null(v: Option<i64>) -> SqlValue {
 
 /// Renders every view of the pipeline in run order.
 pub fn render_pipeline(
-    p: &Pipeline,
+    p: &Settings,
     types: SourceTypes,
     read: ReadWindow,
 ) -> Result<Vec<RenderedView>> {
@@ -329,11 +329,11 @@ pub fn dry_run_text(views: &[RenderedView]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::pipeline_from_toml;
+    use crate::config::settings_from_toml;
 
     #[test]
     fn every_view_renders_with_all_holes_bound() {
-        let p = pipeline_from_toml(
+        let p = settings_from_toml(
             "[source]\npath = \"/e\"\n[columns]\ncategoricals = [\"CHANNEL\", \"plan type\"]\n",
         )
         .unwrap();
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn string_timestamps_are_parsed_not_cast() {
-        let p = pipeline_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        let p = settings_from_toml("[source]\npath = \"/e\"\n").unwrap();
         let v = render_pipeline(
             &p,
             SourceTypes {

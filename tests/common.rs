@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
-use rarecall::config::{Pipeline, pipeline_from_toml};
+use rarecall::config::{Settings, settings_from_toml};
 use rarecall::demo::{Event, events_to_batch};
 use rarecall::pipeline::{SparkOutputs, Timings, run_spark};
 use rarecall::remote::parse_sc_url;
@@ -97,7 +97,7 @@ pub fn write_parquet(path: &Path, events: &[Event], names: Option<[&str; 8]>) {
 /// A pipeline over a parquet file with the given extra TOML. Hand-made events span
 /// weeks, not a year: unless `extra` sets it, there is no burn-in (the default 90
 /// days would leave no training row).
-pub fn pipeline(path: &Path, extra: &str) -> Pipeline {
+pub fn pipeline(path: &Path, extra: &str) -> Settings {
     let extra = if extra.contains("burn_in_days") {
         extra.to_string()
     } else if extra.contains("[features]") {
@@ -105,7 +105,7 @@ pub fn pipeline(path: &Path, extra: &str) -> Pipeline {
     } else {
         format!("{extra}\n[features]\nburn_in_days = 0\n")
     };
-    pipeline_from_toml(&format!(
+    settings_from_toml(&format!(
         "[source]\npath = {:?}\nformat = \"parquet\"\n{extra}\n",
         path.display().to_string()
     ))
@@ -113,7 +113,7 @@ pub fn pipeline(path: &Path, extra: &str) -> Pipeline {
 }
 
 /// Runs every Spark stage.
-pub fn run(p: &Pipeline) -> rarecall::error::Result<SparkOutputs> {
+pub fn run(p: &Settings) -> rarecall::error::Result<SparkOutputs> {
     run_spark(&spark(), p, &mut Timings::default())
 }
 

@@ -274,7 +274,7 @@ fn normalization_audit_counts_every_raw_value() {
         "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
     );
     let out = run(&p).unwrap();
-    let csv = String::from_utf8(rarecall::report::audit_csv(&out.audit).unwrap()).unwrap();
+    let csv = String::from_utf8(rarecall::tables::audit_csv(&out.audit).unwrap()).unwrap();
     assert_golden("audit_small.csv", &csv);
     let total: i64 = csv
         .lines()

@@ -3,7 +3,7 @@
 //! input gives a value or a typed error, never a panic. No Spark needed.
 
 use proptest::prelude::*;
-use rarecall::config::pipeline_from_toml;
+use rarecall::config::settings_from_toml;
 use rarecall::remote::{Env, RemoteInputs, parse_sc_url, resolve_with_session};
 use rarecall::rules::Rules;
 use rarecall::score::{sql_double, sql_string};
@@ -71,12 +71,12 @@ proptest! {
 
     #[test]
     fn config_never_panics(text in config_text()) {
-        let _ = pipeline_from_toml(&text);
+        let _ = settings_from_toml(&text);
     }
 
     #[test]
     fn config_arbitrary_bytes_never_panic(text in "\\PC{0,200}") {
-        let _ = pipeline_from_toml(&text);
+        let _ = settings_from_toml(&text);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Sources whose columns are named and typed differently, through the mapping alone.
 
-use rarecall::config::pipeline_from_toml;
+use rarecall::config::settings_from_toml;
 use rarecall::table::Split;
 
 use crate::common::*;
@@ -69,7 +69,7 @@ fn json_with_integer_ids_string_times_and_boolean_labels() {
         ),
     )
     .unwrap();
-    let p = pipeline_from_toml(&format!(
+    let p = settings_from_toml(&format!(
         "[source]\npath = {:?}\nformat = \"json\"\n[columns]\nmember_id = \"mid\"\ninteraction_id = \"iid\"\nevent_ts = \"when\"\ndescription = \"what\"\nlabel = \"hit\"\ncategoricals = [\"via\"]\n[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n[features]\nburn_in_days = 0\n",
         path.display().to_string()
     ))

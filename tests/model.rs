@@ -10,7 +10,7 @@ use rarecall::train::{TrainParams, TrainValidParams, train};
 use crate::common::*;
 
 /// The checked training parameters of a configured pipeline.
-fn checked(p: &rarecall::config::Pipeline) -> TrainValidParams {
+fn checked(p: &rarecall::config::Settings) -> TrainValidParams {
     TrainParams::from(p).check().unwrap()
 }
 

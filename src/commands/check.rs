@@ -13,7 +13,7 @@ use super::common;
 /// `rarecall check` (and `check --dry-run`): what it found, on stdout.
 pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     if args.dry_run {
-        let pipeline = config::load_pipeline(&args.common, None)?;
+        let pipeline = config::load_settings(&args.common, None)?;
         let views = sql::render_pipeline(&pipeline, Default::default(), Default::default())?;
         print!("{}", sql::dry_run_text(&views));
     } else {
@@ -27,12 +27,12 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
 fn check_source(cfg: &Config) -> Result<String> {
     let spark = common::connect(cfg)?;
     let version = spark.version()?;
-    let types = pipeline::register_and_check_source(&spark, &cfg.pipeline)?;
-    let c = &cfg.pipeline.columns;
+    let types = pipeline::register_and_check_source(&spark, &cfg.settings)?;
+    let c = &cfg.settings.columns;
     let mut out = format!(
         "Spark {version} at {}\nsource {}: schema matches the mapping\n",
         cfg.remote,
-        cfg.pipeline.source.describe()
+        cfg.settings.source.describe()
     );
     for (role, col) in [
         ("member_id", &c.member_id),

@@ -12,9 +12,9 @@ use crate::error::{self, Result};
 use crate::outputs::Outputs;
 use crate::pipeline;
 use crate::remote::Env;
-use crate::report;
 use crate::sql;
 use crate::suggest;
+use crate::tables;
 
 /// What `rules suggest` did.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ pub fn rules_suggest(args: &SuggestArgs) -> anyhow::Result<()> {
 /// every cleaned value no rule matches the nearest canonical value (pure, in
 /// `suggest`); writes `rules_suggestions.csv` and `rules_suggested.csv`.
 fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<SuggestReport> {
-    let p = &cfg.pipeline;
+    let p = &cfg.settings;
     let run_id = new_run_id();
     // Opened first, as `run` does: a destination that cannot be written fails before
     // any Spark work.
@@ -80,7 +80,7 @@ fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<Suggest
             break;
         }
     }
-    let audit = report::audit_rows(&spark.query(
+    let audit = tables::audit_rows(&spark.query(
         "normalization audit",
         "select * from descriptions order by event_count desc, description_raw asc nulls first",
         &Default::default(),

@@ -12,13 +12,13 @@ use super::common::{
 };
 use crate::artifact::{MODEL_FORMAT_VERSION, ModelFile};
 use crate::cli::RunArgs;
-use crate::config::{self, Config, Pipeline};
+use crate::config::{self, Config, Settings};
 use crate::error::{self, Result};
 use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
 use crate::remote::Env;
-use crate::report;
 use crate::table::FeatureTable;
+use crate::tables;
 use crate::threshold::{self, ThresholdChoice};
 use crate::train::{self, TrainValidParams, TrainedModel};
 
@@ -75,7 +75,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// views, the features pulled back), encode, fit and choose the threshold
 /// (`train::train`), score the test window and pick the outreach list, write.
 fn train_and_publish(cfg: &Config) -> Result<RunReport> {
-    let p = &cfg.pipeline;
+    let p = &cfg.settings;
     let params = &cfg.train;
     let run_id = new_run_id();
     let mut timings = Timings::default();
@@ -131,9 +131,9 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
 /// The outreach list of the test window and how it did there.
 struct TestOutreach {
     /// Test rows at or above the threshold, capped, with reasons.
-    outreach: Vec<report::OutreachRow>,
+    outreach: Vec<tables::OutreachRow>,
     /// The `threshold.top_k` highest scores, whatever the threshold.
-    top_k: Vec<report::OutreachRow>,
+    top_k: Vec<tables::OutreachRow>,
     effective_cutoff: Option<f64>,
     precision: Option<f64>,
     recall: Option<f64>,
@@ -144,7 +144,7 @@ struct TestOutreach {
 /// Outreach: test rows at or above the threshold, capped, with reasons; the top K;
 /// the list's precision and recall on the test window with their intervals.
 fn test_outreach(
-    p: &Pipeline,
+    p: &Settings,
     params: &TrainValidParams,
     f: &FeatureTable,
     trained: &TrainedModel,
@@ -162,12 +162,12 @@ fn test_outreach(
         }
         None => (Vec::new(), None),
     };
-    let to_rows = |sel: &[usize]| -> Vec<report::OutreachRow> {
+    let to_rows = |sel: &[usize]| -> Vec<tables::OutreachRow> {
         sel.iter()
             .enumerate()
             .map(|(rank, &k)| {
                 let i = test.rows[k];
-                report::OutreachRow {
+                tables::OutreachRow {
                     rank: rank + 1,
                     member_id: f.member_id[i].clone(),
                     interaction_id: f.interaction_id[i].clone(),
@@ -226,7 +226,7 @@ fn test_outreach(
 }
 
 /// Warning events about the fit: the best C at an edge of the grid, no feasible cutoff.
-fn warn_about_fit(p: &Pipeline, train_report: &train::TrainReport, trained: &TrainedModel) {
+fn warn_about_fit(p: &Settings, train_report: &train::TrainReport, trained: &TrainedModel) {
     if let Some(edge) = grid_edge(&p.model.c_grid, train_report.best_c) {
         tracing::warn!(
             best_c = train_report.best_c,
@@ -255,7 +255,7 @@ fn warn_about_fit(p: &Pipeline, train_report: &train::TrainReport, trained: &Tra
 /// The report of the run, without the timings (the write is still to come).
 #[allow(clippy::too_many_arguments)]
 fn run_report(
-    p: &Pipeline,
+    p: &Settings,
     run_id: &str,
     output_dir: &str,
     got: &pipeline::SparkOutputs,
@@ -279,7 +279,7 @@ fn run_report(
         members: got.checks.n_members,
         best_c: train_report.best_c,
         threshold: trained.threshold,
-        outreach_file: report::outreach_file_name(
+        outreach_file: tables::outreach_file_name(
             p.threshold.target_precision,
             p.threshold.threshold_cap,
         ),
@@ -303,7 +303,7 @@ fn publish(
     outputs: &Outputs,
     run_id: &str,
     files: Vec<(String, Vec<u8>)>,
-    summary_row: &report::RunsLogRow,
+    summary_row: &tables::RunsLogRow,
 ) -> Result<()> {
     outputs.publish(run_id, files)?;
     common::append_log(outputs, RUNS_LOG_FILE, run_id, summary_row)
@@ -384,8 +384,8 @@ fn runs_log_row(
     got: &pipeline::SparkOutputs,
     tr: &train::TrainReport,
     r: &RunReport,
-) -> report::RunsLogRow {
-    let p = &cfg.pipeline;
+) -> tables::RunsLogRow {
+    let p = &cfg.settings;
     let best = tr
         .cv
         .iter()
@@ -410,7 +410,7 @@ fn runs_log_row(
             ),
         ),
     };
-    report::RunsLogRow {
+    tables::RunsLogRow {
         run_id: run_id.to_string(),
         finished_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         status,
@@ -466,7 +466,7 @@ fn model_file(
     trained: &TrainedModel,
     tr: &train::TrainReport,
 ) -> ModelFile {
-    let p = &cfg.pipeline;
+    let p = &cfg.settings;
     let c = &p.columns;
     ModelFile {
         format_version: MODEL_FORMAT_VERSION,
@@ -511,7 +511,7 @@ fn render_outputs(
     listed: &TestOutreach,
     r: &RunReport,
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    let p = &cfg.pipeline;
+    let p = &cfg.settings;
     let f = &got.features;
     let model_file = model_file(cfg, run_id, got, trained, tr);
     // On the population's logit scale: the Platt map folded into the linear model.
@@ -601,8 +601,8 @@ fn render_outputs(
         "peak_rss_bytes": peak_rss_bytes(),
     });
     let test_scores =
-        report::test_scores_csv(test.rows.iter().zip(&test.scores).map(|(&i, &s)| {
-            report::ScoreRow {
+        tables::test_scores_csv(test.rows.iter().zip(&test.scores).map(|(&i, &s)| {
+            tables::ScoreRow {
                 interaction_id: &f.interaction_id[i],
                 member_id: &f.member_id[i],
                 interaction_ts_us: f.interaction_ts_us[i],
@@ -611,26 +611,26 @@ fn render_outputs(
             }
         }))?;
     Ok(vec![
-        (AUDIT_FILE.into(), report::audit_csv(&got.audit)?),
+        (AUDIT_FILE.into(), tables::audit_csv(&got.audit)?),
         (
             "pydesc_to_safe_col_map.csv".into(),
-            report::safe_col_map_csv(&trained.encoder.multi_hot.mapping())?,
+            tables::safe_col_map_csv(&trained.encoder.multi_hot.mapping())?,
         ),
         (
             "pr_curve_points.csv".into(),
-            report::pr_curve_csv(test.curve.as_ref())?,
+            tables::pr_curve_csv(test.curve.as_ref())?,
         ),
         (
             r.outreach_file.clone(),
-            report::outreach_csv(&listed.outreach)?,
+            tables::outreach_csv(&listed.outreach)?,
         ),
         (
             format!("outreach_topK_{}.csv", p.threshold.top_k),
-            report::outreach_csv(&listed.top_k)?,
+            tables::outreach_csv(&listed.top_k)?,
         ),
         (
             "coefficients.csv".into(),
-            report::coefficients_csv(
+            tables::coefficients_csv(
                 &trained.encoder.feature_names,
                 &calibrated_coef,
                 calibrated_intercept,
@@ -638,7 +638,7 @@ fn render_outputs(
         ),
         (
             "calibration.csv".into(),
-            report::calibration_csv(&test.calibration)?,
+            tables::calibration_csv(&test.calibration)?,
         ),
         ("test_scores.csv".into(), test_scores),
         ("model.json".into(), json_bytes("model.json", &model_file)?),

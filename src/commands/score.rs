@@ -12,10 +12,10 @@ use crate::error::Result;
 use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
 use crate::remote::Env;
-use crate::report;
 use crate::rules;
 use crate::score;
 use crate::table;
+use crate::tables;
 use crate::threshold;
 use crate::train::TrainedModel;
 
@@ -56,7 +56,7 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
         )?,
         in_spark: args.in_spark,
         top: args.top,
-        cap: args.threshold_cap.or(cfg.pipeline.threshold.threshold_cap),
+        cap: args.threshold_cap.or(cfg.settings.threshold.threshold_cap),
         all_scores: args.all_scores,
     };
     let r = score_window(&cfg, &req)?;
@@ -86,7 +86,7 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
 fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let m = &req.model;
     // The model's rules and history window define its features: use them.
-    let mut p = cfg.pipeline.clone();
+    let mut p = cfg.settings.clone();
     p.rules = rules::Rules {
         source: format!("model {}", m.run_id),
         rules: m.rules.clone(),
@@ -107,7 +107,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let t = &m.trained;
     // Rows to contact (and, with --all-scores, every scored row), by score desc.
     let (selected, all_rows, n_scored): (
-        Vec<report::OutreachRow>,
+        Vec<tables::OutreachRow>,
         Vec<table::ScoredRow>,
         Option<usize>,
     ) = match &got.features {
@@ -151,16 +151,16 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             "outreach_top{n}_{}_{}.csv",
             req.window.start, req.window.end
         ),
-        None => report::outreach_file_name(m.threshold_precision(), req.cap).replace(
+        None => tables::outreach_file_name(m.threshold_precision(), req.cap).replace(
             ".csv",
             &format!("_{}_{}.csv", req.window.start, req.window.end),
         ),
     };
-    let mut files = vec![(outreach_file.clone(), report::outreach_csv(&selected)?)];
+    let mut files = vec![(outreach_file.clone(), tables::outreach_csv(&selected)?)];
     if req.all_scores {
         files.push((
             "window_scores.csv".to_string(),
-            report::test_scores_csv(all_rows.iter().map(|r| report::ScoreRow {
+            tables::test_scores_csv(all_rows.iter().map(|r| tables::ScoreRow {
                 interaction_id: &r.interaction_id,
                 member_id: &r.member_id,
                 interaction_ts_us: r.interaction_ts_us,
@@ -169,7 +169,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             }))?,
         ));
     }
-    let log_row = report::ScoringLogRow {
+    let log_row = tables::ScoringLogRow {
         run_id: run_id.clone(),
         finished_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         model_run_id: m.run_id.clone(),
@@ -196,10 +196,10 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     })
 }
 
-fn to_outreach(t: &TrainedModel, rows: &[table::ScoredRow]) -> Vec<report::OutreachRow> {
+fn to_outreach(t: &TrainedModel, rows: &[table::ScoredRow]) -> Vec<tables::OutreachRow> {
     rows.iter()
         .enumerate()
-        .map(|(k, r)| report::OutreachRow {
+        .map(|(k, r)| tables::OutreachRow {
             rank: k + 1,
             member_id: r.member_id.clone(),
             interaction_id: r.interaction_id.clone(),

@@ -8,7 +8,7 @@
 //! or clamped values (`tol`, `max_iter`, the calibration, `min_support` at least 1, a
 //! cap of 0 meaning none) cannot be refused and have no row.
 
-use super::Pipeline;
+use super::Settings;
 use crate::cli::SuggestArgs;
 use crate::encode::cross::CrossParams;
 use crate::encode::tokens::TokenParams;
@@ -167,8 +167,8 @@ fn rekey(keys: &'static [ParamKey]) -> impl Fn(Error) -> Error {
 }
 
 /// The training parameters of a configured pipeline (unchecked).
-impl From<&Pipeline> for TrainParams {
-    fn from(p: &Pipeline) -> Self {
+impl From<&Settings> for TrainParams {
+    fn from(p: &Settings) -> Self {
         TrainParams {
             encoder: FeatureEncoderParams {
                 multi_hot: MultiHotParams {
@@ -215,8 +215,8 @@ impl From<&Pipeline> for TrainParams {
 }
 
 /// The SQL view values of a configured pipeline (unchecked).
-impl From<&Pipeline> for ViewParams {
-    fn from(p: &Pipeline) -> Self {
+impl From<&Settings> for ViewParams {
+    fn from(p: &Settings) -> Self {
         ViewParams {
             history_days: p.features.history_days,
             burn_in_days: p.features.burn_in_days,
@@ -227,7 +227,7 @@ impl From<&Pipeline> for ViewParams {
 
 /// Checks every parameter of the pipeline once (the SQL view values, then training),
 /// a refused one named by its TOML key; returns the checked training parameters.
-pub(super) fn check_params(p: &Pipeline) -> Result<TrainValidParams> {
+pub(super) fn check_params(p: &Settings) -> Result<TrainValidParams> {
     ViewParams::from(p).check().map_err(rekey(VIEW_KEYS))?;
     TrainParams::from(p).check().map_err(rekey(TRAIN_KEYS))
 }
@@ -247,7 +247,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::config::{merged_from_toml, pipeline_from_toml};
+    use crate::config::{merged_from_toml, settings_from_toml};
     use crate::params::param_name;
 
     /// Each snippet breaks one parameter: the params check names it by its path, and
@@ -307,7 +307,7 @@ mod tests {
                 .chain(TRAIN_KEYS)
                 .find(|k| k.param == param)
                 .unwrap_or_else(|| panic!("no row for {param}"));
-            let e = pipeline_from_toml(&text).unwrap_err();
+            let e = settings_from_toml(&text).unwrap_err();
             let Error::Config { key, .. } = &e else {
                 panic!("{snippet}: {e}");
             };

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::raw::{RawClassWeight, RawColumns, RawConfig, RawSource};
 use super::{
-    ColumnMap, DEFAULT_C_GRID, DuplicatePolicy, FeatureSettings, ModelSettings, Pipeline, Source,
+    ColumnMap, DEFAULT_C_GRID, DuplicatePolicy, FeatureSettings, ModelSettings, Settings, Source,
     SourceFormat, ThresholdSettings, absolutize, snake_case,
 };
 use crate::cli::{CommonArgs, RunArgs};
@@ -25,7 +25,7 @@ pub(super) fn merge(
     raw: &RawConfig,
     common: &CommonArgs,
     run: Option<&RunArgs>,
-) -> Result<Pipeline> {
+) -> Result<Settings> {
     let source = source_from(&raw.source, common)?;
     let columns = columns_from(&raw.columns)?;
     let rules = match &raw.normalization.rules {
@@ -119,7 +119,7 @@ pub(super) fn merge(
         }
     };
 
-    Ok(Pipeline {
+    Ok(Settings {
         source,
         columns,
         rules,

@@ -8,7 +8,7 @@
 //!
 //! - `raw`: what the TOML file may say (`Raw*`, unknown keys refused with the closest
 //!   known key as a suggestion);
-//! - `merge`: flag > TOML > default, text parsed into types ([`Pipeline`]);
+//! - `merge`: flag > TOML > default, text parsed into types ([`Settings`]);
 //! - `keys`: the params built from the pipeline and checked once by their own
 //!   `check` (the ranges live there, not here); a refused parameter becomes the config
 //!   error of its TOML key and flag.
@@ -148,7 +148,7 @@ pub struct FeatureSettings {
 
 /// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub struct Settings {
     pub source: Source,
     pub columns: ColumnMap,
     pub rules: Rules,
@@ -162,7 +162,7 @@ pub struct Pipeline {
     pub threshold: ThresholdSettings,
 }
 
-impl Pipeline {
+impl Settings {
     /// The split boundary as microseconds since the epoch (midnight UTC).
     pub fn split_boundary_micros(&self) -> i64 {
         self.split_boundary
@@ -181,22 +181,22 @@ pub struct Config {
     /// Workspace credentials for Volume destinations, when there is a workspace.
     pub databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
-    pub pipeline: Pipeline,
-    /// The training parameters of `pipeline`, checked (what `train::train` takes).
+    pub settings: Settings,
+    /// The training parameters of `settings`, checked (what `train::train` takes).
     pub train: TrainValidParams,
     pub output_dir: String,
 }
 
-/// Builds the pipeline part only: what `check --dry-run` needs, no connection.
-pub fn load_pipeline(common: &CommonArgs, run: Option<&RunArgs>) -> Result<Pipeline> {
+/// Builds the settings only: what `check --dry-run` needs, no connection.
+pub fn load_settings(common: &CommonArgs, run: Option<&RunArgs>) -> Result<Settings> {
     let raw = read_raw(&common.config)?;
-    Ok(pipeline_from(&raw, common, run)?.0)
+    Ok(settings_from(&raw, common, run)?.0)
 }
 
 /// Builds the full configuration, resolving the Spark Connect remote.
 pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Config> {
     let raw = read_raw(&common.config)?;
-    let (pipeline, train) = pipeline_from(&raw, common, run)?;
+    let (settings, train) = settings_from(&raw, common, run)?;
     let remote = remote::resolve(
         &RemoteInputs {
             remote_flag: common.remote.clone(),
@@ -233,22 +233,22 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,
-        pipeline,
+        settings,
         train,
         output_dir,
     })
 }
 
-/// The merged pipeline with every parameter checked, and its checked training
+/// The merged settings with every parameter checked, and its checked training
 /// parameters.
-fn pipeline_from(
+fn settings_from(
     raw: &RawConfig,
     common: &CommonArgs,
     run: Option<&RunArgs>,
-) -> Result<(Pipeline, TrainValidParams)> {
-    let pipeline = merge::merge(raw, common, run)?;
-    let train = keys::check_params(&pipeline)?;
-    Ok((pipeline, train))
+) -> Result<(Settings, TrainValidParams)> {
+    let settings = merge::merge(raw, common, run)?;
+    let train = keys::check_params(&settings)?;
+    Ok((settings, train))
 }
 
 /// ASCII snake case: letters and digits kept (lower-cased), everything else one `_`.
@@ -284,14 +284,14 @@ fn inline_args() -> CommonArgs {
 }
 
 /// For tests: parse a TOML text into a pipeline with default flags.
-pub fn pipeline_from_toml(text: &str) -> Result<Pipeline> {
+pub fn settings_from_toml(text: &str) -> Result<Settings> {
     let raw = raw::parse_raw(text, Path::new("<inline>"))?;
-    Ok(pipeline_from(&raw, &inline_args(), None)?.0)
+    Ok(settings_from(&raw, &inline_args(), None)?.0)
 }
 
-/// [`pipeline_from_toml`] before the parameters are checked.
+/// [`settings_from_toml`] before the parameters are checked.
 #[cfg(test)]
-fn merged_from_toml(text: &str) -> Result<Pipeline> {
+fn merged_from_toml(text: &str) -> Result<Settings> {
     let raw = raw::parse_raw(text, Path::new("<inline>"))?;
     merge::merge(&raw, &inline_args(), None)
 }
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn defaults_fill_a_minimal_file() {
-        let p = pipeline_from_toml("[source]\npath = \"/data/e.parquet\"\n").unwrap();
+        let p = settings_from_toml("[source]\npath = \"/data/e.parquet\"\n").unwrap();
         assert_eq!(p.columns.description.raw(), "pydescription");
         assert_eq!(p.columns.categoricals[0].1, "cat_channel");
         assert_eq!(p.threshold.target_precision, 0.40);
@@ -338,14 +338,14 @@ mod tests {
             ("format = \"xlsx\"", "source.format"),
         ] {
             let text = format!("[source]\npath = \"/e\"\n{toml}\n");
-            let e = pipeline_from_toml(&text).unwrap_err().to_string();
+            let e = settings_from_toml(&text).unwrap_err().to_string();
             assert!(e.contains(key), "{toml}: {e}");
         }
     }
 
     #[test]
     fn upper_case_mapping_and_extra_categoricals() {
-        let p = pipeline_from_toml(
+        let p = settings_from_toml(
             "[source]\ntable = \"main.cx.events\"\n[columns]\nmember_id = \"MEMBER_ID\"\ninteraction_id = \"INTERACTION_ID\"\nevent_ts = \"EVENT_TS\"\ndescription = \"PYDESCRIPTION\"\nlabel = \"ESCALATED\"\ncategoricals = [\"CHANNEL\", \"REGION\", \"PLAN_TYPE\"]\n",
         )
         .unwrap();
@@ -361,7 +361,7 @@ mod tests {
 
     #[test]
     fn duplicate_roles_are_refused() {
-        let e = pipeline_from_toml(
+        let e = settings_from_toml(
             "[source]\npath = \"/e\"\n[columns]\nmember_id = \"x\"\ninteraction_id = \"X\"\n",
         )
         .unwrap_err();
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn explicit_class_weight() {
-        let p = pipeline_from_toml(
+        let p = settings_from_toml(
             "[source]\npath = \"/e\"\n[model]\nclass_weight = { positive = 5.0 }\n",
         )
         .unwrap();

@@ -190,17 +190,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::pipeline_from_toml;
+    use crate::config::settings_from_toml;
 
     #[test]
     fn unknown_key_is_refused() {
-        let e = pipeline_from_toml("[model]\nsplit_bondary = \"2024-01-01\"\n").unwrap_err();
+        let e = settings_from_toml("[model]\nsplit_bondary = \"2024-01-01\"\n").unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains("`split_bondary` is not a key here; did you mean `split_boundary`?"),
             "{msg}"
         );
-        let e = pipeline_from_toml("[treshold]\ntarget_precision = 0.3\n").unwrap_err();
+        let e = settings_from_toml("[treshold]\ntarget_precision = 0.3\n").unwrap_err();
         assert!(e.to_string().contains("did you mean `threshold`?"), "{e}");
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
