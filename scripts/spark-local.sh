@@ -9,10 +9,11 @@
 # Java 17. Idempotent: `start` on a running server only checks it answers; `stop`
 # stops only the process whose pid file this script wrote.
 #
-# Result streams are cut every 16 MB (senderMaxStreamSize, 1 GB by default), so that
-# every larger pull goes through the client's reattach path, as a pull longer than
-# senderMaxStreamDuration (2 minutes) does on any server; tests/faults.rs checks that
-# such a pull comes back whole.
+# The Spark settings it shares with the Docker image (local[2], UTC session time zone,
+# shuffle partitions, 16 MB result streams that exercise the client's reattach path)
+# are in docker/spark-connect/spark-connect.conf; this script adds its port, bind
+# address, memory and scratch folders. With Docker, `docker compose up` runs the same
+# server (README: Spark in Docker).
 #
 # Environment:
 #   RARECALL_SPARK_PORT   port (default 15002)
@@ -26,6 +27,7 @@ CACHE="${RARECALL_CACHE:-$HOME/.cache/rarecall}"
 VENV="$CACHE/venv-pyspark-$PYSPARK_VERSION"
 RUN_DIR="$CACHE/spark-connect-$PORT"
 MEMORY="${RARECALL_SPARK_MEMORY:-4g}"
+SETTINGS="$(cd "$(dirname "$0")/.." && pwd)/docker/spark-connect/spark-connect.conf"
 PY="$VENV/bin/python"
 
 log() { echo "spark-local: $*" >&2; }
@@ -88,15 +90,10 @@ start() {
     SPARK_HOME="$home" SPARK_PID_DIR="$RUN_DIR" SPARK_LOG_DIR="$RUN_DIR/logs" \
       SPARK_IDENT_STRING=rarecall SPARK_LOCAL_IP=127.0.0.1 \
       "$home/sbin/start-connect-server.sh" \
-      --master "local[2]" \
+      --properties-file "$SETTINGS" \
       --driver-memory "$MEMORY" \
       --conf spark.connect.grpc.binding.address=127.0.0.1 \
       --conf spark.connect.grpc.binding.port="$PORT" \
-      --conf spark.ui.enabled=false \
-      --conf spark.sql.shuffle.partitions=4 \
-      --conf spark.sql.session.timeZone=UTC \
-      --conf spark.connect.execute.reattachable.senderMaxStreamSize=16m \
-      --conf spark.driver.bindAddress=127.0.0.1 \
       --conf spark.sql.warehouse.dir="$RUN_DIR/warehouse" \
       --conf "spark.driver.extraJavaOptions=-Djava.io.tmpdir=$RUN_DIR/tmp -Dderby.system.home=$RUN_DIR" \
       >/dev/null

@@ -328,7 +328,7 @@ fn source_error(e: Error, name: &str, remote: &Remote) -> Error {
                 source_name: name.to_string(),
                 problem: "the path does not exist on the Spark server".into(),
                 fix: format!(
-                    "check source.path (the server at {} reads it, not this machine), or create the data with `rarecall demo-data`",
+                    "check source.path (the server at {} reads it, not this machine; a server in Docker sees only folders mounted at the same path), or create the data with `rarecall demo-data`",
                     remote.host()
                 ),
             }

@@ -914,3 +914,37 @@ fn rules_suggest_proposes_canonicals_for_unmatched_spellings() {
         );
     }
 }
+
+/// A source that exists on this machine but not on the server: against Spark in
+/// Docker, a file outside the folders mounted into the container. The error names the
+/// mount rule. Only scripts/test-docker.sh runs it: the local server reads every path.
+#[test]
+#[ignore = "needs Spark in Docker: scripts/test-docker.sh"]
+fn a_source_not_mounted_into_the_docker_server_names_the_mount_rule() {
+    let outside = std::env::temp_dir().join(format!("rarecall-not-mounted-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let src = small_events(&outside);
+    let dir = temp_dir("cli-not-mounted");
+    let cfg = config(&dir, &src, &remote_url(), "");
+    let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir);
+    let _ = std::fs::remove_dir_all(&outside);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    for want in [
+        "the path does not exist on the Spark server",
+        "source.path",
+        "mounted at the same path",
+    ] {
+        assert!(
+            error_lines[0].contains(want),
+            "missing {want:?} in {}",
+            error_lines[0]
+        );
+    }
+    assert!(
+        files_under(&dir.join("out")).is_empty(),
+        "outputs were written"
+    );
+}
