@@ -178,7 +178,7 @@ step_done "start-up"
 out="$(mktemp)"
 status=0
 RARECALL_TEST_REMOTE="sc://127.0.0.1:$PORT" \
-  cargo test --locked --test main -- --include-ignored --exact "${TESTS[@]}" 2>&1 | tee "$out" || status=$?
+  cargo test --locked --features fault-injection --test main -- --include-ignored --exact "${TESTS[@]}" 2>&1 | tee "$out" || status=$?
 step_done "tests"
 "${compose[@]}" down --timeout 30 >/dev/null 2>&1
 service_up=0
