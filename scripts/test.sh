@@ -28,6 +28,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked --features fault-injection -- -D warnings
 cargo clippy --workspace --all-targets --locked -- -D warnings
 python3 scripts/check_imports.py
+python3 scripts/check_sizes.py
 log="$(mktemp)"
 status=0
 RARECALL_TEST_REMOTE="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}" cargo test --workspace --locked --features fault-injection 2>&1 | tee "$log" || status=$?
