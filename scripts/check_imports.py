@@ -7,7 +7,8 @@ that reaches the crate root, in the non-test code of `a` (the file `src/a.rs` or
 `src/a/mod.rs` and its `mod x;` children). Left out: comments (so doc links do not
 count), string and char literals, and every item under `#[cfg(test)]` (test modules,
 `#[cfg(test)] mod test_support;` files). `crate::Name` for an item re-exported at the
-crate root (`pub use artifact::ModelFile;` in lib.rs) counts as its module.
+crate root (`pub use artifact::ModelFile;`, `pub(crate) use ...` in lib.rs) counts as
+its module.
 
 Standard library only. Usage: scripts/check_imports.py [path to the crate root]
 """
@@ -175,9 +176,9 @@ def main() -> int:
     lib = strip_comments_and_literals((src / "lib.rs").read_text())
     lib, _ = remove_test_items(lib)
     modules = sorted(MOD_DECL.findall(lib))
-    # Items re-exported at the crate root: `pub use m::{A, B};` / `pub use m::A;`.
+    # Items re-exported at the crate root: `pub use m::{A, B};` / `pub(crate) use m::A;`.
     reexport = {}
-    for m in re.finditer(rf"\bpub\s+use\s+(?:crate\s*::\s*)?({IDENT})\s*::\s*([^;]*);", lib):
+    for m in re.finditer(rf"\bpub(?:\s*\([^)]*\))?\s+use\s+(?:crate\s*::\s*)?({IDENT})\s*::\s*([^;]*);", lib):
         body = m.group(2).strip().strip("{}")
         for entry in body.split(","):
             words = re.findall(IDENT, entry)

@@ -14,39 +14,39 @@ use crate::train::{self, TrainedModel};
 /// place of the intercept-only prior shift; class weight searched. 3: token flags,
 /// description x history crosses, decayed counts, gap bins, clock features, and
 /// target encodings on the logit scale.
-pub const MODEL_FORMAT_VERSION: u32 = 3;
+pub(crate) const MODEL_FORMAT_VERSION: u32 = 3;
 
 /// `model.json`: everything `score` needs to reproduce the test scores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelFile {
-    pub format_version: u32,
-    pub rarecall_version: String,
-    pub run_id: String,
-    pub spark_version: String,
+    pub(crate) format_version: u32,
+    pub(crate) rarecall_version: String,
+    pub(crate) run_id: String,
+    pub(crate) spark_version: String,
     /// Source column per role, and the categoricals as (source column, feature name).
-    pub columns: BTreeMap<String, String>,
-    pub categoricals: Vec<(String, String)>,
-    pub rules: Vec<rules::Rule>,
-    pub split_boundary: String,
+    pub(crate) columns: BTreeMap<String, String>,
+    pub(crate) categoricals: Vec<(String, String)>,
+    pub(crate) rules: Vec<rules::Rule>,
+    pub(crate) split_boundary: String,
     /// Look-back of the history features (days); scoring must use the same.
-    pub history_days: u32,
-    pub target_neg_pos_member_ratio: f64,
-    pub seed: i64,
-    pub target_precision: f64,
-    pub best_c: f64,
-    pub cv: Vec<train::CvEntry>,
+    pub(crate) history_days: u32,
+    pub(crate) target_neg_pos_member_ratio: f64,
+    pub(crate) seed: i64,
+    pub(crate) target_precision: f64,
+    pub(crate) best_c: f64,
+    pub(crate) cv: Vec<train::CvEntry>,
     pub trained: TrainedModel,
 }
 
 impl ModelFile {
     /// The precision floor the model's threshold was chosen for (from its rule).
-    pub fn threshold_precision(&self) -> f64 {
+    pub(crate) fn threshold_precision(&self) -> f64 {
         self.target_precision
     }
 }
 
 /// Reads and parses a model.json file.
-pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
+pub(crate) fn load_model(path: &std::path::Path) -> Result<ModelFile> {
     let bytes = std::fs::read(path).map_err(|e| error::Error::Output {
         location: path.display().to_string(),
         problem: format!("the model cannot be read ({e})"),

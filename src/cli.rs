@@ -48,34 +48,34 @@ pub enum RulesCommand {
 pub struct CommonArgs {
     /// TOML config file (see examples/demo.toml).
     #[arg(long, short = 'c')]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     /// Spark Connect URL (sc://host:port/;params); overrides every other connection setting.
     #[arg(long)]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     /// Databricks configuration profile in ~/.databrickscfg.
     #[arg(long)]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// Databricks workspace host (token comes from DATABRICKS_TOKEN or the profile).
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Databricks cluster id.
     #[arg(long)]
-    pub cluster_id: Option<String>,
+    pub(crate) cluster_id: Option<String>,
     /// Use Databricks serverless compute instead of a cluster.
     #[arg(long)]
-    pub serverless: bool,
+    pub(crate) serverless: bool,
     /// Source path (overrides source.path / source.table).
     #[arg(long)]
-    pub source: Option<String>,
+    pub(crate) source: Option<String>,
     /// Source format: parquet, csv, json, delta.
     #[arg(long)]
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
     /// Seconds any single Spark call may take (spark.timeout_secs).
     #[arg(long)]
-    pub timeout_secs: Option<u64>,
+    pub(crate) timeout_secs: Option<u64>,
     /// Output folder (output.dir).
     #[arg(long)]
-    pub out: Option<String>,
+    pub(crate) out: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -84,105 +84,105 @@ pub struct RunArgs {
     pub common: CommonArgs,
     /// Train/test split date, YYYY-MM-DD (model.split_boundary).
     #[arg(long)]
-    pub split_boundary: Option<String>,
+    pub(crate) split_boundary: Option<String>,
     /// Negative members kept per positive member (model.target_neg_pos_member_ratio).
     #[arg(long)]
-    pub target_neg_pos_member_ratio: Option<f64>,
+    pub(crate) target_neg_pos_member_ratio: Option<f64>,
     /// Comma-separated C values (model.c_grid).
     #[arg(long, value_delimiter = ',')]
-    pub c_grid: Option<Vec<f64>>,
+    pub(crate) c_grid: Option<Vec<f64>>,
     /// balanced | none | a positive-class weight such as 5.0 (model.class_weight).
     #[arg(long)]
-    pub class_weight: Option<String>,
+    pub(crate) class_weight: Option<String>,
     /// Cross-validation folds (model.cv_folds).
     #[arg(long)]
-    pub cv_folds: Option<usize>,
+    pub(crate) cv_folds: Option<usize>,
     /// Seed for sampling and folds (model.seed).
     #[arg(long)]
-    pub seed: Option<i64>,
+    pub(crate) seed: Option<i64>,
     /// Precision floor (threshold.target_precision).
     #[arg(long)]
-    pub target_precision: Option<f64>,
+    pub(crate) target_precision: Option<f64>,
     /// Outreach cap, 0 = none (threshold.threshold_cap).
     #[arg(long)]
-    pub threshold_cap: Option<usize>,
+    pub(crate) threshold_cap: Option<usize>,
     /// Size of the top-K file (threshold.top_k).
     #[arg(long)]
-    pub top_k: Option<usize>,
+    pub(crate) top_k: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
     /// The model.json written by `rarecall run`.
     #[arg(long)]
-    pub model: std::path::PathBuf,
+    pub(crate) model: std::path::PathBuf,
     /// Score the interactions of one day, YYYY-MM-DD.
     #[arg(long)]
-    pub date: Option<String>,
+    pub(crate) date: Option<String>,
     /// First day of the window to score (with --to for a range).
     #[arg(long)]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// End of the window, exclusive (default: the day after --from).
     #[arg(long)]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Compile the model into Spark SQL and score on the cluster; only the rows to
     /// contact come back.
     #[arg(long)]
-    pub in_spark: bool,
+    pub(crate) in_spark: bool,
     /// Return the N highest scores instead of the rows above the threshold.
     #[arg(long)]
-    pub top: Option<usize>,
+    pub(crate) top: Option<usize>,
     /// Cap the outreach list at N rows (default: threshold.threshold_cap).
     #[arg(long)]
-    pub threshold_cap: Option<usize>,
+    pub(crate) threshold_cap: Option<usize>,
     /// Also write window_scores.csv with every scored row.
     #[arg(long)]
-    pub all_scores: bool,
+    pub(crate) all_scores: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
     /// Print the rendered SQL without running it (no connection needed).
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of members.
     #[arg(long, default_value_t = 20_000)]
-    pub members: usize,
+    pub(crate) members: usize,
     /// Output Parquet file.
     #[arg(long)]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Generator seed: same seed, same bytes.
     #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Log-odds added to every interaction (base rate: -0.9 about halves it).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    pub base_shift: f64,
+    pub(crate) base_shift: f64,
     /// Drift in log-odds by the end of the year (base rate, channel mix, chat effect).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    pub drift: f64,
+    pub(crate) drift: f64,
     /// Share of events spelled in ways the shipped rules do not cover (0 to 1).
     #[arg(long, default_value_t = 0.0)]
-    pub unmapped: f64,
+    pub(crate) unmapped: f64,
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
-    pub complete_rules: Option<PathBuf>,
+    pub(crate) complete_rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct SuggestArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub(crate) common: CommonArgs,
     /// The least similarity (0 to 1) for a proposal; below it a variant gets none.
     #[arg(long, default_value_t = 0.3)]
-    pub min_similarity: f64,
+    pub(crate) min_similarity: f64,
 }
 
 /// How much is logged on stderr, and in which form (every subcommand takes these).
@@ -191,10 +191,10 @@ pub struct SuggestArgs {
 pub struct LogArgs {
     /// More detail on stderr: -v debug, -vv trace (repeatable).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Errors only on stderr (the summary still goes to stdout).
     #[arg(long, short = 'q', global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Stderr as text lines, or one JSON object a line (for schedulers).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "RARECALL_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -25,7 +25,7 @@ fn csv_err(e: impl Display) -> Error {
 }
 
 /// `rows` as CSV bytes: the header of `R` ([`columns`]), then one record per row.
-pub fn table<R: Serialize + Default>(rows: impl IntoIterator<Item = R>) -> Result<Vec<u8>> {
+pub(crate) fn table<R: Serialize + Default>(rows: impl IntoIterator<Item = R>) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
@@ -38,7 +38,7 @@ pub fn table<R: Serialize + Default>(rows: impl IntoIterator<Item = R>) -> Resul
 
 /// The columns of row type `R`: its field names, as `csv` writes them in a header
 /// (read back from the header of a default row, so they cannot drift from the type).
-pub fn columns<R: Serialize + Default>() -> Result<Vec<String>> {
+pub(crate) fn columns<R: Serialize + Default>() -> Result<Vec<String>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.serialize(R::default()).map_err(csv_err)?;
     let bytes = w.into_inner().map_err(csv_err)?;
@@ -48,7 +48,7 @@ pub fn columns<R: Serialize + Default>() -> Result<Vec<String>> {
 }
 
 /// The cells of one row as text, exactly as [`table`] writes them.
-pub fn cells<R: Serialize>(row: &R) -> Result<Vec<String>> {
+pub(crate) fn cells<R: Serialize>(row: &R) -> Result<Vec<String>> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new());
@@ -64,12 +64,15 @@ pub fn cells<R: Serialize>(row: &R) -> Result<Vec<String>> {
 }
 
 /// A cell written with `Display` (for `f64`: `1`, `0.0000001`, `NaN`, `inf`).
-pub fn display<T: Display, S: Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn display<T: Display, S: Serializer>(
+    v: &T,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 
 /// [`display`] for an optional value; `None` is an empty cell.
-pub fn opt_display<T: Display, S: Serializer>(
+pub(crate) fn opt_display<T: Display, S: Serializer>(
     v: &Option<T>,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {

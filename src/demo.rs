@@ -22,13 +22,13 @@ use crate::error::{Error, Result};
 
 /// SplitMix64: tiny, fast, and fixed forever (no dependency whose stream may change).
 #[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,19 +36,19 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    pub fn f64(&mut self) -> f64 {
+    pub(crate) fn f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
-    pub fn below(&mut self, n: usize) -> usize {
+    fn below(&mut self, n: usize) -> usize {
         (self.f64() * n as f64) as usize % n.max(1)
     }
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         // Box-Muller; 1 - u keeps the log argument in (0, 1].
         let u1 = 1.0 - self.f64();
         let u2 = self.f64();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
-    pub fn exp(&mut self, mean: f64) -> f64 {
+    pub(crate) fn exp(&mut self, mean: f64) -> f64 {
         -mean * (1.0 - self.f64()).ln()
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
@@ -218,7 +218,7 @@ const TOPICS: &[(&str, &[&str], f64, f64)] = &[
 /// not cover: abbreviations, typos, reordered and free-text variants, as a new user's
 /// export carries them. Some share no word with their topic ("eye exam" for vision
 /// benefits, "wants to cancel" for enrollment): no text similarity can place those.
-pub const UNMAPPED_VARIANTS: &[(&str, &[&str])] = &[
+pub(crate) const UNMAPPED_VARIANTS: &[(&str, &[&str])] = &[
     (
         "claim status",
         &["clm stat", "claim inq", "status on claim"],
@@ -524,7 +524,7 @@ fn member_events_with(
 }
 
 /// The Arrow schema of raw events as written by `demo-data`.
-pub fn event_schema() -> Arc<Schema> {
+fn event_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
         Field::new("member_id", DataType::Utf8, false),
         Field::new("interaction_id", DataType::Utf8, false),
@@ -597,14 +597,14 @@ pub fn complete_rules_csv() -> String {
 /// Summary of what `write_demo` wrote.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DemoStats {
-    pub members: usize,
-    pub interactions: u64,
-    pub positive_interactions: u64,
-    pub events: u64,
+    pub(crate) members: usize,
+    pub(crate) interactions: u64,
+    pub(crate) positive_interactions: u64,
+    pub(crate) events: u64,
 }
 
 /// Writes Parquet to `path` from any sequence of event chunks.
-pub fn write_events_parquet<I>(path: &Path, chunks: I) -> Result<()>
+fn write_events_parquet<I>(path: &Path, chunks: I) -> Result<()>
 where
     I: IntoIterator<Item = Result<Vec<Event>>>,
 {

@@ -115,7 +115,7 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::Params`].
-    pub fn params(
+    pub(crate) fn params(
         name: impl Into<String>,
         expected: impl Into<String>,
         found: impl std::fmt::Display,
@@ -130,7 +130,7 @@ impl Error {
     /// The same error with an [`Error::Params`] name prefixed by the part of composite
     /// parameters it belongs to (`top_n` in `multi_hot` -> `multi_hot.top_n`); other
     /// errors unchanged.
-    pub fn within(self, part: &str) -> Self {
+    pub(crate) fn within(self, part: &str) -> Self {
         match self {
             Error::Params {
                 name,
@@ -146,7 +146,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Config`].
-    pub fn config(
+    pub(crate) fn config(
         key: impl Into<String>,
         expected: impl Into<String>,
         found: impl std::fmt::Display,
@@ -161,7 +161,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Data`].
-    pub fn data(problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn data(problem: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Data {
             problem: problem.into(),
             fix: fix.into(),

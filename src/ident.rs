@@ -33,7 +33,7 @@ impl Ident {
         Ok(Ident(raw.to_string()))
     }
 
-    pub fn raw(&self) -> &str {
+    pub(crate) fn raw(&self) -> &str {
         &self.0
     }
 

@@ -9,20 +9,25 @@
 //! reads; `logs` is how `main` shows the `tracing` events the library emits; the
 //! other modules are the stages and the maths the commands put together.
 
-pub mod artifact;
+#![warn(unreachable_pub)]
+// Most items are `pub(crate)` and their docs link to each other: read them with
+// `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
+mod artifact;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod csv_rows;
+mod csv_rows;
 pub mod demo;
 pub mod encode;
 pub mod error;
-pub mod ident;
+mod ident;
 pub mod logs;
 pub mod matrix;
 pub mod model;
-pub mod numeric;
-pub mod outputs;
+mod numeric;
+mod outputs;
 pub mod params;
 pub mod pipeline;
 pub mod remote;
@@ -30,12 +35,13 @@ pub mod rules;
 pub mod score;
 pub mod spark;
 pub mod sql;
-pub mod suggest;
+mod suggest;
 pub mod table;
 pub mod tables;
 pub mod threshold;
-pub mod timefmt;
+mod timefmt;
 pub mod train;
 
 // `score` (the module) and the tests name the model file at the crate root.
-pub use artifact::{MODEL_FORMAT_VERSION, ModelFile};
+pub(crate) use artifact::MODEL_FORMAT_VERSION;
+pub use artifact::ModelFile;

@@ -23,7 +23,7 @@ use crate::cli::{LogArgs, LogFormat};
 /// (today's progress lines) and other crates' warnings by default; errors only with
 /// `-q`; rarecall's debug with `-v`, its trace and other crates' info with `-vv`,
 /// everything with `-vvv`.
-pub fn directives(verbose: u8, quiet: bool) -> &'static str {
+fn directives(verbose: u8, quiet: bool) -> &'static str {
     match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,rarecall=info",
@@ -35,7 +35,7 @@ pub fn directives(verbose: u8, quiet: bool) -> &'static str {
 
 /// The filter: `RUST_LOG` when it is set, non-empty and valid, else the flags'
 /// directives. A `RUST_LOG` that does not parse is set aside with a note to log.
-pub fn filter(args: &LogArgs, rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
+pub(crate) fn filter(args: &LogArgs, rust_log: Option<&str>) -> (EnvFilter, Option<String>) {
     let flags = || EnvFilter::new(directives(args.verbose, args.quiet));
     match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
         None => (flags(), None),
@@ -78,7 +78,7 @@ pub fn init(args: &LogArgs) {
 /// on for the other levels. Fields follow the message (` key=value`) at debug and
 /// trace, and for other crates' events, whose target is named too; rarecall's info
 /// and warning messages are whole sentences, their fields are for JSON readers.
-pub struct TextFormat;
+struct TextFormat;
 
 impl<S, N> FormatEvent<S, N> for TextFormat
 where
@@ -104,7 +104,7 @@ where
 }
 
 /// One text line (with its newline) for an event; see [`TextFormat`].
-pub fn text_line(level: Level, target: &str, message: &str, fields: &str) -> String {
+fn text_line(level: Level, target: &str, message: &str, fields: &str) -> String {
     let ours = target == "rarecall" || target.starts_with("rarecall::");
     let mut line = String::from(match level {
         Level::ERROR => "rarecall: error: ",

@@ -16,7 +16,7 @@ pub struct Matrix {
 
 impl Matrix {
     /// A zero-filled `n_rows x n_cols` matrix.
-    pub fn new(n_rows: usize, n_cols: usize) -> Self {
+    pub(crate) fn new(n_rows: usize, n_cols: usize) -> Self {
         Matrix {
             n_rows,
             n_cols,
@@ -44,7 +44,8 @@ impl Matrix {
 
     /// Copies rows of equal length into one matrix. No rows gives a `0 x 0` matrix;
     /// rows of different lengths are refused.
-    pub fn from_rows<R: AsRef<[f64]>>(rows: &[R]) -> Result<Self> {
+    #[cfg(test)]
+    pub(crate) fn from_rows<R: AsRef<[f64]>>(rows: &[R]) -> Result<Self> {
         let n_cols = rows.first().map_or(0, |r| r.as_ref().len());
         let mut data = Vec::with_capacity(rows.len() * n_cols);
         for (i, row) in rows.iter().enumerate() {
@@ -81,39 +82,41 @@ impl Matrix {
     }
 
     /// The whole row-major buffer, mutable (the shape cannot change through it).
-    pub fn data_mut(&mut self) -> &mut [f64] {
+    pub(crate) fn data_mut(&mut self) -> &mut [f64] {
         &mut self.data
     }
 
     /// Row `i` as a slice. Panics if `i >= n_rows` (a programming error, like slice
     /// indexing).
-    pub fn row(&self, i: usize) -> &[f64] {
+    pub(crate) fn row(&self, i: usize) -> &[f64] {
         assert!(i < self.n_rows, "row {i} out of range ({})", self.n_rows);
         &self.data[i * self.n_cols..(i + 1) * self.n_cols]
     }
 
     /// Row `i` as a mutable slice. Panics if `i >= n_rows`.
-    pub fn row_mut(&mut self, i: usize) -> &mut [f64] {
+    pub(crate) fn row_mut(&mut self, i: usize) -> &mut [f64] {
         assert!(i < self.n_rows, "row {i} out of range ({})", self.n_rows);
         &mut self.data[i * self.n_cols..(i + 1) * self.n_cols]
     }
 
     /// Element `(i, j)`. Panics if out of range.
-    pub fn get(&self, i: usize, j: usize) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn get(&self, i: usize, j: usize) -> f64 {
         assert!(j < self.n_cols, "column {j} out of range ({})", self.n_cols);
         self.row(i)[j]
     }
 
     /// Iterator over the rows, in order (yields `n_rows` slices, also when
     /// `n_cols == 0`).
-    pub fn rows(&self) -> impl ExactSizeIterator<Item = &[f64]> + '_ {
+    pub(crate) fn rows(&self) -> impl ExactSizeIterator<Item = &[f64]> + '_ {
         (0..self.n_rows).map(move |i| &self.data[i * self.n_cols..(i + 1) * self.n_cols])
     }
 
     /// A new matrix with the given rows, in the given order (repeats allowed).
     /// Panics if an index is out of range (indices are produced by the program,
     /// not read from input).
-    pub fn select_rows(&self, indices: &[usize]) -> Matrix {
+    #[cfg(test)]
+    pub(crate) fn select_rows(&self, indices: &[usize]) -> Matrix {
         let mut data = Vec::with_capacity(indices.len() * self.n_cols);
         for &i in indices {
             data.extend_from_slice(self.row(i));

@@ -13,7 +13,7 @@
 /// combined as `((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))`, the remainder added in turn;
 /// above, split at a multiple of 8 near the middle and recurse. Checked bit for bit
 /// against `np.sum` by the AP fixtures (5 to 1001 terms).
-pub fn numpy_sum(a: &[f64]) -> f64 {
+pub(crate) fn numpy_sum(a: &[f64]) -> f64 {
     pairwise_sum(a)
 }
 

@@ -34,10 +34,10 @@ use crate::error::{Error, Result};
 #[cfg(feature = "fault-injection")]
 const FAULT_ENV: &str = "RARECALL_FAULT_ABORT_AFTER_PUTS";
 
-pub use crate::remote::DatabricksCredentials;
+pub(crate) use crate::remote::DatabricksCredentials;
 
 /// An output destination.
-pub struct Outputs {
+pub(crate) struct Outputs {
     store: Arc<dyn ObjectStore>,
     location: String,
     runtime: tokio::runtime::Runtime,
@@ -199,7 +199,7 @@ fn store_for(
 
 impl Outputs {
     /// Opens the destination and proves it can be written.
-    pub fn open(dir: &str, databricks: Option<&DatabricksCredentials>) -> Result<Outputs> {
+    pub(crate) fn open(dir: &str, databricks: Option<&DatabricksCredentials>) -> Result<Outputs> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -269,7 +269,7 @@ impl Outputs {
     }
 
     /// Writes one whole file.
-    pub fn put(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+    fn put(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
         let p = ObjectPath::from(name);
         self.runtime
             .block_on(self.store.put(&p, PutPayload::from(bytes)))
@@ -290,7 +290,7 @@ impl Outputs {
     }
 
     /// Reads a file if it exists.
-    pub fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let p = ObjectPath::from(name);
         match self.runtime.block_on(async {
             let r = self.store.get(&p).await?;
@@ -303,7 +303,7 @@ impl Outputs {
     }
 
     /// Names of the files directly or indirectly under `prefix`, sorted.
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
+    pub(crate) fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let p = ObjectPath::from(prefix);
         let mut names: Vec<String> = self
             .runtime
@@ -320,7 +320,7 @@ impl Outputs {
 
     /// Writes a run's files safely: all under `runs/<run_id>/` first, then each copied
     /// to its well-known name.
-    pub fn publish(&self, run_id: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
+    pub(crate) fn publish(&self, run_id: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
         let staged: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         for (name, bytes) in files {
             self.put(&format!("runs/{run_id}/{name}"), bytes)?;
@@ -335,7 +335,7 @@ impl Outputs {
     /// or concurrent runs: the row goes to its own file, then the log is rebuilt from
     /// all row files. A log written before row files existed is imported once (when
     /// its header matches; otherwise it is kept under another name).
-    pub fn append_log(
+    pub(crate) fn append_log(
         &self,
         log_name: &str,
         columns: &[&str],
@@ -379,7 +379,7 @@ impl Outputs {
         })
     }
 
-    pub fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         &self.location
     }
 }

@@ -39,8 +39,7 @@ pub trait ParamGuard: Sized {
 }
 
 /// Leaf parameters that passed their [`ParamGuard::check_ref`]: made only by
-/// [`checked`], read through `Deref`, never changed (take [`Valid::into_inner`] and
-/// check again to change one).
+/// [`checked`], read through `Deref`, never changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Valid<P>(P);
 
@@ -51,15 +50,8 @@ impl<P> Deref for Valid<P> {
     }
 }
 
-impl<P> Valid<P> {
-    /// The unchecked parameters back.
-    pub fn into_inner(self) -> P {
-        self.0
-    }
-}
-
 /// [`ParamGuard::check`] of a leaf: its `check_ref`, then the [`Valid`] wrapper.
-pub fn checked<P: ParamGuard>(p: P) -> Result<Valid<P>> {
+pub(crate) fn checked<P: ParamGuard>(p: P) -> Result<Valid<P>> {
     p.check_ref()?;
     Ok(Valid(p))
 }
@@ -68,13 +60,13 @@ pub fn checked<P: ParamGuard>(p: P) -> Result<Valid<P>> {
 /// `sql::render_pipeline`): the history look-back, the burn-in, and the member-level
 /// negative sampling of the `features` view.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ViewParams {
+pub(crate) struct ViewParams {
     /// How far back the history features look (days), 1 to 36500.
-    pub history_days: u32,
+    pub(crate) history_days: u32,
     /// First days of data used as history only (days), 0 to 36500.
-    pub burn_in_days: u32,
+    pub(crate) burn_in_days: u32,
     /// Negative members kept per positive member, in (0, 1e6].
-    pub neg_pos_ratio: f64,
+    pub(crate) neg_pos_ratio: f64,
 }
 
 impl ParamGuard for ViewParams {
@@ -108,7 +100,8 @@ impl ParamGuard for ViewParams {
 }
 
 /// The name of the parameter an [`Error::Params`] refuses (tests and config).
-pub fn param_name(e: &Error) -> Option<&str> {
+#[cfg(test)]
+pub(crate) fn param_name(e: &Error) -> Option<&str> {
     match e {
         Error::Params { name, .. } => Some(name),
         _ => None,

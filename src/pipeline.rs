@@ -14,7 +14,7 @@ use crate::spark::Spark;
 use crate::sql::{self, SourceTypes};
 use crate::table::{self, EventChecks, FeatureTable};
 // In the leaf `timefmt` (so that `train` need not import this module); re-exported here.
-pub use crate::timefmt::fmt_us;
+pub(crate) use crate::timefmt::fmt_us;
 
 /// Wall time of each stage, in run order.
 #[derive(Debug, Clone, Default)]
@@ -23,7 +23,7 @@ pub struct Timings(pub Vec<(String, f64)>);
 impl Timings {
     /// Runs one stage inside a `stage` span: an info event when it starts, one with
     /// `elapsed_s` when it is done (debug when it failed: the error says the rest).
-    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    pub(crate) fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let span = tracing::info_span!("stage", stage);
         let _entered = span.enter();
         let start = Instant::now();
@@ -42,16 +42,16 @@ impl Timings {
 
 /// What the Spark side produced.
 pub struct SparkOutputs {
-    pub spark_version: String,
+    pub(crate) spark_version: String,
     pub checks: EventChecks,
     pub features: FeatureTable,
     /// Rows of the `descriptions` view, sorted for the audit file.
     pub audit: Vec<RecordBatch>,
-    pub sampled_negative_weight: f64,
+    pub(crate) sampled_negative_weight: f64,
 }
 
 /// Registers the source and checks its schema against the mapping.
-pub fn register_and_check_source(spark: &Spark, p: &Settings) -> Result<SourceTypes> {
+pub(crate) fn register_and_check_source(spark: &Spark, p: &Settings) -> Result<SourceTypes> {
     let dtypes = spark.register_source(&p.source)?;
     check_source_schema(&p.columns, &dtypes)
 }
@@ -63,7 +63,7 @@ fn base_type(t: &str) -> &str {
 /// Checks the source columns against the mapping: every mapped column present (Spark
 /// resolves names case-insensitively, so do we) with a usable type. Returns how the
 /// time column must be read.
-pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Result<SourceTypes> {
+fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Result<SourceTypes> {
     let find = |name: &str| {
         dtypes
             .iter()
@@ -137,7 +137,7 @@ pub fn check_source_schema(cols: &ColumnMap, dtypes: &[(String, String)]) -> Res
 }
 
 /// Refuses events that would make every later number wrong.
-pub fn validate_events(c: &EventChecks, p: &Settings) -> Result<()> {
+fn validate_events(c: &EventChecks, p: &Settings) -> Result<()> {
     let src = p.source.describe();
     if c.n_events == 0 {
         return Err(Error::Source {
@@ -219,7 +219,7 @@ pub fn validate_events(c: &EventChecks, p: &Settings) -> Result<()> {
 }
 
 /// Refuses a split boundary that leaves one side of the data empty.
-pub fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
+fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
     let boundary = p.split_boundary_micros();
     match (c.min_ts_us, c.max_ts_us) {
         (Some(lo), Some(hi)) if boundary <= lo || boundary > hi => {
@@ -356,19 +356,18 @@ pub fn run_spark(spark: &Spark, p: &Settings, timings: &mut Timings) -> Result<S
 }
 
 /// What the Spark side of `score` produced.
-pub struct ScoringOutputs {
-    pub spark_version: String,
-    pub checks: EventChecks,
+pub(crate) struct ScoringOutputs {
+    pub(crate) checks: EventChecks,
     /// Rust path: the window's feature table. In-Spark path: None.
-    pub features: Option<FeatureTable>,
+    pub(crate) features: Option<FeatureTable>,
     /// In-Spark path: the rows that came back, with standardized features and score.
-    pub scored: Vec<table::ScoredRow>,
+    pub(crate) scored: Vec<table::ScoredRow>,
 }
 
 /// The Spark stages of `score`: a bounded read (window plus history), the same views
 /// as training, the scoring window, then either the features back to Rust or the
 /// compiled model run on the cluster.
-pub fn run_scoring_spark(
+pub(crate) fn run_scoring_spark(
     spark: &Spark,
     p: &Settings,
     window: &crate::score::ScoringWindow,
@@ -380,7 +379,7 @@ pub fn run_scoring_spark(
         to_us: Some(window.end_us()),
     };
     let scoring_view = sql::render_scoring_window(window.start_us(), window.end_us())?;
-    let (spark_version, checks) = prepare(spark, p, read, Some(&scoring_view), timings)?;
+    let (_, checks) = prepare(spark, p, read, Some(&scoring_view), timings)?;
     match in_spark {
         None => {
             let features = pull_features(
@@ -392,7 +391,6 @@ pub fn run_scoring_spark(
                 timings,
             )?;
             Ok(ScoringOutputs {
-                spark_version,
                 checks,
                 features: Some(features),
                 scored: Vec::new(),
@@ -404,7 +402,6 @@ pub fn run_scoring_spark(
                 table::scored_rows(&spark.query("score in Spark", &q.sql, &q.params)?)
             })?;
             Ok(ScoringOutputs {
-                spark_version,
                 checks,
                 features: None,
                 scored,

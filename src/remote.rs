@@ -59,9 +59,9 @@ impl Env {
 
 /// Databricks workspace credentials (for Volumes through the Files API).
 #[derive(Clone)]
-pub struct DatabricksCredentials {
-    pub host: String,
-    pub token: SecretString,
+pub(crate) struct DatabricksCredentials {
+    pub(crate) host: String,
+    pub(crate) token: SecretString,
 }
 
 impl fmt::Debug for DatabricksCredentials {
@@ -72,7 +72,7 @@ impl fmt::Debug for DatabricksCredentials {
 
 /// The workspace credentials of a Databricks remote, else of `DATABRICKS_HOST` and
 /// `DATABRICKS_TOKEN`, else none.
-pub fn databricks_credentials(remote: &Remote, env: &Env) -> Option<DatabricksCredentials> {
+pub(crate) fn databricks_credentials(remote: &Remote, env: &Env) -> Option<DatabricksCredentials> {
     if remote.param("use_ssl") == Some("true")
         && let Some(token) = remote.token()
     {
@@ -128,7 +128,7 @@ pub struct Remote {
     /// `key=value` parameters of the connection string, in order.
     params: Vec<(String, ParamValue)>,
     /// Where the setting came from, for messages ("--remote", "profile DEFAULT", ...).
-    pub origin: String,
+    origin: String,
 }
 
 impl Remote {
@@ -140,7 +140,7 @@ impl Remote {
     }
     /// The value of a parameter that is not a secret (`None` for `token` and the other
     /// secret keys: see [`Remote::token`]).
-    pub fn param(&self, key: &str) -> Option<&str> {
+    pub(crate) fn param(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == key)
@@ -151,7 +151,7 @@ impl Remote {
     }
 
     /// The `token` parameter.
-    pub fn token(&self) -> Option<&SecretString> {
+    pub(crate) fn token(&self) -> Option<&SecretString> {
         self.params
             .iter()
             .find(|(k, _)| k == "token")
@@ -171,7 +171,7 @@ impl Remote {
     }
 
     /// `host:port` for a socket connect (IPv6 in brackets).
-    pub fn socket_addr(&self) -> String {
+    pub(crate) fn socket_addr(&self) -> String {
         format!("{}:{}", self.url_host(), self.port)
     }
 
@@ -192,7 +192,7 @@ impl Remote {
     }
 
     /// True for 127.0.0.0/8, ::1 and localhost: a server this machine may start.
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         self.host == "localhost" || self.host.starts_with("127.") || self.host == "::1"
     }
 }
@@ -471,7 +471,7 @@ fn from_profile(
 }
 
 /// Resolves the remote in the documented order.
-pub fn resolve(inputs: &RemoteInputs, env: &Env) -> Result<Remote> {
+pub(crate) fn resolve(inputs: &RemoteInputs, env: &Env) -> Result<Remote> {
     resolve_with_session(inputs, env, &uuid::Uuid::new_v4().to_string())
 }
 

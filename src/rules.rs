@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The rules file that ships with rarecall (used when `normalization.rules` is unset).
-pub const DEFAULT_RULES: &str = include_str!("../rules/pydescription_rules.csv");
+pub(crate) const DEFAULT_RULES: &str = include_str!("../rules/pydescription_rules.csv");
 const DEFAULT_RULES_NAME: &str = "rules/pydescription_rules.csv (built in)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MatchKind::Exact => "exact",
             MatchKind::Regex => "regex",
@@ -37,7 +37,7 @@ impl MatchKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     /// 1-based position: lower fires first.
-    pub order: i32,
+    pub(crate) order: i32,
     pub name: String,
     pub kind: MatchKind,
     pub pattern: String,
@@ -46,14 +46,14 @@ pub struct Rule {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
-    pub source: String,
+    pub(crate) source: String,
     pub rules: Vec<Rule>,
 }
 
 /// The cleaning Spark applies before matching (`sql/03_descriptions.sql`), mirrored
 /// for exact patterns and canonical values: lower-case, collapse whitespace, strip
 /// ASCII punctuation and whitespace at both ends (Java's `\p{Punct}`).
-pub fn clean_text(s: &str) -> String {
+pub(crate) fn clean_text(s: &str) -> String {
     let collapsed = s
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -69,7 +69,7 @@ impl Rules {
         Self::parse(DEFAULT_RULES, DEFAULT_RULES_NAME)
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Rules {
             path: path.display().to_string(),
             problem: format!("cannot be read ({e})"),
@@ -193,7 +193,8 @@ impl Rules {
 
     /// Applies the rules to a cleaned value as Spark does (first match wins); the
     /// Rust mirror used by tests and by `score` on single values.
-    pub fn canonical_of(&self, cleaned: &str) -> Option<&Rule> {
+    #[cfg(test)]
+    pub(crate) fn canonical_of(&self, cleaned: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| match r.kind {
             MatchKind::Exact => r.pattern == cleaned,
             MatchKind::Regex => regex::Regex::new(&r.pattern)

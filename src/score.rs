@@ -21,9 +21,9 @@ use crate::table::MISSING_CATEGORY;
 /// The interactions to score: `[start, end)` in microseconds, and the first event
 /// time the features need (`start - history_days`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScoringWindow {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
+pub(crate) struct ScoringWindow {
+    pub(crate) start: NaiveDate,
+    pub(crate) end: NaiveDate,
 }
 
 fn day_us(d: NaiveDate) -> i64 {
@@ -34,7 +34,7 @@ fn day_us(d: NaiveDate) -> i64 {
 
 impl ScoringWindow {
     /// From `--date D` (one day) or `--from A [--to B]` (B exclusive, default A + 1).
-    pub fn parse(date: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<Self> {
+    pub(crate) fn parse(date: Option<&str>, from: Option<&str>, to: Option<&str>) -> Result<Self> {
         let parse = |flag: &str, s: &str| {
             NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
                 Error::config(
@@ -88,21 +88,21 @@ impl ScoringWindow {
         Ok(ScoringWindow { start, end })
     }
 
-    pub fn start_us(&self) -> i64 {
+    pub(crate) fn start_us(&self) -> i64 {
         day_us(self.start)
     }
-    pub fn end_us(&self) -> i64 {
+    pub(crate) fn end_us(&self) -> i64 {
         day_us(self.end)
     }
     /// First event the features of the window need.
-    pub fn read_from_us(&self, history_days: u32) -> i64 {
+    pub(crate) fn read_from_us(&self, history_days: u32) -> i64 {
         self.start_us() - i64::from(history_days) * 86_400_000_000
     }
 }
 
 /// Refuses a model whose feature spec does not match the configured data: the
 /// categoricals it was trained on must be the ones the config maps, in order.
-pub fn check_model_fits(model: &ModelFile, p: &Settings) -> Result<()> {
+pub(crate) fn check_model_fits(model: &ModelFile, p: &Settings) -> Result<()> {
     if model.format_version != crate::MODEL_FORMAT_VERSION {
         return Err(Error::data(
             format!(
@@ -185,7 +185,7 @@ pub fn sql_double(v: f64) -> Result<String> {
 /// rows returned to the N highest scores (ties by interaction id); otherwise rows at
 /// or above the model's threshold come back (none when it has no threshold), capped
 /// at `cap` the same way.
-pub fn compile(
+pub(crate) fn compile(
     model: &ModelFile,
     top: Option<usize>,
     cap: Option<usize>,

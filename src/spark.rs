@@ -27,9 +27,9 @@ use crate::rules::Rules;
 use crate::sql::{RenderedView, SqlValue};
 
 /// Name of the temporary view the source is registered under.
-pub const SOURCE_VIEW: &str = "rc_source";
+const SOURCE_VIEW: &str = "rc_source";
 /// Name of the temporary view holding the description rules.
-pub const RULES_VIEW: &str = "rc_rules";
+const RULES_VIEW: &str = "rc_rules";
 
 /// A connected session with a per-call deadline.
 pub struct Spark {
@@ -77,7 +77,7 @@ impl Spark {
 
     /// [`Spark::connect`] with the time a lost server gets to come back before the
     /// running stage fails (`spark.reconnect_grace_secs`).
-    pub fn connect_with(
+    pub(crate) fn connect_with(
         remote: &Remote,
         timeout_secs: u64,
         reconnect_grace_secs: u64,
@@ -201,13 +201,13 @@ impl Spark {
     }
 
     /// The server's Spark version.
-    pub fn version(&self) -> Result<String> {
+    pub(crate) fn version(&self) -> Result<String> {
         self.call("version", |s| s.version())
     }
 
     /// Registers the source as the temporary view `rc_source` and returns its columns
     /// and their Spark types.
-    pub fn register_source(&self, source: &Source) -> Result<Vec<(String, String)>> {
+    pub(crate) fn register_source(&self, source: &Source) -> Result<Vec<(String, String)>> {
         let source = source.clone();
         let name = source.describe();
         let remote = self.remote.clone();
@@ -235,7 +235,7 @@ impl Spark {
     }
 
     /// Uploads the rules as a small DataFrame and registers it as `rc_rules`.
-    pub fn register_rules(&self, rules: &Rules) -> Result<()> {
+    pub(crate) fn register_rules(&self, rules: &Rules) -> Result<()> {
         let schema = DataType::from_ddl(
             "rule_order int, rule_name string, match_kind string, pattern string, canonical string",
         )
@@ -274,7 +274,7 @@ impl Spark {
 
     /// Creates (or replaces) one temporary view from a rendered SQL file. Views are
     /// lazy: this only analyzes the query, so errors in it show up here.
-    pub fn create_view(&self, view: &RenderedView) -> Result<()> {
+    pub(crate) fn create_view(&self, view: &RenderedView) -> Result<()> {
         let sql = view.sql.clone();
         let name = view.name.clone();
         let args = named_args(&view.params);

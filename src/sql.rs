@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 pub use crate::ident::Ident;
 
 /// The view files in run order: (file stem, text). File stem = `NN_<view name>`.
-pub const VIEW_FILES: &[(&str, &str)] = &[
+const VIEW_FILES: &[(&str, &str)] = &[
     (
         "01_source_events",
         include_str!("../sql/01_source_events.sql"),
@@ -40,10 +40,10 @@ pub const VIEW_FILES: &[(&str, &str)] = &[
 ];
 
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
-pub const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
+const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
 
 /// Renders the event checks with the run's clock (microseconds since the epoch).
-pub fn render_event_checks(now_us: i64) -> Result<RenderedView> {
+pub(crate) fn render_event_checks(now_us: i64) -> Result<RenderedView> {
     let (frags, params) = declared(EVENT_CHECKS);
     if !frags.is_empty() || params.iter().map(String::as_str).ne(["now"]) {
         return Err(Error::Spark {
@@ -85,17 +85,17 @@ impl std::fmt::Display for SqlValue {
 
 /// One view ready to run: name, SQL text with fragments filled, parameter values.
 #[derive(Debug, Clone)]
-pub struct RenderedView {
-    pub name: String,
-    pub sql: String,
-    pub params: BTreeMap<String, SqlValue>,
+pub(crate) struct RenderedView {
+    pub(crate) name: String,
+    pub(crate) sql: String,
+    pub(crate) params: BTreeMap<String, SqlValue>,
 }
 
 /// How the source's time and label columns are typed, which decides the expression
 /// that standardizes them (from the schema check; the contract types by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SourceTypes {
-    pub event_ts_is_string: bool,
+pub(crate) struct SourceTypes {
+    pub(crate) event_ts_is_string: bool,
 }
 
 /// Header declarations of a view file: the `{{ }}` fragments and `:params` it names.
@@ -120,7 +120,7 @@ fn declared(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 
 /// Fills `{{ name }}` holes of the body (the header stays as written); every hole must
 /// be bound and every binding used.
-pub fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Result<String> {
+fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Result<String> {
     let frag_re = regex::Regex::new(r"\{\{\s*([a-z_]+)\s*\}\}").expect("static regex");
     let header_len: usize = text
         .lines()
@@ -155,9 +155,9 @@ pub fn render(stem: &str, text: &str, fragments: &BTreeMap<&str, String>) -> Res
 
 /// Which events the `events` view reads: `[from, to)` in microseconds, open when None.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReadWindow {
-    pub from_us: Option<i64>,
-    pub to_us: Option<i64>,
+pub(crate) struct ReadWindow {
+    pub(crate) from_us: Option<i64>,
+    pub(crate) to_us: Option<i64>,
 }
 
 fn ts_or_null(v: Option<i64>) -> SqlValue {
@@ -166,7 +166,7 @@ fn ts_or_null(v: Option<i64>) -> SqlValue {
 }
 
 /// Renders every view of the pipeline in run order.
-pub fn render_pipeline(
+pub(crate) fn render_pipeline(
     p: &Settings,
     types: SourceTypes,
     read: ReadWindow,
@@ -281,12 +281,12 @@ fn bind(
 }
 
 /// `sql/score/scoring_window.sql`: the interactions of `[start, end)` with features.
-pub const SCORING_WINDOW: &str = include_str!("../sql/score/scoring_window.sql");
+const SCORING_WINDOW: &str = include_str!("../sql/score/scoring_window.sql");
 /// `sql/score/in_spark_scores.sql`: the model compiled to SQL.
-pub const IN_SPARK_SCORES: &str = include_str!("../sql/score/in_spark_scores.sql");
+const IN_SPARK_SCORES: &str = include_str!("../sql/score/in_spark_scores.sql");
 
 /// Renders the scoring window view.
-pub fn render_scoring_window(start_us: i64, end_us: i64) -> Result<RenderedView> {
+pub(crate) fn render_scoring_window(start_us: i64, end_us: i64) -> Result<RenderedView> {
     let params = [
         ("window_start".to_string(), SqlValue::Timestamp(start_us)),
         ("window_end".to_string(), SqlValue::Timestamp(end_us)),
@@ -302,7 +302,7 @@ pub fn render_scoring_window(start_us: i64, end_us: i64) -> Result<RenderedView>
 }
 
 /// Renders the in-Spark scoring query from compiled fragments (see `score`).
-pub fn render_in_spark_scores(frags: BTreeMap<&str, String>) -> Result<RenderedView> {
+pub(crate) fn render_in_spark_scores(frags: BTreeMap<&str, String>) -> Result<RenderedView> {
     bind(
         "in_spark_scores",
         "in_spark_scores",
@@ -313,7 +313,7 @@ pub fn render_in_spark_scores(frags: BTreeMap<&str, String>) -> Result<RenderedV
 }
 
 /// The text `check --dry-run` prints: each view with its parameter values.
-pub fn dry_run_text(views: &[RenderedView]) -> String {
+pub(crate) fn dry_run_text(views: &[RenderedView]) -> String {
     let mut out = String::new();
     for v in views {
         out.push_str(&format!("-- ===== view {} =====\n", v.name));

@@ -43,31 +43,31 @@ use crate::params::{ParamGuard, Valid, checked};
 use crate::rules::{MatchKind, Rules, clean_text};
 
 /// The audit's rule name for a cleaned value that no rule matched.
-pub const UNMATCHED_RULE: &str = "(unmatched)";
+const UNMATCHED_RULE: &str = "(unmatched)";
 /// The audit's rule name for a null or empty description.
-pub const MISSING_RULE: &str = "(missing)";
+const MISSING_RULE: &str = "(missing)";
 
 /// `high_volume_unmatched`: the unmatched variants that together hold this share of
 /// the unmatched events, largest first...
-pub const HIGH_VOLUME_COVER: f64 = 0.8;
+const HIGH_VOLUME_COVER: f64 = 0.8;
 /// ...and, each, at least this share of all events.
-pub const HIGH_VOLUME_MIN_SHARE: f64 = 0.001;
+const HIGH_VOLUME_MIN_SHARE: f64 = 0.001;
 
 /// One row of the normalization audit (the `descriptions` view of
 /// `sql/03_descriptions.sql`): one distinct raw value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AuditRow {
-    pub raw: Option<String>,
+pub(crate) struct AuditRow {
+    pub(crate) raw: Option<String>,
     /// None for a null or empty-after-cleaning value.
-    pub clean: Option<String>,
-    pub canonical: String,
+    pub(crate) clean: Option<String>,
+    pub(crate) canonical: String,
     /// The rule that fired, [`UNMATCHED_RULE`] or [`MISSING_RULE`].
-    pub rule: String,
-    pub events: i64,
+    pub(crate) rule: String,
+    pub(crate) events: i64,
 }
 
 impl AuditRow {
-    pub fn is_unmatched(&self) -> bool {
+    fn is_unmatched(&self) -> bool {
         self.rule == UNMATCHED_RULE
     }
     fn is_matched(&self) -> bool {
@@ -77,12 +77,12 @@ impl AuditRow {
 
 /// How strict the proposals are.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SuggestParams {
+pub(crate) struct SuggestParams {
     /// The least similarity (see the module doc) for a proposal.
-    pub min_similarity: f64,
+    pub(crate) min_similarity: f64,
     /// The least Jaro-Winkler similarity for two different tokens to count as the same
     /// word (scaled by that similarity).
-    pub fuzzy_threshold: f64,
+    pub(crate) fuzzy_threshold: f64,
 }
 
 impl Default for SuggestParams {
@@ -95,7 +95,7 @@ impl Default for SuggestParams {
 }
 
 /// Checked [`SuggestParams`] (what [`suggest`] takes).
-pub type SuggestValidParams = Valid<SuggestParams>;
+pub(crate) type SuggestValidParams = Valid<SuggestParams>;
 
 impl ParamGuard for SuggestParams {
     type Checked = SuggestValidParams;
@@ -121,34 +121,34 @@ impl ParamGuard for SuggestParams {
 
 /// The proposal for one unmatched cleaned variant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Suggestion {
-    pub description_clean: String,
+pub(crate) struct Suggestion {
+    pub(crate) description_clean: String,
     /// Events of every raw spelling that cleans to this value.
-    pub event_count: i64,
+    pub(crate) event_count: i64,
     /// The raw spelling with the most events (ties: the smallest text).
-    pub example_raw: String,
+    example_raw: String,
     /// The proposed canonical value and its similarity; None when nothing is similar
     /// enough or two canonicals tie.
-    pub proposed: Option<(String, f64)>,
+    pub(crate) proposed: Option<(String, f64)>,
     /// The nearest canonical that is not proposed (the second nearest when there is a
     /// proposal, the nearest when there is none), if any has a similarity above 0.
-    pub runner_up: Option<(String, f64)>,
+    runner_up: Option<(String, f64)>,
     /// Why nothing is proposed; empty when something is.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// Every unmatched variant's proposal, by events descending (then text), and totals.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Suggestions {
-    pub rows: Vec<Suggestion>,
+pub(crate) struct Suggestions {
+    pub(crate) rows: Vec<Suggestion>,
     /// Events of the audit, missing and matched included.
-    pub total_events: i64,
-    pub unmatched_events: i64,
+    pub(crate) total_events: i64,
+    pub(crate) unmatched_events: i64,
 }
 
 impl Suggestions {
     /// How many variants have a proposal, and their events.
-    pub fn proposed(&self) -> (usize, i64) {
+    pub(crate) fn proposed(&self) -> (usize, i64) {
         self.rows
             .iter()
             .filter(|r| r.proposed.is_some())
@@ -159,7 +159,7 @@ impl Suggestions {
 /// Jaro similarity of two byte strings: with `m` characters that match within
 /// `max(|a|, |b|) / 2 - 1` positions and `t` half the number of matched characters in
 /// a different order, `(m/|a| + m/|b| + (m - t)/m) / 3` (0 when `m = 0`).
-pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
+fn jaro(a: &[u8], b: &[u8]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }
@@ -212,7 +212,7 @@ pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
 /// Jaro-Winkler similarity: `j + l * 0.1 * (1 - j)` with `j` the [`jaro`] similarity
 /// and `l` the length of the common prefix, at most 4. In [0, 1]; it favours strings
 /// that start alike, as truncations and typos of a word mostly do.
-pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+fn jaro_winkler(a: &str, b: &str) -> f64 {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let j = jaro(a, b);
     let l = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count() as f64;
@@ -424,7 +424,7 @@ fn unmatched_variants(audit: &[AuditRow]) -> BTreeMap<&str, (i64, &str, i64)> {
 
 /// Proposes a canonical value for every unmatched cleaned variant of the audit (see
 /// the module doc for the similarity).
-pub fn suggest(
+pub(crate) fn suggest(
     audit: &[AuditRow],
     rules: &Rules,
     params: &SuggestValidParams,
@@ -500,7 +500,7 @@ pub fn suggest(
 /// text), hold [`HIGH_VOLUME_COVER`] of the unmatched events, and it has at least
 /// [`HIGH_VOLUME_MIN_SHARE`] of all events. Every raw spelling of a cleaned value
 /// gets the cleaned value's answer.
-pub fn high_volume_unmatched(audit: &[AuditRow]) -> Vec<bool> {
+pub(crate) fn high_volume_unmatched(audit: &[AuditRow]) -> Vec<bool> {
     let total: i64 = audit.iter().map(|r| r.events).sum();
     let mut variants: Vec<(&str, i64)> = unmatched_variants(audit)
         .into_iter()
@@ -530,7 +530,7 @@ pub fn high_volume_unmatched(audit: &[AuditRow]) -> Vec<bool> {
 /// `suggested_<n>`, numbered from 1 and skipping names the rules already use (a file
 /// written by an earlier round). A variant whose text an exact rule would change when
 /// it is read back (not a fixed point of [`clean_text`]) gets none.
-pub fn suggested_rule_names(rules: &Rules, s: &Suggestions) -> Vec<Option<String>> {
+fn suggested_rule_names(rules: &Rules, s: &Suggestions) -> Vec<Option<String>> {
     let taken: BTreeSet<&str> = rules.rules.iter().map(|r| r.name.as_str()).collect();
     let mut n = 0usize;
     s.rows
@@ -555,7 +555,7 @@ pub fn suggested_rule_names(rules: &Rules, s: &Suggestions) -> Vec<Option<String
 /// descending: description_clean, event_count, event_share (of all events),
 /// proposed_canonical, similarity, runner_up_canonical, runner_up_similarity,
 /// example_raw, suggested_rule (its name in `rules_suggested.csv`), note.
-pub fn suggestions_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
+pub(crate) fn suggestions_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
     let names = suggested_rule_names(rules, s);
     let pair = |p: &Option<(String, f64)>| match p {
         Some((c, v)) => (c.clone(), format!("{v:.4}")),
@@ -600,7 +600,7 @@ struct SuggestionRow<'a> {
 /// proposal (largest variant first), in the rules file format ([`Rules::parse`] reads
 /// it back). Exact rules go last: the variants matched no earlier rule, so the order
 /// changes nothing else.
-pub fn suggested_rules_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
+pub(crate) fn suggested_rules_csv(rules: &Rules, s: &Suggestions) -> Result<Vec<u8>> {
     let current = rules.rules.iter().map(|r| RuleRow {
         rule: &r.name,
         kind: r.kind.as_str(),

@@ -72,7 +72,7 @@ impl Categorical {
 }
 
 /// The value a null categorical becomes (a category of its own).
-pub const MISSING_CATEGORY: &str = "(missing)";
+pub(crate) const MISSING_CATEGORY: &str = "(missing)";
 
 /// Interaction-level features for the train sample and the test window.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +99,7 @@ impl FeatureTable {
     pub fn rows_of(&self, s: Split) -> Vec<usize> {
         (0..self.len()).filter(|&i| self.split[i] == s).collect()
     }
-    pub fn positives_of(&self, s: Split) -> usize {
+    pub(crate) fn positives_of(&self, s: Split) -> usize {
         (0..self.len())
             .filter(|&i| self.split[i] == s && self.label[i] == 1)
             .count()
@@ -335,18 +335,18 @@ fn permute(mut t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> 
 
 /// One row scored in Spark: ids, time, label, standardized features and score.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScoredRow {
-    pub interaction_id: String,
-    pub member_id: String,
-    pub interaction_ts_us: i64,
-    pub label: u8,
-    pub z: Vec<f64>,
-    pub score: f64,
+pub(crate) struct ScoredRow {
+    pub(crate) interaction_id: String,
+    pub(crate) member_id: String,
+    pub(crate) interaction_ts_us: i64,
+    pub(crate) label: u8,
+    pub(crate) z: Vec<f64>,
+    pub(crate) score: f64,
 }
 
 /// Reads the rows of `sql/score/in_spark_scores.sql`, in the order Spark sent them
 /// (the query orders them by score).
-pub fn scored_rows(batches: &[RecordBatch]) -> Result<Vec<ScoredRow>> {
+pub(crate) fn scored_rows(batches: &[RecordBatch]) -> Result<Vec<ScoredRow>> {
     let mut out = Vec::new();
     for b in batches {
         let ids = strings(b, "interaction_id")?;
@@ -382,22 +382,22 @@ pub fn scored_rows(batches: &[RecordBatch]) -> Result<Vec<ScoredRow>> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventChecks {
     pub n_events: i64,
-    pub null_member: i64,
-    pub null_interaction: i64,
-    pub null_ts: i64,
-    pub bad_label: i64,
-    pub future_ts: i64,
+    pub(crate) null_member: i64,
+    pub(crate) null_interaction: i64,
+    pub(crate) null_ts: i64,
+    pub(crate) bad_label: i64,
+    pub(crate) future_ts: i64,
     /// Events identical in every standardized column to another event.
-    pub duplicate_events: i64,
-    pub n_interactions: i64,
-    pub n_interaction_members: i64,
-    pub n_members: i64,
-    pub min_ts_us: Option<i64>,
-    pub max_ts_us: Option<i64>,
+    pub(crate) duplicate_events: i64,
+    pub(crate) n_interactions: i64,
+    pub(crate) n_interaction_members: i64,
+    pub(crate) n_members: i64,
+    pub(crate) min_ts_us: Option<i64>,
+    pub(crate) max_ts_us: Option<i64>,
 }
 
 /// Reads the one-row result of the event checks.
-pub fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
+pub(crate) fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
     let Some(b) = batches.iter().find(|b| b.num_rows() > 0) else {
         return Err(arrow_err("one row of event checks", "no rows"));
     };

@@ -19,7 +19,7 @@ fn csv_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// The rows of the `descriptions` view (`sql/03_descriptions.sql`), in their order.
-pub fn audit_rows(batches: &[RecordBatch]) -> Result<Vec<AuditRow>> {
+pub(crate) fn audit_rows(batches: &[RecordBatch]) -> Result<Vec<AuditRow>> {
     let mut out = Vec::new();
     for b in batches {
         let text = |name: &str| -> Result<arrow::array::ArrayRef> {
@@ -96,7 +96,7 @@ struct AuditCsvRow<'a> {
 }
 
 /// One CSV record (with its line end) as bytes.
-pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> Result<Vec<u8>> {
+pub(crate) fn csv_line<S: AsRef<str>>(fields: &[S]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(fields.iter().map(AsRef::as_ref))
         .map_err(csv_err)?;
@@ -104,7 +104,7 @@ pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> Result<Vec<u8>> {
 }
 
 /// A timestamp as ISO-8601 UTC with microseconds only when present.
-pub fn iso_ts(us: i64) -> String {
+fn iso_ts(us: i64) -> String {
     match chrono::DateTime::from_timestamp_micros(us) {
         Some(t) if us % 1_000_000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
@@ -119,7 +119,7 @@ fn iso_ts_cell<S: Serializer>(us: &i64, s: S) -> std::result::Result<S::Ok, S::E
 
 /// The outreach file name, after the notebook's:
 /// `outreach_threshold_precision40_nocap.csv`, `outreach_threshold_precision35_cap2000.csv`.
-pub fn outreach_file_name(target_precision: f64, cap: Option<usize>) -> String {
+pub(crate) fn outreach_file_name(target_precision: f64, cap: Option<usize>) -> String {
     let pct = target_precision * 100.0;
     let pct = if (pct - pct.round()).abs() < 1e-9 {
         format!("{}", pct.round() as i64)
@@ -135,19 +135,19 @@ pub fn outreach_file_name(target_precision: f64, cap: Option<usize>) -> String {
 
 /// One row of the outreach and top-K files.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OutreachRow {
-    pub rank: usize,
-    pub member_id: String,
-    pub interaction_id: String,
-    pub interaction_ts_us: i64,
-    pub score: f64,
+pub(crate) struct OutreachRow {
+    pub(crate) rank: usize,
+    pub(crate) member_id: String,
+    pub(crate) interaction_id: String,
+    pub(crate) interaction_ts_us: i64,
+    pub(crate) score: f64,
     /// The features that pushed the score up most, with their contribution.
-    pub reasons: Vec<(String, f64)>,
+    pub(crate) reasons: Vec<(String, f64)>,
 }
 
 /// Outreach / top-K CSV: rank, member, interaction, time, calibrated score, and up
 /// to three reasons (empty when fewer features pushed the score up).
-pub fn outreach_csv(rows: &[OutreachRow]) -> Result<Vec<u8>> {
+pub(crate) fn outreach_csv(rows: &[OutreachRow]) -> Result<Vec<u8>> {
     csv_rows::table(rows.iter().map(|r| {
         let reason = |k: usize| r.reasons.get(k).map(|(n, _)| n.as_str());
         OutreachCsvRow {
@@ -180,7 +180,7 @@ struct OutreachCsvRow<'a> {
 
 /// `pr_curve_points.csv`: threshold, precision, recall; the closing point
 /// (precision 1, recall 0) has no threshold, as in scikit-learn.
-pub fn pr_curve_csv(curve: Option<&crate::threshold::PrCurve>) -> Result<Vec<u8>> {
+pub(crate) fn pr_curve_csv(curve: Option<&crate::threshold::PrCurve>) -> Result<Vec<u8>> {
     csv_rows::table(curve.into_iter().flat_map(|c| {
         (0..c.precision.len()).map(|i| PrCurveRow {
             threshold: c.thresholds.get(i).copied(),
@@ -202,7 +202,7 @@ struct PrCurveRow {
 }
 
 /// `pydesc_to_safe_col_map.csv`: canonical description -> flag column.
-pub fn safe_col_map_csv(mapping: &[(String, String, usize)]) -> Result<Vec<u8>> {
+pub(crate) fn safe_col_map_csv(mapping: &[(String, String, usize)]) -> Result<Vec<u8>> {
     csv_rows::table(mapping.iter().map(|(c, n, k)| SafeColRow {
         canonical_description: c,
         safe_column: n,
@@ -220,7 +220,7 @@ struct SafeColRow<'a> {
 
 /// `coefficients.csv`: feature, coefficient (per standard deviation), odds ratio;
 /// the intercept row carries the prior-corrected intercept.
-pub fn coefficients_csv(
+pub(crate) fn coefficients_csv(
     names: &[String],
     coef: &[f64],
     corrected_intercept: f64,
@@ -249,7 +249,7 @@ struct CoefficientRow<'a> {
 }
 
 /// `calibration.csv`: the test window's reliability table (score deciles).
-pub fn calibration_csv(bins: &[crate::threshold::CalibrationBin]) -> Result<Vec<u8>> {
+pub(crate) fn calibration_csv(bins: &[crate::threshold::CalibrationBin]) -> Result<Vec<u8>> {
     csv_rows::table(bins.iter().map(|b| CalibrationRow {
         bin: b.bin,
         rows: b.rows,
@@ -277,18 +277,18 @@ struct CalibrationRow {
 
 /// One row of `test_scores.csv` (and of `score --all-scores`' `window_scores.csv`).
 #[derive(Serialize, Default)]
-pub struct ScoreRow<'a> {
-    pub interaction_id: &'a str,
-    pub member_id: &'a str,
+pub(crate) struct ScoreRow<'a> {
+    pub(crate) interaction_id: &'a str,
+    pub(crate) member_id: &'a str,
     #[serde(rename = "interaction_ts", serialize_with = "iso_ts_cell")]
-    pub interaction_ts_us: i64,
-    pub label: u8,
+    pub(crate) interaction_ts_us: i64,
+    pub(crate) label: u8,
     #[serde(serialize_with = "display")]
-    pub score: f64,
+    pub(crate) score: f64,
 }
 
 /// `test_scores.csv`: interaction_id, member_id, interaction_ts, label, score.
-pub fn test_scores_csv<'a>(rows: impl Iterator<Item = ScoreRow<'a>>) -> Result<Vec<u8>> {
+pub(crate) fn test_scores_csv<'a>(rows: impl Iterator<Item = ScoreRow<'a>>) -> Result<Vec<u8>> {
     csv_rows::table(rows)
 }
 
@@ -297,67 +297,67 @@ pub fn test_scores_csv<'a>(rows: impl Iterator<Item = ScoreRow<'a>>) -> Result<V
 /// the rows of older versions), never renamed or reordered (the unit test
 /// `runs_log_columns_are_unchanged` holds the header).
 #[derive(Serialize, Default)]
-pub struct RunsLogRow {
-    pub run_id: String,
-    pub finished_at: String,
-    pub status: &'static str,
-    pub source: String,
+pub(crate) struct RunsLogRow {
+    pub(crate) run_id: String,
+    pub(crate) finished_at: String,
+    pub(crate) status: &'static str,
+    pub(crate) source: String,
     #[serde(serialize_with = "display")]
-    pub split_boundary: chrono::NaiveDate,
+    pub(crate) split_boundary: chrono::NaiveDate,
     #[serde(serialize_with = "display")]
-    pub target_neg_pos_member_ratio: f64,
+    pub(crate) target_neg_pos_member_ratio: f64,
     #[serde(serialize_with = "display")]
-    pub target_precision: f64,
-    pub threshold_cap: Option<usize>,
-    pub seed: i64,
-    pub first_event: String,
-    pub last_event: String,
-    pub train_rows: usize,
-    pub train_positives: usize,
-    pub test_rows: usize,
-    pub test_positives: usize,
+    pub(crate) target_precision: f64,
+    pub(crate) threshold_cap: Option<usize>,
+    pub(crate) seed: i64,
+    pub(crate) first_event: String,
+    pub(crate) last_event: String,
+    pub(crate) train_rows: usize,
+    pub(crate) train_positives: usize,
+    pub(crate) test_rows: usize,
+    pub(crate) test_positives: usize,
     #[serde(serialize_with = "display")]
-    pub best_c: f64,
+    pub(crate) best_c: f64,
     #[serde(serialize_with = "opt_display")]
-    pub cv_average_precision: Option<f64>,
+    pub(crate) cv_average_precision: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub effective_cutoff: Option<f64>,
-    pub outreach_rows: usize,
+    pub(crate) effective_cutoff: Option<f64>,
+    pub(crate) outreach_rows: usize,
     #[serde(serialize_with = "opt_display")]
-    pub test_precision: Option<f64>,
+    pub(crate) test_precision: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_recall: Option<f64>,
+    pub(crate) test_recall: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_average_precision: Option<f64>,
+    pub(crate) test_average_precision: Option<f64>,
     #[serde(serialize_with = "display")]
-    pub mean_test_score: f64,
-    pub note: String,
-    pub class_weight: String,
+    pub(crate) mean_test_score: f64,
+    pub(crate) note: String,
+    pub(crate) class_weight: String,
     #[serde(serialize_with = "display")]
-    pub confidence: f64,
+    pub(crate) confidence: f64,
     #[serde(serialize_with = "opt_display")]
-    pub threshold_precision_lower: Option<f64>,
+    pub(crate) threshold_precision_lower: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_precision_lower: Option<f64>,
+    pub(crate) test_precision_lower: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_precision_upper: Option<f64>,
+    pub(crate) test_precision_upper: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_recall_lower: Option<f64>,
+    pub(crate) test_recall_lower: Option<f64>,
     #[serde(serialize_with = "opt_display")]
-    pub test_recall_upper: Option<f64>,
-    pub floor_held: Option<bool>,
+    pub(crate) test_recall_upper: Option<f64>,
+    pub(crate) floor_held: Option<bool>,
     #[serde(serialize_with = "display")]
-    pub calibration_error: f64,
-    pub duplicate_events: i64,
-    pub duplicate_policy: String,
+    pub(crate) calibration_error: f64,
+    pub(crate) duplicate_events: i64,
+    pub(crate) duplicate_policy: String,
 }
 
 /// Rows written by an older rarecall have fewer columns (new ones are only ever
 /// appended at the end): pad each record with empty fields up to `n_columns`, so
 /// the rebuilt log stays rectangular and no old row is lost. Ends with a newline.
-pub fn pad_rows(bytes: &[u8], n_columns: usize) -> Result<Vec<u8>> {
+pub(crate) fn pad_rows(bytes: &[u8], n_columns: usize) -> Result<Vec<u8>> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -381,21 +381,21 @@ pub fn pad_rows(bytes: &[u8], n_columns: usize) -> Result<Vec<u8>> {
 /// One row of `outreach_scoring_log.csv` (one per `score` run): its columns, in
 /// order; like [`RunsLogRow`], only ever extended at the end.
 #[derive(Serialize, Default)]
-pub struct ScoringLogRow {
-    pub run_id: String,
-    pub finished_at: String,
-    pub model_run_id: String,
+pub(crate) struct ScoringLogRow {
+    pub(crate) run_id: String,
+    pub(crate) finished_at: String,
+    pub(crate) model_run_id: String,
     #[serde(serialize_with = "display")]
-    pub window_start: chrono::NaiveDate,
+    pub(crate) window_start: chrono::NaiveDate,
     #[serde(serialize_with = "display")]
-    pub window_end: chrono::NaiveDate,
-    pub mode: &'static str,
-    pub interactions_scored: Option<usize>,
-    pub rows_selected: usize,
+    pub(crate) window_end: chrono::NaiveDate,
+    pub(crate) mode: &'static str,
+    pub(crate) interactions_scored: Option<usize>,
+    pub(crate) rows_selected: usize,
     #[serde(serialize_with = "opt_display")]
-    pub threshold: Option<f64>,
-    pub top: Option<usize>,
-    pub outreach_file: String,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) top: Option<usize>,
+    pub(crate) outreach_file: String,
 }
 
 #[cfg(test)]

@@ -25,15 +25,15 @@ use crate::params::{ParamGuard, Valid, checked};
 /// no threshold, so `precision` and `recall` are one longer than `thresholds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrCurve {
-    pub precision: Vec<f64>,
-    pub recall: Vec<f64>,
+    pub(crate) precision: Vec<f64>,
+    pub(crate) recall: Vec<f64>,
     pub thresholds: Vec<f64>,
 }
 
 impl PrCurve {
     /// The points that have a threshold, as `(threshold, precision, recall)` in
     /// increasing threshold order (the rows of `pr_curve_points.csv`).
-    pub fn points(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
+    fn points(&self) -> impl Iterator<Item = (f64, f64, f64)> + '_ {
         self.thresholds
             .iter()
             .zip(&self.precision)
@@ -191,7 +191,7 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
 ///
 /// Errors as [`precision_recall_curve`] (no positive: [`Error::Data`]; scikit-learn
 /// would warn and return 0).
-pub fn average_precision(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<f64> {
+pub(crate) fn average_precision(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<f64> {
     let curve = precision_recall_curve(y, score, weight)?;
     Ok(average_precision_of(&curve))
 }
@@ -211,7 +211,7 @@ pub fn average_precision_of(curve: &PrCurve) -> f64 {
 
 /// NumPy's pairwise summation; it lives in [`crate::numeric`] (re-exported here for
 /// the callers that import it from `threshold`).
-pub use crate::numeric::numpy_sum;
+pub(crate) use crate::numeric::numpy_sum;
 
 /// The cutoff rule: a precision floor and an optional cap on the outreach volume
 /// (unchecked; [`ParamGuard::check`] gives the [`ValidThresholdRule`] that selects).
@@ -259,7 +259,7 @@ impl ThresholdChoice {
 }
 
 /// A checked [`ThresholdRule`].
-pub type ValidThresholdRule = Valid<ThresholdRule>;
+pub(crate) type ValidThresholdRule = Valid<ThresholdRule>;
 
 impl ParamGuard for ThresholdRule {
     type Checked = ValidThresholdRule;
@@ -326,12 +326,12 @@ impl ValidThresholdRule {
 /// slice's when it is about as long, so the difference between the two has twice the
 /// variance (the prediction interval for a new sample's mean). Measured without it
 /// on 9 demo seeds: the realized test precision fell below floor - 0.02 in 2.
-pub const PREDICTION_WIDENING: f64 = std::f64::consts::SQRT_2;
+const PREDICTION_WIDENING: f64 = std::f64::consts::SQRT_2;
 
 /// Positive rows a cutoff must contact before its bootstrap bound can start the
 /// search for the operating point: above the first few rows every replicate can be
 /// all positive, and the bound says 1.0 on no evidence.
-pub const MIN_SUPPORT: usize = 10;
+const MIN_SUPPORT: usize = 10;
 
 /// How sure the operating point must be, and how the uncertainty is measured.
 ///
@@ -346,16 +346,16 @@ pub const MIN_SUPPORT: usize = 10;
 ///
 /// Unchecked; [`ParamGuard::check`] gives [`ConfidenceValidParams`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ConfidenceParams {
+pub(crate) struct ConfidenceParams {
     /// One-sided confidence of the lower bound of precision, in [0.5, 1); also the
     /// two-sided level of reported intervals.
-    pub level: f64,
+    pub(crate) level: f64,
     /// Bootstrap replicates, 50 to 100000.
-    pub rounds: usize,
+    pub(crate) rounds: usize,
 }
 
 /// Checked [`ConfidenceParams`].
-pub type ConfidenceValidParams = Valid<ConfidenceParams>;
+pub(crate) type ConfidenceValidParams = Valid<ConfidenceParams>;
 
 impl ParamGuard for ConfidenceParams {
     type Checked = ConfidenceValidParams;
@@ -382,12 +382,12 @@ impl ParamGuard for ConfidenceParams {
 
 /// A two-sided interval with its point estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Interval {
-    pub estimate: f64,
-    pub lower: f64,
-    pub upper: f64,
+pub(crate) struct Interval {
+    estimate: f64,
+    pub(crate) lower: f64,
+    pub(crate) upper: f64,
     /// Two-sided coverage the bounds aim at.
-    pub level: f64,
+    pub(crate) level: f64,
 }
 
 /// SplitMix64 step: a fixed, dependency-free stream for the bootstrap.
@@ -401,7 +401,7 @@ fn splitmix(state: &mut u64) -> u64 {
 
 /// A Poisson(1) draw by inversion of its CDF `sum_{j<=k} e^-1 / j!` from a uniform
 /// `u` in [0, 1). Capped at 20 (probability below 1e-19).
-pub fn poisson1(u: f64) -> u8 {
+fn poisson1(u: f64) -> u8 {
     let mut p = (-1.0f64).exp();
     let mut cdf = p;
     let mut k = 0u8;
@@ -432,7 +432,7 @@ fn quantile_inverted_cdf(v: &mut [f64], q: f64) -> f64 {
 }
 
 /// Dense group ids (0..n_groups) from any labels, in first-seen order.
-pub fn group_ids<K: Ord + Clone>(keys: &[K]) -> (Vec<usize>, usize) {
+pub(crate) fn group_ids<K: Ord + Clone>(keys: &[K]) -> (Vec<usize>, usize) {
     let mut map = std::collections::BTreeMap::new();
     let ids = keys
         .iter()
@@ -460,7 +460,7 @@ impl ValidThresholdRule {
     /// the highest recall, then the higher precision, then the higher threshold, as
     /// [`Self::select`]. Deterministic for a given `seed`.
     #[allow(clippy::too_many_arguments)]
-    pub fn select_with_confidence(
+    pub(crate) fn select_with_confidence(
         &self,
         y: &[f64],
         score: &[f64],
@@ -595,7 +595,7 @@ fn check_groups(groups: &[usize], n_groups: usize, n: usize) -> Result<()> {
 /// bootstrap). Replicates where a ratio is 0/0 are left out of that ratio. `None`
 /// for precision when nothing is selected, for recall when there is no positive.
 #[allow(clippy::too_many_arguments)]
-pub fn bootstrap_precision_recall(
+pub(crate) fn bootstrap_precision_recall(
     y: &[f64],
     selected: &[bool],
     weight: &[f64],
@@ -669,14 +669,14 @@ pub fn bootstrap_precision_recall(
 
 /// One score bin of a reliability table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalibrationBin {
+pub(crate) struct CalibrationBin {
     /// 1 = lowest scores.
-    pub bin: usize,
-    pub rows: usize,
-    pub min_score: f64,
-    pub max_score: f64,
-    pub mean_score: f64,
-    pub observed_rate: f64,
+    pub(crate) bin: usize,
+    pub(crate) rows: usize,
+    pub(crate) min_score: f64,
+    pub(crate) max_score: f64,
+    pub(crate) mean_score: f64,
+    pub(crate) observed_rate: f64,
 }
 
 /// Reliability table: rows ordered by score (ascending; ties by input order) and
@@ -684,7 +684,11 @@ pub struct CalibrationBin {
 /// scikit-learn's `calibration_curve(strategy="quantile")` intends, but never
 /// splitting a count unevenly by more than one row); per bin the mean score and the
 /// observed positive rate. Empty bins (fewer rows than bins) are left out.
-pub fn calibration_bins(y: &[f64], score: &[f64], bins: usize) -> Result<Vec<CalibrationBin>> {
+pub(crate) fn calibration_bins(
+    y: &[f64],
+    score: &[f64],
+    bins: usize,
+) -> Result<Vec<CalibrationBin>> {
     check_inputs(y, score, None)?;
     if bins == 0 {
         return Err(Error::params("bins", "at least 1", 0));
@@ -715,7 +719,7 @@ pub fn calibration_bins(y: &[f64], score: &[f64], bins: usize) -> Result<Vec<Cal
 /// Expected calibration error of a reliability table:
 /// `sum_bins rows / N * |mean_score - observed_rate|` (Naeini, Cooper & Hauskrecht
 /// 2015, "Obtaining Well Calibrated Probabilities Using Bayesian Binning").
-pub fn expected_calibration_error(bins: &[CalibrationBin]) -> f64 {
+pub(crate) fn expected_calibration_error(bins: &[CalibrationBin]) -> f64 {
     let n: usize = bins.iter().map(|b| b.rows).sum();
     bins.iter()
         .map(|b| b.rows as f64 / n.max(1) as f64 * (b.mean_score - b.observed_rate).abs())
@@ -731,18 +735,18 @@ fn check_cap(cap: Option<usize>) -> Result<()> {
 
 /// The rows to contact after the cutoff and the cap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CapResult {
+pub(crate) struct CapResult {
     /// Row indices, by score descending, ties by key ascending (then by index).
-    pub selected: Vec<usize>,
+    pub(crate) selected: Vec<usize>,
     /// The lowest kept score when the cap cut the list, else the threshold itself.
-    pub effective_cutoff: f64,
+    pub(crate) effective_cutoff: f64,
     /// True when more rows passed the threshold than the cap allows.
-    pub capped: bool,
+    capped: bool,
 }
 
 /// The `n` highest-scoring rows in [`apply_cap`]'s order (score descending, key
 /// ascending): a top-K list with no cutoff. Empty when `n` is 0 or there are no rows.
-pub fn top_n<K: Ord>(scores: &[f64], keys: &[K], n: usize) -> Result<Vec<usize>> {
+pub(crate) fn top_n<K: Ord>(scores: &[f64], keys: &[K], n: usize) -> Result<Vec<usize>> {
     if n == 0 || scores.is_empty() {
         return Ok(Vec::new());
     }
@@ -756,7 +760,7 @@ pub fn top_n<K: Ord>(scores: &[f64], keys: &[K], n: usize) -> Result<Vec<usize>>
 /// the order (score descending, key ascending, row index ascending) are kept, so a cap
 /// that falls inside a run of tied scores keeps exactly `cap` rows, chosen by key,
 /// reproducibly across runs. `keys` are stable row identifiers (interaction ids).
-pub fn apply_cap<K: Ord>(
+pub(crate) fn apply_cap<K: Ord>(
     scores: &[f64],
     keys: &[K],
     threshold: f64,

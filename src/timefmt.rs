@@ -6,7 +6,7 @@
 
 /// A timestamp for messages: microseconds since the epoch as `YYYY-MM-DD HH:MM:SS`
 /// (UTC), `-` when absent or out of range.
-pub fn fmt_us(us: Option<i64>) -> String {
+pub(crate) fn fmt_us(us: Option<i64>) -> String {
     us.and_then(chrono::DateTime::from_timestamp_micros)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".into())

@@ -46,23 +46,24 @@ const DAY_US: i64 = 86_400_000_000;
 
 /// Where the forward validation slice lies in the training window.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ValidationParams {
+pub(crate) struct ValidationParams {
     /// The split boundary (end of the training window), microseconds since the epoch.
-    pub split_us: i64,
+    pub(crate) split_us: i64,
     /// The slice is `[split - validation_days, split)`; 1 to 3650 days.
-    pub validation_days: u32,
+    pub(crate) validation_days: u32,
     /// The validation model is fitted on rows before `split - validation_days -
     /// embargo_days`; 0 to 3650 days.
-    pub embargo_days: u32,
+    pub(crate) embargo_days: u32,
 }
 
 impl ValidationParams {
     /// First prediction time of the validation slice.
-    pub fn from_us(&self) -> i64 {
+    #[allow(clippy::wrong_self_convention)] // "from" as in the slice's start, not a conversion
+    pub(crate) fn from_us(&self) -> i64 {
         self.split_us - i64::from(self.validation_days) * DAY_US
     }
     /// Rows the validation model is fitted on come before this.
-    pub fn fit_before_us(&self) -> i64 {
+    pub(crate) fn fit_before_us(&self) -> i64 {
         self.from_us() - i64::from(self.embargo_days) * DAY_US
     }
 }
@@ -98,16 +99,16 @@ impl ParamGuard for ValidationParams {
 /// [`train`] takes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainParams {
-    pub encoder: FeatureEncoderParams,
-    pub grid: GridSearchParams,
+    pub(crate) encoder: FeatureEncoderParams,
+    pub(crate) grid: GridSearchParams,
     /// Class weights searched with the C grid (at least one).
-    pub class_weights: Vec<ClassWeight>,
-    pub rule: ThresholdRule,
-    pub confidence: ConfidenceParams,
-    pub validation: ValidationParams,
+    pub(crate) class_weights: Vec<ClassWeight>,
+    pub(crate) rule: ThresholdRule,
+    pub(crate) confidence: ConfidenceParams,
+    pub(crate) validation: ValidationParams,
     /// The Platt calibration's stopping rule.
-    pub calibration: PlattParams,
-    pub seed: i64,
+    pub(crate) calibration: PlattParams,
+    pub(crate) seed: i64,
 }
 
 /// Checked [`TrainParams`]: each part checked, once, before any work.
@@ -181,16 +182,16 @@ impl TrainValidParams {
     pub fn class_weights(&self) -> &[ValidClassWeight] {
         &self.class_weights
     }
-    pub fn rule(&self) -> &ValidThresholdRule {
+    pub(crate) fn rule(&self) -> &ValidThresholdRule {
         &self.rule
     }
-    pub fn confidence(&self) -> &ConfidenceValidParams {
+    pub(crate) fn confidence(&self) -> &ConfidenceValidParams {
         &self.confidence
     }
-    pub fn validation(&self) -> &ValidationParams {
+    pub(crate) fn validation(&self) -> &ValidationParams {
         &self.validation
     }
-    pub fn calibration(&self) -> &PlattValidParams {
+    pub(crate) fn calibration(&self) -> &PlattValidParams {
         &self.calibration
     }
     pub fn seed(&self) -> i64 {
@@ -205,20 +206,20 @@ pub struct TrainedModel {
     /// The refit on all training rows with the best (class weight, C).
     pub model: FittedLogisticRegression,
     /// The chosen class weight.
-    pub class_weight: ClassWeight,
+    pub(crate) class_weight: ClassWeight,
     /// `(negative, positive)` class weights of the loss (times the sampling weights).
-    pub class_weights: (f64, f64),
+    pub(crate) class_weights: (f64, f64),
     /// Positive share of the training population (inverse-sampling weighted).
-    pub population_positive_fraction: f64,
+    pub(crate) population_positive_fraction: f64,
     /// Platt map from linear score to probability, fitted on out-of-fold scores.
-    pub calibration: FittedPlatt,
+    pub(crate) calibration: FittedPlatt,
     /// The operating threshold on calibrated scores (or why there is none).
     pub threshold: ThresholdChoice,
 }
 
 impl TrainedModel {
     /// Calibrated score of one standardized row: `sigmoid(a + b (x . beta + c))`.
-    pub fn score_row(&self, row: &[f64]) -> f64 {
+    fn score_row(&self, row: &[f64]) -> f64 {
         self.calibration.apply(self.model.decision_function(row))
     }
 
@@ -229,7 +230,7 @@ impl TrainedModel {
 
     /// The `k` features that pushed this row's score up most: the largest positive
     /// `beta_j * x_j` (standardized units, so relative to an average interaction).
-    pub fn reasons(&self, row: &[f64], k: usize) -> Vec<(String, f64)> {
+    pub(crate) fn reasons(&self, row: &[f64], k: usize) -> Vec<(String, f64)> {
         let mut c: Vec<(usize, f64)> = self
             .model
             .coef
@@ -249,43 +250,41 @@ impl TrainedModel {
 
 /// Cross-validated average precision of one (class weight, C).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CvEntry {
-    pub class_weight: ClassWeight,
+pub(crate) struct CvEntry {
+    pub(crate) class_weight: ClassWeight,
     #[serde(flatten)]
-    pub score: CvScore,
+    pub(crate) score: CvScore,
 }
 
 /// What the forward validation slice said about the operating point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ValidationReport {
+pub(crate) struct ValidationReport {
     /// First prediction time of the slice and end of the validation model's rows.
-    pub from_us: i64,
-    pub fit_before_us: i64,
-    pub fit_rows: usize,
-    pub rows: usize,
-    pub positives: usize,
+    pub(crate) from_us: i64,
+    pub(crate) fit_before_us: i64,
+    pub(crate) fit_rows: usize,
+    pub(crate) rows: usize,
+    pub(crate) positives: usize,
     /// Average precision of the validation model on the slice (population weighted).
-    pub average_precision: f64,
+    pub(crate) average_precision: f64,
     /// The validation model's cutoff (the refit's is carried over by rank).
-    pub validation_threshold: Option<f64>,
+    pub(crate) validation_threshold: Option<f64>,
 }
 
 /// What training measured, for the summary and the logs.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
-    pub cv: Vec<CvEntry>,
-    pub best_c: f64,
-    pub best_class_weight: ClassWeight,
-    pub train_rows: usize,
-    pub train_positives: usize,
-    /// PR curve of calibrated out-of-fold scores, inverse-sampling weighted.
-    pub oof_curve: PrCurve,
-    pub oof_average_precision: f64,
-    pub validation: ValidationReport,
+    pub(crate) cv: Vec<CvEntry>,
+    pub(crate) best_c: f64,
+    pub(crate) best_class_weight: ClassWeight,
+    pub(crate) train_rows: usize,
+    pub(crate) train_positives: usize,
+    pub(crate) oof_average_precision: f64,
+    pub(crate) validation: ValidationReport,
 }
 
 /// 64-bit FNV-1a: a stable hash for fold assignment (std's hasher may change).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
@@ -493,7 +492,6 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
         train_rows: rows.len(),
         train_positives,
         oof_average_precision: average_precision_of(&oof_curve),
-        oof_curve,
         validation,
     };
     Ok((
@@ -514,7 +512,7 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
 /// least `volume`: rows sorted by score, descending, their weights summed until the
 /// sum reaches `volume`; the cutoff is that row's score, so ties come along. With
 /// `volume` at or below 0 the highest score; above the total, the lowest.
-pub fn cutoff_for_volume(score: &[f64], weight: &[f64], volume: f64) -> f64 {
+fn cutoff_for_volume(score: &[f64], weight: &[f64], volume: f64) -> f64 {
     let mut order: Vec<usize> = (0..score.len()).collect();
     order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
     let mut sum = 0.0;
@@ -543,21 +541,21 @@ pub fn loss_weights(y: &[f64], sampling: &[f64], class_weights: (f64, f64)) -> V
 
 /// Scores and metrics of the test window.
 #[derive(Debug, Clone)]
-pub struct TestReport {
+pub(crate) struct TestReport {
     /// Test rows (indices into the feature table), in table order.
-    pub rows: Vec<usize>,
-    pub scores: Vec<f64>,
-    pub x: Matrix,
+    pub(crate) rows: Vec<usize>,
+    pub(crate) scores: Vec<f64>,
+    pub(crate) x: Matrix,
     /// `None` when the test window has no positive (no curve can be drawn).
-    pub curve: Option<PrCurve>,
-    pub average_precision: Option<f64>,
-    pub positives: usize,
+    pub(crate) curve: Option<PrCurve>,
+    pub(crate) average_precision: Option<f64>,
+    pub(crate) positives: usize,
     /// Mean score against observed rate by score decile.
-    pub calibration: Vec<crate::threshold::CalibrationBin>,
+    pub(crate) calibration: Vec<crate::threshold::CalibrationBin>,
 }
 
 /// Applies the model to the test rows of `t`.
-pub fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport> {
+pub(crate) fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport> {
     let rows = t.rows_of(Split::Test);
     let x = m.encoder.transform(t, &rows)?;
     let scores = m.score(&x);

@@ -13,17 +13,17 @@ use crate::table;
 use crate::train;
 
 /// Name of the normalization audit file.
-pub const AUDIT_FILE: &str = "pydescription_normalization_audit.csv";
+pub(crate) const AUDIT_FILE: &str = "pydescription_normalization_audit.csv";
 /// Name of the run summary file.
-pub const SUMMARY_FILE: &str = "run_summary.json";
+pub(crate) const SUMMARY_FILE: &str = "run_summary.json";
 /// Name of the appended runs log.
-pub const RUNS_LOG_FILE: &str = "outreach_runs_log.csv";
+pub(crate) const RUNS_LOG_FILE: &str = "outreach_runs_log.csv";
 /// Name of the appended scoring log.
-pub const SCORING_LOG_FILE: &str = "outreach_scoring_log.csv";
+pub(crate) const SCORING_LOG_FILE: &str = "outreach_scoring_log.csv";
 /// Name of the proposals file of `rules suggest`.
-pub const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
+pub(crate) const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
 /// Name of the ready-to-edit rules file of `rules suggest`.
-pub const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
+pub(crate) const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
 
 /// A new run id: UTC time to the second and a salt from the clock and the process id
 /// (the folder name of a run's outputs and the key of its log row).

@@ -4,12 +4,12 @@
 //! `demo_data` writes synthetic events, `rules_suggest` proposes description rules.
 //! What several of them share (file names, run ids, the connection) is in `common`.
 
-pub mod check;
+mod check;
 pub mod common;
-pub mod demo_data;
-pub mod rules_suggest;
-pub mod run;
-pub mod score;
+mod demo_data;
+mod rules_suggest;
+mod run;
+mod score;
 
 pub use check::check;
 pub use demo_data::demo_data;

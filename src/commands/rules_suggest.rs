@@ -18,16 +18,16 @@ use crate::tables;
 
 /// What `rules suggest` did.
 #[derive(Debug, Clone)]
-pub struct SuggestReport {
-    pub run_id: String,
-    pub output_dir: String,
-    pub total_events: i64,
+pub(super) struct SuggestReport {
+    pub(crate) run_id: String,
+    pub(crate) output_dir: String,
+    pub(crate) total_events: i64,
     /// Distinct cleaned values no rule matched, and their events.
-    pub unmatched_variants: usize,
-    pub unmatched_events: i64,
+    pub(crate) unmatched_variants: usize,
+    pub(crate) unmatched_events: i64,
     /// Variants with a proposed canonical, and their events.
-    pub proposals: usize,
-    pub proposed_events: i64,
+    proposals: usize,
+    proposed_events: i64,
 }
 
 /// `rarecall rules suggest`: the configuration, the proposals, and a summary of them

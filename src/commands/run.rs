@@ -24,38 +24,38 @@ use crate::train::{self, TrainValidParams, TrainedModel};
 
 /// What `run` reports back to the caller.
 #[derive(Debug, Clone)]
-pub struct RunReport {
-    pub run_id: String,
-    pub output_dir: String,
-    pub train_rows: usize,
-    pub train_positives: usize,
-    pub test_rows: usize,
-    pub test_positives: usize,
-    pub events: i64,
-    pub members: i64,
-    pub best_c: f64,
-    pub threshold: ThresholdChoice,
-    pub outreach_file: String,
-    pub outreach_rows: usize,
+pub(super) struct RunReport {
+    pub(crate) run_id: String,
+    pub(crate) output_dir: String,
+    pub(crate) train_rows: usize,
+    pub(crate) train_positives: usize,
+    pub(crate) test_rows: usize,
+    pub(crate) test_positives: usize,
+    pub(crate) events: i64,
+    pub(crate) members: i64,
+    pub(crate) best_c: f64,
+    pub(crate) threshold: ThresholdChoice,
+    pub(crate) outreach_file: String,
+    pub(crate) outreach_rows: usize,
     /// The lowest score kept after the cap (the threshold itself when nothing was cut).
-    pub effective_cutoff: Option<f64>,
+    pub(crate) effective_cutoff: Option<f64>,
     /// Precision and recall of the outreach list on the test window.
-    pub test_precision: Option<f64>,
-    pub test_recall: Option<f64>,
+    pub(crate) test_precision: Option<f64>,
+    pub(crate) test_recall: Option<f64>,
     /// The same with member-level bootstrap intervals (two-sided, at the
     /// configured confidence).
-    pub test_precision_interval: Option<threshold::Interval>,
-    pub test_recall_interval: Option<threshold::Interval>,
+    test_precision_interval: Option<threshold::Interval>,
+    test_recall_interval: Option<threshold::Interval>,
     /// Whether the outreach list's realized precision met the floor (None when the
     /// list is empty).
-    pub floor_held: Option<bool>,
-    pub test_average_precision: Option<f64>,
+    pub(crate) floor_held: Option<bool>,
+    pub(crate) test_average_precision: Option<f64>,
     /// Expected calibration error of the test window's score deciles.
-    pub calibration_error: f64,
+    pub(crate) calibration_error: f64,
     /// Mean calibrated score and observed positive rate of the test window.
-    pub mean_test_score: f64,
-    pub test_base_rate: f64,
-    pub timings: Vec<(String, f64)>,
+    pub(crate) mean_test_score: f64,
+    test_base_rate: f64,
+    pub(crate) timings: Vec<(String, f64)>,
 }
 
 /// `rarecall run`: the configuration (TOML file, flags, environment), the job, and

@@ -21,25 +21,25 @@ use crate::train::TrainedModel;
 
 /// What `score` is asked to do.
 #[derive(Debug, Clone)]
-pub struct ScoreRequest {
-    pub model: ModelFile,
-    pub window: score::ScoringWindow,
-    pub in_spark: bool,
-    pub top: Option<usize>,
-    pub cap: Option<usize>,
-    pub all_scores: bool,
+pub(super) struct ScoreRequest {
+    pub(crate) model: ModelFile,
+    pub(crate) window: score::ScoringWindow,
+    pub(crate) in_spark: bool,
+    pub(crate) top: Option<usize>,
+    pub(crate) cap: Option<usize>,
+    pub(crate) all_scores: bool,
 }
 
 /// What `score` did.
 #[derive(Debug, Clone)]
-pub struct ScoreReport {
-    pub run_id: String,
-    pub output_dir: String,
-    pub outreach_file: String,
+pub(super) struct ScoreReport {
+    pub(crate) run_id: String,
+    pub(crate) output_dir: String,
+    pub(crate) outreach_file: String,
     /// Interactions in the window (Rust path; the in-Spark path only counts what came back).
-    pub scored: Option<usize>,
-    pub selected: usize,
-    pub timings: Vec<(String, f64)>,
+    pub(crate) scored: Option<usize>,
+    pub(crate) selected: usize,
+    pub(crate) timings: Vec<(String, f64)>,
 }
 
 /// `rarecall score`: the configuration, the model, the window; the scoring and its

@@ -233,7 +233,7 @@ pub(super) fn check_params(p: &Settings) -> Result<TrainValidParams> {
 }
 
 /// The checked parameters of `rules suggest`, from its flags.
-pub fn suggest_params(args: &SuggestArgs) -> Result<SuggestValidParams> {
+pub(crate) fn suggest_params(args: &SuggestArgs) -> Result<SuggestValidParams> {
     SuggestParams {
         min_similarity: args.min_similarity,
         ..Default::default()

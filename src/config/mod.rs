@@ -29,14 +29,14 @@ use crate::remote::{self, Env, Remote, RemoteInputs};
 use crate::rules::Rules;
 use crate::train::TrainValidParams;
 
-pub use keys::suggest_params;
+pub(crate) use keys::suggest_params;
 use raw::{RawConfig, read_raw};
 
 /// What happens to exact duplicate event rows (same member, interaction, time,
 /// description, label and categoricals): real exports carry a few.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DuplicatePolicy {
+pub(crate) enum DuplicatePolicy {
     /// Keep one row of each set, count the dropped ones and warn (the default).
     Drop,
     /// Keep every row, count and warn.
@@ -47,13 +47,13 @@ pub enum DuplicatePolicy {
 
 /// The C grid searched when `model.c_grid` is not set: wide enough on both sides
 /// that the demo's best C is inside it.
-pub const DEFAULT_C_GRID: [f64; 8] = [1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+pub(crate) const DEFAULT_C_GRID: [f64; 8] = [1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
 
 // ---- checked -----------------------------------------------------------------------
 
 /// Where the raw events come from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A path (local, `/Volumes/...`, or a URL the Spark server can read) and format.
     Path { path: String, format: SourceFormat },
     /// A table name, `catalog.schema.table` (each part back-quoted when rendered).
@@ -62,7 +62,7 @@ pub enum Source {
 
 impl Source {
     /// A human name for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Source::Path { path, format } => format!("{} ({})", path, format.as_str()),
             Source::Table { parts } => parts.iter().map(|p| p.raw()).collect::<Vec<_>>().join("."),
@@ -71,7 +71,7 @@ impl Source {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceFormat {
+pub(crate) enum SourceFormat {
     Parquet,
     Csv,
     Json,
@@ -79,7 +79,7 @@ pub enum SourceFormat {
 }
 
 impl SourceFormat {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SourceFormat::Parquet => "parquet",
             SourceFormat::Csv => "csv",
@@ -92,79 +92,79 @@ impl SourceFormat {
 /// Source column names for each role, validated as identifiers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnMap {
-    pub member_id: Ident,
-    pub interaction_id: Ident,
-    pub event_ts: Ident,
-    pub description: Ident,
-    pub label: Ident,
+    pub(crate) member_id: Ident,
+    pub(crate) interaction_id: Ident,
+    pub(crate) event_ts: Ident,
+    pub(crate) description: Ident,
+    pub(crate) label: Ident,
     /// Source column and the standard name it gets (`cat_<snake_case>`).
     pub categoricals: Vec<(Ident, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ModelSettings {
-    pub c_grid: Vec<f64>,
+pub(crate) struct ModelSettings {
+    pub(crate) c_grid: Vec<f64>,
     /// The class weights searched with the C grid: one when `model.class_weight` is
     /// set, else `balanced` and `none`.
-    pub class_weights: Vec<ClassWeight>,
-    pub cv_folds: usize,
+    pub(crate) class_weights: Vec<ClassWeight>,
+    pub(crate) cv_folds: usize,
     /// Length of the forward validation slice at the end of the training window, on
     /// which the operating threshold is chosen (days).
-    pub validation_days: u32,
+    pub(crate) validation_days: u32,
     /// Gap between the rows the validation model is fitted on and the validation
     /// slice (days), so that the slice is scored by a model as stale as production's.
-    pub embargo_days: u32,
+    pub(crate) embargo_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ThresholdSettings {
-    pub target_precision: f64,
+pub(crate) struct ThresholdSettings {
+    pub(crate) target_precision: f64,
     /// `None` = no cap.
-    pub threshold_cap: Option<usize>,
-    pub top_k: usize,
+    pub(crate) threshold_cap: Option<usize>,
+    pub(crate) top_k: usize,
     /// Confidence of the lower bound of precision that must meet the floor.
-    pub confidence: f64,
+    pub(crate) confidence: f64,
     /// Member-level bootstrap replicates behind that bound and the test intervals.
-    pub bootstrap_rounds: usize,
+    pub(crate) bootstrap_rounds: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureSettings {
-    pub top_n_descriptions: usize,
-    pub min_support: usize,
+pub(crate) struct FeatureSettings {
+    pub(crate) top_n_descriptions: usize,
+    pub(crate) min_support: usize,
     /// How far back the history features look (days); also the gap that stands for
     /// "no earlier event".
-    pub history_days: u32,
+    pub(crate) history_days: u32,
     /// The first days of the data are history only: their interactions are not
     /// training rows, since their rolling counts and history are truncated.
-    pub burn_in_days: u32,
+    pub(crate) burn_in_days: u32,
     /// Token flags: the most frequent description words (0: none).
-    pub top_n_tokens: usize,
+    pub(crate) top_n_tokens: usize,
     /// Descriptions crossed with each history condition (0: no crosses).
-    pub cross_descriptions: usize,
+    pub(crate) cross_descriptions: usize,
     /// The scale of the categorical target encodings.
-    pub target_encoding: crate::encode::TargetScale,
+    pub(crate) target_encoding: crate::encode::TargetScale,
 }
 
 /// Everything the Spark SQL pipeline and the Rust stages need, without the connection.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub source: Source,
+    pub(crate) source: Source,
     pub columns: ColumnMap,
-    pub rules: Rules,
-    pub split_boundary: NaiveDate,
-    pub neg_pos_ratio: f64,
-    pub seed: i64,
+    pub(crate) rules: Rules,
+    pub(crate) split_boundary: NaiveDate,
+    pub(crate) neg_pos_ratio: f64,
+    pub(crate) seed: i64,
     /// What to do with exact duplicate event rows.
-    pub duplicate_events: DuplicatePolicy,
-    pub features: FeatureSettings,
-    pub model: ModelSettings,
-    pub threshold: ThresholdSettings,
+    pub(crate) duplicate_events: DuplicatePolicy,
+    pub(crate) features: FeatureSettings,
+    pub(crate) model: ModelSettings,
+    pub(crate) threshold: ThresholdSettings,
 }
 
 impl Settings {
     /// The split boundary as microseconds since the epoch (midnight UTC).
-    pub fn split_boundary_micros(&self) -> i64 {
+    pub(crate) fn split_boundary_micros(&self) -> i64 {
         self.split_boundary
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc().timestamp_micros())
@@ -177,18 +177,18 @@ impl Settings {
 pub struct Config {
     pub remote: Remote,
     /// How long a lost server may stay unreachable before the running stage fails.
-    pub reconnect_grace_secs: u64,
+    pub(crate) reconnect_grace_secs: u64,
     /// Workspace credentials for Volume destinations, when there is a workspace.
-    pub databricks: Option<remote::DatabricksCredentials>,
+    pub(crate) databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
     pub settings: Settings,
     /// The training parameters of `settings`, checked (what `train::train` takes).
     pub train: TrainValidParams,
-    pub output_dir: String,
+    pub(crate) output_dir: String,
 }
 
 /// Builds the settings only: what `check --dry-run` needs, no connection.
-pub fn load_settings(common: &CommonArgs, run: Option<&RunArgs>) -> Result<Settings> {
+pub(crate) fn load_settings(common: &CommonArgs, run: Option<&RunArgs>) -> Result<Settings> {
     let raw = read_raw(&common.config)?;
     Ok(settings_from(&raw, common, run)?.0)
 }
@@ -252,7 +252,7 @@ fn settings_from(
 }
 
 /// ASCII snake case: letters and digits kept (lower-cased), everything else one `_`.
-pub fn snake_case(s: &str) -> String {
+pub(crate) fn snake_case(s: &str) -> String {
     let mut out = String::new();
     for ch in s.chars() {
         if ch.is_ascii_alphanumeric() {
@@ -266,7 +266,7 @@ pub fn snake_case(s: &str) -> String {
 
 /// Makes a plain relative path absolute; URLs (`s3://`, `dbfs:/`), `/Volumes/...` and
 /// absolute paths pass through unchanged.
-pub fn absolutize(p: &str) -> String {
+pub(crate) fn absolutize(p: &str) -> String {
     if p.contains("://") || p.starts_with("dbfs:") || Path::new(p).is_absolute() {
         return p.to_string();
     }

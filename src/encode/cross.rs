@@ -15,7 +15,7 @@ use crate::params::{ParamGuard, Valid, checked};
 /// The history condition a description is crossed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CrossWith {
+pub(crate) enum CrossWith {
     /// `prior_escalations > 0`: an escalation within the history window.
     PriorEscalation,
     /// `calls_prev_7d > 0`: another interaction within the 7 days before.
@@ -23,10 +23,10 @@ pub enum CrossWith {
 }
 
 impl CrossWith {
-    pub const ALL: [CrossWith; 2] = [CrossWith::PriorEscalation, CrossWith::RepeatWithin7d];
+    const ALL: [CrossWith; 2] = [CrossWith::PriorEscalation, CrossWith::RepeatWithin7d];
 
     /// The feature-table column the condition reads.
-    pub fn source(self) -> &'static str {
+    pub(crate) fn source(self) -> &'static str {
         match self {
             CrossWith::PriorEscalation => "prior_escalations",
             CrossWith::RepeatWithin7d => "calls_prev_7d",
@@ -41,7 +41,7 @@ impl CrossWith {
     }
 
     /// Whether the condition holds for a source value (null counts as 0).
-    pub fn holds(self, v: f64) -> bool {
+    pub(crate) fn holds(self, v: f64) -> bool {
         v > 0.0
     }
 }
@@ -55,20 +55,20 @@ pub struct CrossParams {
 
 /// One cross column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CrossColumn {
+pub(crate) struct CrossColumn {
     /// The canonical description (one of the kept description flags).
-    pub description: String,
-    pub with: CrossWith,
-    pub name: String,
+    pub(crate) description: String,
+    pub(crate) with: CrossWith,
+    pub(crate) name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedCrosses {
-    pub columns: Vec<CrossColumn>,
+pub(crate) struct FittedCrosses {
+    pub(crate) columns: Vec<CrossColumn>,
 }
 
 /// Checked [`CrossParams`].
-pub type CrossValidParams = Valid<CrossParams>;
+pub(crate) type CrossValidParams = Valid<CrossParams>;
 
 impl ParamGuard for CrossParams {
     type Checked = CrossValidParams;
@@ -86,7 +86,7 @@ impl ParamGuard for CrossParams {
 impl CrossValidParams {
     /// `flags` are the kept description flags as (canonical, column name); `positive
     /// weight[k]` the weighted count of positive training interactions with flag `k`.
-    pub fn fit(
+    pub(crate) fn fit(
         &self,
         flags: &[(String, String)],
         positive_weight: &[f64],
@@ -122,7 +122,7 @@ impl CrossValidParams {
 }
 
 impl FittedCrosses {
-    pub fn n_features(&self) -> usize {
+    pub(crate) fn n_features(&self) -> usize {
         self.columns.len()
     }
 }

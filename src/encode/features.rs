@@ -44,7 +44,7 @@ pub enum NumericTransform {
 /// One numeric model column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericColumn {
-    pub name: String,
+    pub(crate) name: String,
     /// Name of the feature-table column it reads (one of `NUMERIC_FEATURES`).
     pub source: String,
     pub transform: NumericTransform,
@@ -54,13 +54,13 @@ pub struct NumericColumn {
 /// (its own `IsMissing` column says it is null). Bins let a gap act as a step — a
 /// call the day after the last one is a different thing from a call a week later —
 /// which the log of the gap forces onto one slope.
-pub fn bin_flag(v: f64, lo: f64, hi: Option<f64>) -> f64 {
+pub(super) fn bin_flag(v: f64, lo: f64, hi: Option<f64>) -> f64 {
     f64::from(u8::from(v >= lo && hi.is_none_or(|h| v < h)))
 }
 
 /// `sin(2 pi v / period)` or `cos(2 pi v / period)`; null is 0. The pair places hour
 /// 23 next to hour 0, which a single linear term cannot.
-pub fn cyclic(v: f64, period: f64, cosine: bool) -> f64 {
+pub(super) fn cyclic(v: f64, period: f64, cosine: bool) -> f64 {
     if v.is_nan() {
         return 0.0;
     }
@@ -74,7 +74,7 @@ pub fn cyclic(v: f64, period: f64, cosine: bool) -> f64 {
 /// posterior mean with a Beta(s p, s (1 - p)) prior; Efron & Morris 1975). Nulls count
 /// as 0, and the rate is clamped to `[1e-6, 1 - 1e-6]` (escalations dated in the
 /// window whose interaction started before it can outnumber `n`).
-pub fn shrunk_logit_rate(k: f64, n: f64, prior: f64, strength: f64) -> f64 {
+pub(super) fn shrunk_logit_rate(k: f64, n: f64, prior: f64, strength: f64) -> f64 {
     let k = if k.is_nan() { 0.0 } else { k };
     let n = if n.is_nan() { 0.0 } else { n };
     crate::encode::target::logit_clamped((k + strength * prior) / (n + strength))
@@ -82,12 +82,12 @@ pub fn shrunk_logit_rate(k: f64, n: f64, prior: f64, strength: f64) -> f64 {
 
 /// Pseudo-interactions behind the shrunk escalation rate: a member needs about this
 /// many earlier interactions before their own rate outweighs the population's.
-pub const RATE_STRENGTH: f64 = 10.0;
+pub(super) const RATE_STRENGTH: f64 = 10.0;
 
 /// The numeric block: (model column, source feature, transform). A gap with no
 /// earlier event counts as `missing_days` (the history window) and gets its own
 /// indicator; `prior` is the weighted training base rate, the shrunk rate's prior.
-pub fn numeric_columns(missing_days: f64, prior: f64) -> Vec<NumericColumn> {
+pub(super) fn numeric_columns(missing_days: f64, prior: f64) -> Vec<NumericColumn> {
     use NumericTransform as T;
     let days = T::Log1pDays { missing_days };
     let mut spec: Vec<(String, &str, T)> = [
@@ -256,15 +256,6 @@ impl FeatureEncoderValidParams {
     pub fn multi_hot(&self) -> &MultiHotValidParams {
         &self.multi_hot
     }
-    pub fn tokens(&self) -> &TokenValidParams {
-        &self.tokens
-    }
-    pub fn crosses(&self) -> &CrossValidParams {
-        &self.crosses
-    }
-    pub fn target(&self) -> &TargetEncoderValidParams {
-        &self.target
-    }
     pub fn missing_days(&self) -> f64 {
         self.missing_days
     }
@@ -275,11 +266,11 @@ impl FeatureEncoderValidParams {
 pub struct FittedFeatureEncoder {
     pub numeric: Vec<NumericColumn>,
     pub multi_hot: FittedMultiHot,
-    pub tokens: FittedTokens,
-    pub crosses: FittedCrosses,
+    pub(crate) tokens: FittedTokens,
+    pub(crate) crosses: FittedCrosses,
     /// (feature-table categorical, fitted encoder), in model column order.
-    pub target: Vec<(String, FittedTargetEncoder)>,
-    pub scaler: FittedStandardScaler,
+    pub(crate) target: Vec<(String, FittedTargetEncoder)>,
+    pub(crate) scaler: FittedStandardScaler,
     pub feature_names: Vec<String>,
 }
 
@@ -593,7 +584,7 @@ impl FeatureEncoderValidParams {
 }
 
 impl FittedFeatureEncoder {
-    pub fn n_features(&self) -> usize {
+    pub(crate) fn n_features(&self) -> usize {
         self.feature_names.len()
     }
 

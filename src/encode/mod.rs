@@ -10,23 +10,16 @@
 //! rows. Pure and synchronous.
 
 pub mod cross;
-pub mod features;
-pub mod multi_hot;
-pub mod scale;
-pub mod target;
+mod features;
+mod multi_hot;
+mod scale;
+mod target;
 pub mod tokens;
 
-pub use features::{
-    FeatureEncoderParams, FeatureEncoderValidParams, FittedFeatureEncoder, NumericColumn,
-    NumericTransform,
-};
-pub use multi_hot::{
-    DescriptionColumn, FittedMultiHot, FoldedDescription, MultiHotParams, MultiHotValidParams,
-    OTHER_COLUMN, safe_column_name,
-};
-pub use scale::{
-    FittedStandardScaler, StandardScalerParams, StandardScalerValidParams, log1p_count, log1p_days,
-};
-pub use target::{
-    FittedTargetEncoder, Smooth, TargetEncoderParams, TargetEncoderValidParams, TargetScale,
-};
+pub use features::FeatureEncoderParams;
+pub(crate) use features::{FeatureEncoderValidParams, FittedFeatureEncoder, NumericTransform};
+pub use multi_hot::MultiHotParams;
+pub(crate) use multi_hot::{FittedMultiHot, MultiHotValidParams};
+pub(crate) use scale::{FittedStandardScaler, StandardScalerParams, log1p_count, log1p_days};
+pub use target::TargetEncoderParams;
+pub(crate) use target::{FittedTargetEncoder, TargetEncoderValidParams, TargetScale};

@@ -16,14 +16,14 @@ use crate::params::{ParamGuard, Valid, checked};
 use crate::table::DescriptionSets;
 
 /// Prefix of every description flag column.
-pub const PREFIX: &str = "pydesc_";
+pub(super) const PREFIX: &str = "pydesc_";
 /// The flag for descriptions that have no column of their own.
-pub const OTHER_COLUMN: &str = "pydesc_other";
+const OTHER_COLUMN: &str = "pydesc_other";
 /// Longest column name, suffix included (short enough for any SQL engine and for a
 /// readable CSV header).
-pub const MAX_NAME_LEN: usize = 60;
+pub(super) const MAX_NAME_LEN: usize = 60;
 /// [`FittedMultiHot::lookup`] value of a blank description (it sets no flag).
-pub const SKIP: usize = usize::MAX;
+pub(super) const SKIP: usize = usize::MAX;
 /// Name body used when a description has no ASCII letter or digit at all.
 const BLANK_BODY: &str = "blank";
 
@@ -40,20 +40,20 @@ pub struct MultiHotParams {
 
 /// One description flag column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DescriptionColumn {
+pub(crate) struct DescriptionColumn {
     /// The canonical description.
-    pub canonical: String,
+    pub(crate) canonical: String,
     /// The safe column name.
-    pub name: String,
+    pub(crate) name: String,
     /// Number of training interactions whose descriptions include it.
-    pub train_count: usize,
+    pub(crate) train_count: usize,
 }
 
 /// A description seen at fit time without its own column (it sets `pydesc_other`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FoldedDescription {
-    pub canonical: String,
-    pub train_count: usize,
+struct FoldedDescription {
+    pub(crate) canonical: String,
+    pub(crate) train_count: usize,
 }
 
 /// Fitted flags: the kept columns in column order, then `pydesc_other`.
@@ -121,7 +121,7 @@ fn truncate_name(name: &str, max: usize) -> &str {
 /// one `_`, no leading or trailing `_`, cut to [`MAX_NAME_LEN`]; `pydesc_blank` when
 /// nothing is left. Accented Latin letters lose their accent; other non-ASCII
 /// characters act as separators.
-pub fn safe_column_name(description: &str) -> String {
+fn safe_column_name(description: &str) -> String {
     let mut body = String::with_capacity(description.len());
     let mut pending_sep = false;
     for c in description.chars() {
@@ -171,6 +171,7 @@ fn unique_name(base: String, taken: &mut HashSet<String>) -> String {
 
 /// The distinct, non-empty descriptions of one row. Empty (or all-blank) strings
 /// stand for a missing description and are ignored.
+#[cfg(test)]
 fn distinct(row: &[String]) -> impl Iterator<Item = &str> {
     let mut seen = HashSet::new();
     row.iter()
@@ -179,7 +180,7 @@ fn distinct(row: &[String]) -> impl Iterator<Item = &str> {
 }
 
 /// Checked [`MultiHotParams`].
-pub type MultiHotValidParams = Valid<MultiHotParams>;
+pub(crate) type MultiHotValidParams = Valid<MultiHotParams>;
 
 impl ParamGuard for MultiHotParams {
     type Checked = MultiHotValidParams;
@@ -210,7 +211,8 @@ impl MultiHotValidParams {
     /// rows take the first `top_n` columns, in that order. Names are assigned in the
     /// same order, `pydesc_other` being reserved first, so collisions are resolved
     /// the same way on every run.
-    pub fn fit(&self, rows: &[Vec<String>]) -> Result<FittedMultiHot> {
+    #[cfg(test)]
+    pub(crate) fn fit(&self, rows: &[Vec<String>]) -> Result<FittedMultiHot> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for row in rows {
             for d in distinct(row) {
@@ -223,7 +225,11 @@ impl MultiHotValidParams {
     /// [`Self::fit`] on the rows `rows` of description sets held as dictionary ids
     /// (the feature table's layout), without building a string per row: the same
     /// columns as `fit` on the decoded rows. Dictionary entries must be distinct.
-    pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedMultiHot> {
+    pub(crate) fn fit_sets(
+        &self,
+        sets: &DescriptionSets,
+        rows: &[usize],
+    ) -> Result<FittedMultiHot> {
         let dict = &sets.dictionary;
         let mut counts = vec![0_usize; dict.len()];
         // `last_row[id]` is the last row (plus one) that counted `id`: a row counts
@@ -302,14 +308,14 @@ impl FittedMultiHot {
     }
 
     /// The kept description columns, in output order.
-    pub fn columns(&self) -> &[DescriptionColumn] {
+    pub(crate) fn columns(&self) -> &[DescriptionColumn] {
         &self.columns
     }
 
     /// Rows of `pydesc_to_safe_col_map.csv`: `(canonical, column, train_count)` for
     /// every description seen at fit time, the kept ones first in column order, then
     /// those folded into `pydesc_other` (by count, descending, then name).
-    pub fn mapping(&self) -> Vec<(String, String, usize)> {
+    pub(crate) fn mapping(&self) -> Vec<(String, String, usize)> {
         self.columns
             .iter()
             .map(|c| (c.canonical.clone(), c.name.clone(), c.train_count))
@@ -323,7 +329,7 @@ impl FittedMultiHot {
 
     /// The output column of each dictionary entry, for [`Self::transform_ids`]:
     /// its own column, `pydesc_other`, or [`SKIP`] for a blank description.
-    pub fn lookup(&self, dictionary: &[String]) -> Vec<usize> {
+    pub(crate) fn lookup(&self, dictionary: &[String]) -> Vec<usize> {
         let other = self.columns.len();
         dictionary
             .iter()
@@ -340,7 +346,7 @@ impl FittedMultiHot {
     /// [`Self::transform_row`] for a row of dictionary ids, with the column of each
     /// id from [`Self::lookup`]: no string is hashed or allocated. `out` must have
     /// [`Self::n_features`] slots (the caller sizes it; checked in debug builds).
-    pub fn transform_ids(&self, ids: &[u32], lookup: &[usize], out: &mut [f64]) {
+    pub(crate) fn transform_ids(&self, ids: &[u32], lookup: &[usize], out: &mut [f64]) {
         debug_assert_eq!(out.len(), self.n_features());
         out.fill(0.0);
         for &id in ids {
@@ -355,7 +361,8 @@ impl FittedMultiHot {
     /// 1 for each kept description present, 1 in `pydesc_other` if any other
     /// description is present (rare at fit time or unseen), 0 elsewhere. A row
     /// without descriptions is all zeros.
-    pub fn transform_row(&self, row: &[String], out: &mut [f64]) -> Result<()> {
+    #[cfg(test)]
+    pub(crate) fn transform_row(&self, row: &[String], out: &mut [f64]) -> Result<()> {
         if out.len() != self.n_features() {
             return Err(Error::params(
                 "out",

@@ -16,7 +16,7 @@ use crate::params::{ParamGuard, Valid, checked};
 ///
 /// Counts are never negative; a negative input is clamped to 0 rather than producing
 /// NaN, and NaN stays NaN (a NaN count is a bug upstream that the scaler refuses).
-pub fn log1p_count(count: f64) -> f64 {
+pub(crate) fn log1p_count(count: f64) -> f64 {
     if count < 0.0 { 0.0 } else { count.ln_1p() }
 }
 
@@ -29,7 +29,7 @@ pub fn log1p_count(count: f64) -> f64 {
 /// length in days), so that "never" ranks beyond every observed gap instead of next
 /// to "yesterday". A NaN gap counts as absent; a negative gap (clock skew between
 /// sources) is clamped to 0.
-pub fn log1p_days(days: Option<f64>, missing_days: f64) -> f64 {
+pub(crate) fn log1p_days(days: Option<f64>, missing_days: f64) -> f64 {
     match days {
         Some(d) if !d.is_nan() => log1p_count(d),
         _ => log1p_count(missing_days),
@@ -39,14 +39,14 @@ pub fn log1p_days(days: Option<f64>, missing_days: f64) -> f64 {
 /// Parameters of [`FittedStandardScaler`]. There are none today (centring and
 /// scaling are always on); the type keeps the `Params -> Fitted` lifecycle uniform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct StandardScalerParams {}
+pub(crate) struct StandardScalerParams {}
 
 /// Per-column mean and scale learned on the training rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedStandardScaler {
-    pub mean: Vec<f64>,
+pub(crate) struct FittedStandardScaler {
+    pub(crate) mean: Vec<f64>,
     /// Population standard deviation (ddof = 0), or 1 for a (near) constant column.
-    pub scale: Vec<f64>,
+    pub(crate) scale: Vec<f64>,
 }
 
 /// Mean and scale of one column, as scikit-learn 1.9 computes them for dense data
@@ -110,7 +110,7 @@ fn mean_scale_row_major(data: &[f64], n_cols: usize, n: usize) -> FittedStandard
 }
 
 /// Checked [`StandardScalerParams`].
-pub type StandardScalerValidParams = Valid<StandardScalerParams>;
+type StandardScalerValidParams = Valid<StandardScalerParams>;
 
 impl ParamGuard for StandardScalerParams {
     type Checked = StandardScalerValidParams;
@@ -130,7 +130,7 @@ impl StandardScalerValidParams {
     ///
     /// Errors: `n_cols == 0` or a length that is not a multiple of it
     /// ([`Error::Params`]); no rows, or a non-finite value ([`Error::Data`]).
-    pub fn fit(&self, data: &[f64], n_cols: usize) -> Result<FittedStandardScaler> {
+    pub(crate) fn fit(&self, data: &[f64], n_cols: usize) -> Result<FittedStandardScaler> {
         let n = check_shape(data, n_cols)?;
         if n == 0 {
             return Err(Error::data(
@@ -153,7 +153,8 @@ impl StandardScalerValidParams {
     }
 
     /// Fits on rows of equal length (see [`StandardScalerValidParams::fit`]).
-    pub fn fit_rows(&self, rows: &[Vec<f64>]) -> Result<FittedStandardScaler> {
+    #[cfg(test)]
+    pub(crate) fn fit_rows(&self, rows: &[Vec<f64>]) -> Result<FittedStandardScaler> {
         let n_cols = rows.first().map_or(0, Vec::len);
         if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
             return Err(Error::params(
@@ -180,13 +181,13 @@ fn check_shape(data: &[f64], n_cols: usize) -> Result<usize> {
 
 impl FittedStandardScaler {
     /// Number of columns the scaler was fitted on.
-    pub fn n_cols(&self) -> usize {
+    pub(crate) fn n_cols(&self) -> usize {
         self.mean.len()
     }
 
     /// `x <- (x - mean) / scale` on one row, in place (scikit-learn's `transform`:
     /// subtract, then divide).
-    pub fn transform_row(&self, row: &mut [f64]) -> Result<()> {
+    pub(crate) fn transform_row(&self, row: &mut [f64]) -> Result<()> {
         if row.len() != self.n_cols() {
             return Err(Error::params(
                 "row",
@@ -201,7 +202,7 @@ impl FittedStandardScaler {
     }
 
     /// Scales a row-major matrix in place; `n_cols` must match the fitted columns.
-    pub fn transform(&self, data: &mut [f64], n_cols: usize) -> Result<()> {
+    pub(crate) fn transform(&self, data: &mut [f64], n_cols: usize) -> Result<()> {
         check_shape(data, n_cols)?;
         if n_cols != self.n_cols() {
             return Err(Error::params(
@@ -215,7 +216,8 @@ impl FittedStandardScaler {
     }
 
     /// Scales rows in place.
-    pub fn transform_rows(&self, rows: &mut [Vec<f64>]) -> Result<()> {
+    #[cfg(test)]
+    fn transform_rows(&self, rows: &mut [Vec<f64>]) -> Result<()> {
         rows.iter_mut().try_for_each(|row| self.transform_row(row))
     }
 }

@@ -20,7 +20,7 @@ use crate::params::{ParamGuard, Valid, checked};
 /// How much a category's mean is pulled towards the overall mean.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Smooth {
+pub(crate) enum Smooth {
     /// Empirical Bayes: the weight of the category mean grows with its size and
     /// shrinks with the spread of the label inside it (see [`auto_encoding`]).
     #[default]
@@ -32,7 +32,7 @@ pub enum Smooth {
 /// The scale of the encoded value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TargetScale {
+pub(crate) enum TargetScale {
     /// The smoothed mean label, a probability (scikit-learn's encoding).
     #[default]
     Mean,
@@ -46,36 +46,31 @@ pub enum TargetScale {
 /// [`TargetEncoderValidParams`] that fit).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetEncoderParams {
-    pub smooth: Smooth,
+    pub(crate) smooth: Smooth,
     #[serde(default)]
-    pub scale: TargetScale,
+    pub(crate) scale: TargetScale,
 }
 
 /// The full-training-set map, applied to test and scoring rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedTargetEncoder {
-    pub smooth: Smooth,
+pub(crate) struct FittedTargetEncoder {
+    smooth: Smooth,
     #[serde(default)]
-    pub scale: TargetScale,
+    pub(crate) scale: TargetScale,
     /// The prior (the weighted mean label over the training rows) on the encoder's
     /// scale: the value of any category not seen in training.
-    pub target_mean: f64,
+    pub(crate) target_mean: f64,
     /// Encoded value per training category (sorted by category for a stable file).
-    pub encodings: BTreeMap<String, f64>,
+    pub(crate) encodings: BTreeMap<String, f64>,
 }
 
 impl FittedTargetEncoder {
     /// The encoding of one value; the prior for a category unseen at fit time.
-    pub fn transform(&self, category: &str) -> f64 {
+    pub(crate) fn transform(&self, category: &str) -> f64 {
         self.encodings
             .get(category)
             .copied()
             .unwrap_or(self.target_mean)
-    }
-
-    /// [`FittedTargetEncoder::transform`] of each value.
-    pub fn transform_many(&self, categories: &[String]) -> Vec<f64> {
-        categories.iter().map(|c| self.transform(c)).collect()
     }
 }
 
@@ -97,7 +92,7 @@ struct CategoryStats {
 /// where `ssd_c` is the sum of squared deviations of y from the category mean and
 /// `var_y` the population variance of y over the training set. When lambda is NaN
 /// (an empty category, or both variances zero) the encoding is `mean_y`.
-pub fn auto_encoding(count: u64, mean_c: f64, ssd_c: f64, mean_y: f64, var_y: f64) -> f64 {
+pub(super) fn auto_encoding(count: u64, mean_c: f64, ssd_c: f64, mean_y: f64, var_y: f64) -> f64 {
     let n = count as f64;
     let lambda = var_y * n / (var_y * n + ssd_c / n);
     if lambda.is_nan() {
@@ -115,7 +110,7 @@ pub fn auto_encoding(count: u64, mean_c: f64, ssd_c: f64, mean_y: f64, var_y: f6
 /// The arguments are the running sums as sklearn keeps them: `smoothed_sum` starts
 /// at `m * mean_y` and `smoothed_count` at `m`, and each row of the category adds its
 /// label and 1 in turn (the order fixes the rounding).
-pub fn fixed_encoding(smoothed_sum: f64, smoothed_count: f64, mean_y: f64) -> f64 {
+pub(super) fn fixed_encoding(smoothed_sum: f64, smoothed_count: f64, mean_y: f64) -> f64 {
     if smoothed_count == 0.0 {
         mean_y
     } else {
@@ -125,7 +120,7 @@ pub fn fixed_encoding(smoothed_sum: f64, smoothed_count: f64, mean_y: f64) -> f6
 
 /// `ln(p / (1 - p))` with `p` clamped to `[1e-6, 1 - 1e-6]`, so that a category
 /// without any positive (p = 0 once unsmoothed) stays finite.
-pub fn logit_clamped(p: f64) -> f64 {
+pub(super) fn logit_clamped(p: f64) -> f64 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
 }
@@ -258,7 +253,7 @@ fn fit_encodings(
 }
 
 /// Checked [`TargetEncoderParams`].
-pub type TargetEncoderValidParams = Valid<TargetEncoderParams>;
+pub(crate) type TargetEncoderValidParams = Valid<TargetEncoderParams>;
 
 impl ParamGuard for TargetEncoderParams {
     type Checked = TargetEncoderValidParams;
@@ -351,7 +346,8 @@ impl TargetEncoderValidParams {
     ///
     /// `y` must be 0/1. Training data without any positive is accepted (every value
     /// encodes to 0); whether such a window is usable is decided upstream.
-    pub fn fit_transform(
+    #[cfg(test)]
+    pub(crate) fn fit_transform(
         &self,
         categories: &[String],
         y: &[f64],
@@ -377,7 +373,7 @@ impl TargetEncoderValidParams {
     ///
     /// `weights`, when given, are the rows' sampling weights (see
     /// [`fit_encodings_weighted`]); without them the arithmetic is scikit-learn's.
-    pub fn fit_transform_dictionary(
+    pub(crate) fn fit_transform_dictionary(
         &self,
         dictionary: &[String],
         codes: &[u32],

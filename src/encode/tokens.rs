@@ -17,17 +17,17 @@ use crate::params::{ParamGuard, Valid, checked};
 use crate::table::DescriptionSets;
 
 /// Prefix of every token flag column.
-pub const PREFIX: &str = "tok_";
+pub(crate) const PREFIX: &str = "tok_";
 
 /// Words that carry no topic.
-pub const STOP_WORDS: &[&str] = &[
+const STOP_WORDS: &[&str] = &[
     "a", "about", "an", "and", "for", "in", "is", "my", "of", "on", "the", "to", "with",
 ];
 
 /// Abbreviations common in call-centre category lists, and inflections of one word,
 /// mapped to one spelling. Only general usage belongs here: a data set's own typos
 /// are for `rules suggest` and the rules file.
-pub const ABBREVIATIONS: &[(&str, &str)] = &[
+const ABBREVIATIONS: &[(&str, &str)] = &[
     ("acct", "account"),
     ("addr", "address"),
     ("appt", "appointment"),
@@ -64,7 +64,7 @@ pub const ABBREVIATIONS: &[(&str, &str)] = &[
 
 /// `claims` -> `claim`: a final `s` goes when at least three characters stay and the
 /// one before it is not `s`, `u` or `i` (so `status`, `address`, `analysis` stay).
-pub fn strip_plural(w: &str) -> &str {
+fn strip_plural(w: &str) -> &str {
     let b = w.as_bytes();
     if b.len() >= 4 && b[b.len() - 1] == b's' && !matches!(b[b.len() - 2], b's' | b'u' | b'i') {
         &w[..w.len() - 1]
@@ -74,7 +74,7 @@ pub fn strip_plural(w: &str) -> &str {
 }
 
 /// One raw token, normalized: its abbreviation's spelling, or without a plural `s`.
-pub fn normalize_token(w: &str) -> String {
+fn normalize_token(w: &str) -> String {
     match ABBREVIATIONS.binary_search_by(|(k, _)| k.cmp(&w)) {
         Ok(i) => ABBREVIATIONS[i].1.to_string(),
         Err(_) => strip_plural(w).to_string(),
@@ -121,32 +121,32 @@ pub struct TokenParams {
 
 /// One token flag column: 1 when any description of the interaction has the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenColumn {
-    pub token: String,
-    pub name: String,
+pub(crate) struct TokenColumn {
+    pub(crate) token: String,
+    pub(crate) name: String,
     /// Training interactions with the token.
-    pub train_count: usize,
+    pub(crate) train_count: usize,
 }
 
 /// A frequent token left without a column because its training column equals an
 /// earlier one (a description flag, or another token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenDuplicate {
-    pub token: String,
+struct TokenDuplicate {
+    pub(crate) token: String,
     /// The column it duplicates.
-    pub same_as: String,
+    same_as: String,
 }
 
 /// The fitted token flags, in column order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedTokens {
-    pub columns: Vec<TokenColumn>,
+pub(crate) struct FittedTokens {
+    pub(crate) columns: Vec<TokenColumn>,
     #[serde(default)]
-    pub duplicates: Vec<TokenDuplicate>,
+    duplicates: Vec<TokenDuplicate>,
 }
 
 /// Checked [`TokenParams`].
-pub type TokenValidParams = Valid<TokenParams>;
+pub(crate) type TokenValidParams = Valid<TokenParams>;
 
 impl ParamGuard for TokenParams {
     type Checked = TokenValidParams;
@@ -168,7 +168,7 @@ impl TokenValidParams {
     /// Counts, over `rows` of `sets`, the interactions whose descriptions hold each
     /// token, and keeps the `top_n` most frequent with at least `min_support` (ties
     /// by token).
-    pub fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedTokens> {
+    pub(crate) fn fit_sets(&self, sets: &DescriptionSets, rows: &[usize]) -> Result<FittedTokens> {
         let per_entry: Vec<Vec<String>> = sets
             .dictionary
             .iter()
@@ -214,7 +214,7 @@ impl FittedTokens {
     /// an exact copy adds nothing to the fit but a flat direction (beta_a - beta_b)
     /// that only the penalty holds, and at large C the solver crawls along it.
     /// `rows_of(k)` gives token column k's sorted training row positions.
-    pub fn without_duplicates(
+    pub(crate) fn without_duplicates(
         mut self,
         existing: &[(String, Vec<u32>)],
         rows_of: impl Fn(usize) -> Vec<u32>,
@@ -242,16 +242,16 @@ impl FittedTokens {
         self
     }
 
-    pub fn n_features(&self) -> usize {
+    pub(crate) fn n_features(&self) -> usize {
         self.columns.len()
     }
 
-    pub fn feature_names(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn feature_names(&self) -> impl Iterator<Item = String> + '_ {
         self.columns.iter().map(|c| c.name.clone())
     }
 
     /// The token columns of each dictionary entry, for [`Self::transform_ids`].
-    pub fn lookup(&self, dictionary: &[String]) -> Vec<Vec<usize>> {
+    pub(crate) fn lookup(&self, dictionary: &[String]) -> Vec<Vec<usize>> {
         let index: BTreeMap<&str, usize> = self
             .columns
             .iter()
@@ -270,7 +270,7 @@ impl FittedTokens {
     }
 
     /// One row's flags from its description ids; `out` has [`Self::n_features`] slots.
-    pub fn transform_ids(&self, ids: &[u32], lookup: &[Vec<usize>], out: &mut [f64]) {
+    pub(crate) fn transform_ids(&self, ids: &[u32], lookup: &[Vec<usize>], out: &mut [f64]) {
         out.fill(0.0);
         for &id in ids {
             for &c in &lookup[id as usize] {

@@ -15,7 +15,7 @@ use crate::params::{ParamGuard, Valid, checked};
 
 /// Weighted positive fraction `ybar = sum_i w_i y_i / sum_i w_i`: the positive
 /// share the model effectively saw (pass the product of class and sampling weights).
-pub fn effective_positive_fraction(y: &[f64], w: &[f64]) -> Result<f64> {
+pub(crate) fn effective_positive_fraction(y: &[f64], w: &[f64]) -> Result<f64> {
     check_labels(y)?;
     check_weights("sample_weight", w, y.len())?;
     let (neg, pos) = class_totals(y, w);
@@ -39,7 +39,8 @@ pub fn effective_positive_fraction(y: &[f64], w: &[f64]) -> Result<f64> {
 /// scored. Add it to the fitted intercept so that `sigmoid(x . beta + b + shift)`
 /// estimates population probabilities; it is 0 when `ybar == tau`. Both fractions
 /// must lie strictly between 0 and 1.
-pub fn prior_correction_shift(
+#[cfg(test)]
+fn prior_correction_shift(
     sample_positive_fraction: f64,
     population_positive_fraction: f64,
 ) -> Result<f64> {
@@ -68,19 +69,16 @@ pub fn prior_correction_shift(
 /// scale of `z`, for the fold models and the refit alike (they share one scale).
 /// One affine map and a sigmoid: it compiles to one SQL expression.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FittedPlatt {
+pub(crate) struct FittedPlatt {
     /// Intercept of the map.
-    pub a: f64,
+    pub(crate) a: f64,
     /// Slope of the map (positive when the scores rank the right way).
-    pub b: f64,
+    pub(crate) b: f64,
 }
 
 impl FittedPlatt {
-    /// The identity map on the logit scale: `p = sigmoid(z)`.
-    pub const IDENTITY: FittedPlatt = FittedPlatt { a: 0.0, b: 1.0 };
-
     /// `sigmoid(a + b z)`.
-    pub fn apply(&self, z: f64) -> f64 {
+    pub(crate) fn apply(&self, z: f64) -> f64 {
         sigmoid(self.a + self.b * z)
     }
 }
@@ -88,12 +86,12 @@ impl FittedPlatt {
 /// Stopping rule of the Newton iterations of [`PlattValidParams::fit`] (unchecked;
 /// [`ParamGuard::check`] gives [`PlattValidParams`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlattParams {
+pub(crate) struct PlattParams {
     /// Largest number of Newton steps, >= 1.
-    pub max_iter: usize,
+    pub(crate) max_iter: usize,
     /// Stop when the largest gradient component, divided by the total weight, is at
     /// most this. Finite and > 0.
-    pub tol: f64,
+    pub(crate) tol: f64,
 }
 
 impl Default for PlattParams {
@@ -110,13 +108,13 @@ impl Default for PlattParams {
 /// `(N+ + 1) / (N+ + 2)`, a negative one at `1 / (N- + 2)`, with `N+`, `N-` the
 /// weighted counts of each class (as scikit-learn counts them when given sample
 /// weights). They keep `a` and `b` finite on separable scores.
-pub fn platt_targets(y: &[f64], w: &[f64]) -> (f64, f64) {
+fn platt_targets(y: &[f64], w: &[f64]) -> (f64, f64) {
     let (neg, pos) = class_totals(y, w);
     ((pos + 1.0) / (pos + 2.0), 1.0 / (neg + 2.0))
 }
 
 /// Checked [`PlattParams`].
-pub type PlattValidParams = Valid<PlattParams>;
+pub(crate) type PlattValidParams = Valid<PlattParams>;
 
 impl ParamGuard for PlattParams {
     type Checked = PlattValidParams;
@@ -143,7 +141,7 @@ impl PlattValidParams {
     /// by Newton's method with step halving (the objective is convex). This is
     /// scikit-learn's `CalibratedClassifierCV(method="sigmoid")` objective; its
     /// `(A, B)` with `p = 1 / (1 + exp(A f + B))` are `(-b, -a)` here.
-    pub fn fit(&self, z: &[f64], y: &[f64], w: &[f64]) -> Result<FittedPlatt> {
+    pub(crate) fn fit(&self, z: &[f64], y: &[f64], w: &[f64]) -> Result<FittedPlatt> {
         check_labels(y)?;
         check_weights("sample_weight", w, y.len())?;
         if z.len() != y.len() {

@@ -74,7 +74,7 @@ impl From<ClassWeight> for ClassWeightRepr {
 }
 
 /// A checked [`ClassWeight`] (what the weights are computed from).
-pub type ValidClassWeight = Valid<ClassWeight>;
+pub(crate) type ValidClassWeight = Valid<ClassWeight>;
 
 impl ParamGuard for ClassWeight {
     type Checked = ValidClassWeight;
@@ -137,7 +137,8 @@ impl ValidClassWeight {
     }
 
     /// One weight per row: its class weight (unweighted counts for `Balanced`).
-    pub fn sample_weights(&self, y: &[f64]) -> Result<Vec<f64>> {
+    #[cfg(test)]
+    pub(crate) fn sample_weights(&self, y: &[f64]) -> Result<Vec<f64>> {
         let (neg, pos) = self.class_weights(y, None)?;
         Ok(y.iter()
             .map(|&v| if v == 1.0 { pos } else { neg })
@@ -146,7 +147,8 @@ impl ValidClassWeight {
 
     /// scikit-learn's `fit(X, y, sample_weight)` with this `class_weight`: class
     /// weights from weighted counts, multiplied into `sample_weight` row by row.
-    pub fn sample_weights_with(&self, y: &[f64], sample_weight: &[f64]) -> Result<Vec<f64>> {
+    #[cfg(test)]
+    pub(crate) fn sample_weights_with(&self, y: &[f64], sample_weight: &[f64]) -> Result<Vec<f64>> {
         check_weights("sample_weight", sample_weight, y.len())?;
         let (neg, pos) = self.class_weights(y, Some(sample_weight))?;
         Ok(y.iter()

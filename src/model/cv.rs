@@ -33,16 +33,16 @@ pub struct GridSearchParams {
 /// Cross-validated average precision of one `C`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvScore {
-    pub c: f64,
+    pub(crate) c: f64,
     /// Mean of `fold_ap`.
-    pub mean_ap: f64,
+    pub(crate) mean_ap: f64,
     /// Population standard deviation of `fold_ap` (as scikit-learn's
     /// `std_test_score`).
-    pub std_ap: f64,
+    std_ap: f64,
     /// Held-out average precision of each fold, by fold id.
-    pub fold_ap: Vec<f64>,
+    fold_ap: Vec<f64>,
     /// Whether every fold's fit met its stopping rule.
-    pub all_converged: bool,
+    all_converged: bool,
 }
 
 /// What [`GridSearchValidParams::grid_search`] found.
@@ -51,7 +51,7 @@ pub struct GridSearchResult {
     /// One entry per distinct `C`, ascending.
     pub scores: Vec<CvScore>,
     /// Index into `scores` of the chosen `C`.
-    pub best_index: usize,
+    pub(crate) best_index: usize,
     /// The chosen `C`: highest mean AP, the smaller `C` on ties.
     pub best_c: f64,
     /// Out-of-fold probability of every training row under the chosen `C` (each
@@ -61,7 +61,7 @@ pub struct GridSearchResult {
     /// The same rows' out-of-fold linear scores `x . beta + b` (what a calibration
     /// is fitted on). Not serialized.
     #[serde(skip)]
-    pub oof_decision: Vec<f64>,
+    pub(crate) oof_decision: Vec<f64>,
     /// The refit on all rows with the chosen `C`.
     pub model: FittedLogisticRegression,
 }

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::lbfgs::{LbfgsOptions, minimize_lbfgs};
-use super::objective::{objective_and_gradient, sigmoid};
+use super::objective::objective_and_gradient;
+#[cfg(test)]
+use super::objective::sigmoid;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::numeric::dot;
@@ -24,11 +26,11 @@ pub struct LogisticRegressionParams {
     /// Stop when the largest gradient component of the objective divided by
     /// `C * sum(w)` is at most `tol` (scikit-learn passes `tol` as scipy's `gtol`
     /// on that scaled objective). Finite and > 0.
-    pub tol: f64,
+    pub(crate) tol: f64,
     /// Largest number of L-BFGS iterations, >= 1.
-    pub max_iter: usize,
+    pub(crate) max_iter: usize,
     /// Fit an unpenalized intercept.
-    pub fit_intercept: bool,
+    pub(crate) fit_intercept: bool,
 }
 
 impl Default for LogisticRegressionParams {
@@ -45,7 +47,7 @@ impl Default for LogisticRegressionParams {
 }
 
 /// Checked [`LogisticRegressionParams`].
-pub type LogisticRegressionValidParams = Valid<LogisticRegressionParams>;
+pub(crate) type LogisticRegressionValidParams = Valid<LogisticRegressionParams>;
 
 impl ParamGuard for LogisticRegressionParams {
     type Checked = LogisticRegressionValidParams;
@@ -169,7 +171,7 @@ pub struct FittedLogisticRegression {
     /// Intercept (0 when fitted without one; the calibration maps it with the slope).
     pub intercept: f64,
     /// The `C` it was fitted with.
-    pub c: f64,
+    pub(crate) c: f64,
     /// L-BFGS iterations used.
     pub n_iter: usize,
     /// Objective at the solution, `C * sum w l + ||beta||^2 / 2`.
@@ -181,14 +183,15 @@ pub struct FittedLogisticRegression {
 impl FittedLogisticRegression {
     /// Linear score `row . coef + intercept`; `row` must have `coef.len()` values
     /// ([`Self::predict_proba`] checks this for a whole matrix).
-    pub fn decision_function(&self, row: &[f64]) -> f64 {
+    pub(crate) fn decision_function(&self, row: &[f64]) -> f64 {
         debug_assert_eq!(row.len(), self.coef.len());
         dot(row, &self.coef) + self.intercept
     }
 
     /// `sigmoid(decision_function(row))` for every row; refuses a matrix whose
     /// column count differs from the model's.
-    pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f64>> {
+    #[cfg(test)]
+    fn predict_proba(&self, x: &Matrix) -> Result<Vec<f64>> {
         if x.n_cols() != self.coef.len() {
             return Err(Error::data(
                 format!(

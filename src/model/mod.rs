@@ -17,14 +17,15 @@
 //! held-out fold with zero weights instead of copying the training rows.
 //!
 //! Lifecycle (linfa's pattern, see `params`): [`LogisticRegressionParams`] -> check
-//! -> [`LogisticRegressionValidParams`] -> `fit` -> [`FittedLogisticRegression`];
+//! -> [`LogisticRegressionValidParams`](estimator::LogisticRegressionValidParams)
+//! -> `fit` -> [`FittedLogisticRegression`];
 //! [`GridSearchParams`] -> [`GridSearchValidParams`] -> `grid_search` ->
 //! [`GridSearchResult`], which holds the refitted model; [`PlattParams`] ->
 //! [`PlattValidParams`] -> `fit` -> [`FittedPlatt`] on the out-of-fold scores;
 //! [`ClassWeight`] -> [`ValidClassWeight`] -> the per-row weights.
 //!
-//! Submodules (private; everything public is re-exported here, so callers write
-//! `crate::model::X`):
+//! Submodules (private; what the rest of the crate uses is re-exported here, so
+//! callers write `crate::model::X`):
 //! - `objective`: the stable scalar functions and the penalized loss with its
 //!   gradient (formulas and sources in the doc comments);
 //! - `lbfgs`: the L-BFGS minimizer and its More-Thuente line search;
@@ -47,13 +48,12 @@ mod objective;
 #[cfg(test)]
 mod test_support;
 
-pub use calibration::{
-    FittedPlatt, PlattParams, PlattValidParams, effective_positive_fraction, platt_targets,
-    prior_correction_shift,
+pub(crate) use calibration::{
+    FittedPlatt, PlattParams, PlattValidParams, effective_positive_fraction,
 };
-pub use class_weight::{ClassWeight, ValidClassWeight};
-pub use cv::{CvScore, GridSearchParams, GridSearchResult, GridSearchValidParams};
-pub use estimator::{
-    FittedLogisticRegression, LogisticRegressionParams, LogisticRegressionValidParams,
-};
-pub use objective::{BLOCK_ROWS, log1p_exp, logistic_loss, objective_and_gradient, sigmoid};
+pub(crate) use class_weight::{ClassWeight, ValidClassWeight};
+pub(crate) use cv::{CvScore, GridSearchResult};
+pub use cv::{GridSearchParams, GridSearchValidParams};
+pub(crate) use estimator::FittedLogisticRegression;
+pub use estimator::LogisticRegressionParams;
+pub use objective::objective_and_gradient;

@@ -11,7 +11,7 @@ use crate::numeric::dot;
 
 /// `log(1 + exp(z))` without overflow or loss of precision:
 /// `max(z, 0) + log1p(exp(-|z|))`.
-pub fn log1p_exp(z: f64) -> f64 {
+fn log1p_exp(z: f64) -> f64 {
     if z > 0.0 {
         z + (-z).exp().ln_1p()
     } else {
@@ -21,7 +21,7 @@ pub fn log1p_exp(z: f64) -> f64 {
 
 /// The logistic function `1 / (1 + exp(-z))`, evaluated on the side that cannot
 /// overflow.
-pub fn sigmoid(z: f64) -> f64 {
+pub(crate) fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {
@@ -38,7 +38,7 @@ pub fn sigmoid(z: f64) -> f64 {
 /// & Friedman, *The Elements of Statistical Learning*, 2nd ed., eq. 4.20; linfa's
 /// `logistic_loss` and scikit-learn's `HalfBinomialLoss` use the same form). The
 /// branch on `y` avoids the cancellation in `log(1 + exp(z)) - z` for large `z`.
-pub fn logistic_loss(y: f64, z: f64) -> f64 {
+pub(crate) fn logistic_loss(y: f64, z: f64) -> f64 {
     if y == 0.0 {
         log1p_exp(z)
     } else if y == 1.0 {
@@ -147,7 +147,7 @@ pub fn objective_and_gradient(
 }
 
 /// Rows per block of [`objective_and_gradient`] (about 1 MB of a 30-column matrix).
-pub const BLOCK_ROWS: usize = 4096;
+const BLOCK_ROWS: usize = 4096;
 /// Below this many rows the objective runs on the calling thread only.
 const PARALLEL_MIN_ROWS: usize = 8 * BLOCK_ROWS;
 

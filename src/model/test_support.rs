@@ -3,7 +3,9 @@
 //! committed scikit-learn fixtures (`tests/data/sklearn/logistic_*.json`, from the
 //! scripts in `scripts/fixtures/`).
 
-use super::{ClassWeight, LogisticRegressionParams, LogisticRegressionValidParams, sigmoid};
+use super::estimator::LogisticRegressionValidParams;
+use super::objective::sigmoid;
+use super::{ClassWeight, LogisticRegressionParams};
 use crate::matrix::Matrix;
 use crate::numeric::{dot, inf_norm};
 use crate::params::ParamGuard;
