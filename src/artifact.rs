@@ -70,3 +70,33 @@ pub(crate) fn load_model(path: &std::path::Path) -> Result<ModelFile> {
         fix: "pass the model.json written by `rarecall run` with --model".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// `score` must read back the very numbers `run` wrote: serde_json's default float
+    /// parser may be one ulp off (seen: a threshold written as 0.014399583818390781
+    /// read back as 0.01439958381839078); the `float_roundtrip` feature makes it exact.
+    #[test]
+    fn model_numbers_read_back_bit_identical() {
+        let seen = "0.014399583818390781";
+        assert_eq!(
+            serde_json::from_str::<f64>(seen).unwrap().to_bits(),
+            seen.parse::<f64>().unwrap().to_bits()
+        );
+        // splitmix64 bit patterns over the whole range of finite doubles.
+        let mut state = 7u64;
+        for _ in 0..200_000 {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let x = f64::from_bits(z ^ (z >> 31));
+            if !x.is_finite() {
+                continue;
+            }
+            let text = serde_json::to_string(&x).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x:e} written as {text}");
+        }
+    }
+}
