@@ -15,6 +15,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 mod artifact;
+mod challenger;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -260,6 +260,65 @@ pub(crate) fn calibration_csv(bins: &[crate::threshold::CalibrationBin]) -> Resu
     }))
 }
 
+/// `model_comparison.csv`: one row per model (the logistic model, then the
+/// challenger), measured on the same test rows, each at its own threshold.
+pub(crate) fn model_comparison_csv(rows: &[crate::challenger::Comparison]) -> Result<Vec<u8>> {
+    csv_rows::table(rows.iter().map(|c| ModelComparisonRow {
+        model: c.model,
+        test_average_precision: c.average_precision,
+        threshold: c.threshold,
+        selected: c.selected,
+        precision: c.precision,
+        precision_lower: c.precision_interval.map(|i| i.lower),
+        precision_upper: c.precision_interval.map(|i| i.upper),
+        recall: c.recall,
+        recall_lower: c.recall_interval.map(|i| i.lower),
+        recall_upper: c.recall_interval.map(|i| i.upper),
+        interval_level: c.precision_interval.or(c.recall_interval).map(|i| i.level),
+        mean_predicted_over_base_rate: c.mean_predicted_over_base_rate,
+        brier: c.brier,
+        fit_seconds: c.fit_seconds,
+        model_size_bytes: c.model_size_bytes,
+        validation_average_precision: c.validation_average_precision,
+        rounds: c.rounds,
+    }))
+}
+
+/// One row of `model_comparison.csv`.
+#[derive(Serialize, Default)]
+struct ModelComparisonRow {
+    model: &'static str,
+    #[serde(serialize_with = "opt_display")]
+    test_average_precision: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    threshold: Option<f64>,
+    selected: usize,
+    #[serde(serialize_with = "opt_display")]
+    precision: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    precision_lower: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    precision_upper: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    recall: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    recall_lower: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    recall_upper: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    interval_level: Option<f64>,
+    #[serde(serialize_with = "opt_display")]
+    mean_predicted_over_base_rate: Option<f64>,
+    #[serde(serialize_with = "display")]
+    brier: f64,
+    #[serde(serialize_with = "display")]
+    fit_seconds: f64,
+    model_size_bytes: usize,
+    #[serde(serialize_with = "display")]
+    validation_average_precision: f64,
+    rounds: Option<usize>,
+}
+
 /// One row of `calibration.csv`.
 #[derive(Serialize, Default)]
 struct CalibrationRow {

@@ -29,9 +29,9 @@ use crate::encode::{FeatureEncoderParams, FeatureEncoderValidParams, FittedFeatu
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::model::{
-    ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GridSearchParams,
-    GridSearchResult, GridSearchValidParams, PlattParams, PlattValidParams, ValidClassWeight,
-    effective_positive_fraction,
+    ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GbdtParams, GbdtValidParams,
+    GridSearchParams, GridSearchResult, GridSearchValidParams, PlattParams, PlattValidParams,
+    ValidClassWeight, effective_positive_fraction,
 };
 use crate::params::{ParamGuard, Valid, checked};
 use crate::table::{FeatureTable, Split};
@@ -109,6 +109,8 @@ pub struct TrainParams {
     /// The Platt calibration's stopping rule.
     pub(crate) calibration: PlattParams,
     pub(crate) seed: i64,
+    /// The challenger's parameters when one is configured (`model.challenger`).
+    pub(crate) challenger: Option<GbdtParams>,
 }
 
 /// Checked [`TrainParams`]: each part checked, once, before any work.
@@ -122,6 +124,7 @@ pub struct TrainValidParams {
     validation: Valid<ValidationParams>,
     calibration: PlattValidParams,
     seed: i64,
+    challenger: Option<GbdtValidParams>,
 }
 
 impl ParamGuard for TrainParams {
@@ -167,6 +170,11 @@ impl ParamGuard for TrainParams {
                 .check()
                 .map_err(|e| e.within("calibration"))?,
             seed: self.seed,
+            challenger: self
+                .challenger
+                .map(GbdtParams::check)
+                .transpose()
+                .map_err(|e| e.within("challenger"))?,
         })
     }
 }
@@ -196,6 +204,10 @@ impl TrainValidParams {
     }
     pub fn seed(&self) -> i64 {
         self.seed
+    }
+    /// The challenger's parameters, when one is configured.
+    pub(crate) fn challenger(&self) -> Option<&GbdtValidParams> {
+        self.challenger.as_ref()
     }
 }
 
@@ -281,6 +293,9 @@ pub struct TrainReport {
     pub(crate) train_positives: usize,
     pub(crate) oof_average_precision: f64,
     pub(crate) validation: ValidationReport,
+    /// Seconds from the encoded matrix to the calibrated refit and its threshold
+    /// (the C grid, calibration, forward model): the logistic model's fit time.
+    pub(crate) fit_seconds: f64,
 }
 
 /// 64-bit FNV-1a: a stable hash for fold assignment (std's hasher may change).
@@ -326,8 +341,30 @@ pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> V
 /// weights, the loss weight of each row, and what the search found.
 type GridChoice = (ClassWeight, (f64, f64), Vec<f64>, GridSearchResult);
 
+/// The encoded training rows and what was fitted on them, kept for a challenger
+/// model that must see the same matrix, weights and folds.
+pub(crate) struct TrainingSet {
+    /// Training rows (indices into the feature table), in table order.
+    pub(crate) rows: Vec<usize>,
+    pub(crate) x: Matrix,
+    pub(crate) y: Vec<f64>,
+    /// Inverse sampling rate of each row.
+    pub(crate) sampling: Vec<f64>,
+    /// Loss weights of the chosen class weight (class weight x inverse sampling).
+    pub(crate) w: Vec<f64>,
+    pub(crate) folds: Vec<usize>,
+}
+
 /// Trains on the training rows of `t`.
 pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, TrainReport)> {
+    train_keeping_set(t, p).map(|(m, r, _)| (m, r))
+}
+
+/// [`train`], also returning the encoded training set.
+pub(crate) fn train_keeping_set(
+    t: &FeatureTable,
+    p: &TrainValidParams,
+) -> Result<(TrainedModel, TrainReport, TrainingSet)> {
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
@@ -357,6 +394,7 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
     let (encoder, x) =
         p.encoder()
             .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
+    let fit_started = std::time::Instant::now();
 
     // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
     // over all of them (the first class weight listed on ties).
@@ -432,49 +470,18 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
         .collect();
     let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
     let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| members[k]).collect::<Vec<_>>());
-    let chosen = p.rule().select_with_confidence(
-        &val_y,
-        &val_scores,
-        &val_w,
-        &val_groups,
-        n_groups,
-        p.confidence(),
-        p.seed() as u64,
-    )?;
-    // Carry the cutoff to the refit by rank: the refit's cutoff contacts as much of
-    // the validation slice as the validation model's did. Carrying the probability
-    // itself fails when the two models' upper tails differ (the refit, on more
-    // recent data, spreads further): on one demo seed it contacted 1.4x as many
-    // interactions at precision 0.37 where the slice promised 0.46.
     let refit_val: Vec<f64> = val
         .iter()
         .map(|&k| calibration.apply(grid.model.decision_function(x.row(k))))
         .collect();
-    let (threshold, validation_threshold) = match chosen {
-        ThresholdChoice::Feasible {
-            threshold: t,
-            precision,
-            recall,
-            precision_lower,
-        } => {
-            let volume: f64 = val_scores
-                .iter()
-                .zip(&val_w)
-                .filter(|(s, _)| **s >= t)
-                .map(|(_, w)| w)
-                .sum();
-            (
-                ThresholdChoice::Feasible {
-                    threshold: cutoff_for_volume(&refit_val, &val_w, volume),
-                    precision,
-                    recall,
-                    precision_lower,
-                },
-                Some(t),
-            )
-        }
-        infeasible => (infeasible, None),
-    };
+    let (threshold, validation_threshold) = operating_point(
+        p,
+        &val_y,
+        &val_scores,
+        &val_w,
+        (&val_groups, n_groups),
+        &refit_val,
+    )?;
     let validation = ValidationReport {
         validation_threshold,
         from_us: v.from_us(),
@@ -493,6 +500,16 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
         train_positives,
         oof_average_precision: average_precision_of(&oof_curve),
         validation,
+        fit_seconds: fit_started.elapsed().as_secs_f64(),
+    };
+    let population_positive_fraction = effective_positive_fraction(&y, &sampling)?;
+    let set = TrainingSet {
+        rows,
+        x,
+        y,
+        sampling,
+        w,
+        folds,
     };
     Ok((
         TrainedModel {
@@ -500,19 +517,73 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
             model: grid.model,
             class_weight,
             class_weights,
-            population_positive_fraction: effective_positive_fraction(&y, &sampling)?,
+            population_positive_fraction,
             calibration,
             threshold,
         },
         report,
+        set,
     ))
+}
+
+/// The operating point: the cutoff the rule picks on the validation model's
+/// calibrated scores `val_scores` of the slice (labels `val_y`, population weights
+/// `val_w`, member groups), carried by rank to the refit's scores `refit_val` of the
+/// same rows. Returns the refit's choice and the validation model's cutoff.
+pub(crate) fn operating_point(
+    p: &TrainValidParams,
+    val_y: &[f64],
+    val_scores: &[f64],
+    val_w: &[f64],
+    (val_groups, n_groups): (&[usize], usize),
+    refit_val: &[f64],
+) -> Result<(ThresholdChoice, Option<f64>)> {
+    let chosen = p.rule().select_with_confidence(
+        val_y,
+        val_scores,
+        val_w,
+        val_groups,
+        n_groups,
+        p.confidence(),
+        p.seed() as u64,
+    )?;
+    // Carry the cutoff to the refit by rank: the refit's cutoff contacts as much of
+    // the validation slice as the validation model's did. Carrying the probability
+    // itself fails when the two models' upper tails differ (the refit, on more
+    // recent data, spreads further): on one demo seed it contacted 1.4x as many
+    // interactions at precision 0.37 where the slice promised 0.46.
+    Ok(match chosen {
+        ThresholdChoice::Feasible {
+            threshold: t,
+            precision,
+            recall,
+            precision_lower,
+        } => {
+            let volume: f64 = val_scores
+                .iter()
+                .zip(val_w)
+                .filter(|(s, _)| **s >= t)
+                .map(|(_, w)| w)
+                .sum();
+            (
+                ThresholdChoice::Feasible {
+                    threshold: cutoff_for_volume(refit_val, val_w, volume),
+                    precision,
+                    recall,
+                    precision_lower,
+                },
+                Some(t),
+            )
+        }
+        infeasible => (infeasible, None),
+    })
 }
 
 /// The highest cutoff on `score` whose rows (those scoring at least it) weigh at
 /// least `volume`: rows sorted by score, descending, their weights summed until the
 /// sum reaches `volume`; the cutoff is that row's score, so ties come along. With
 /// `volume` at or below 0 the highest score; above the total, the lowest.
-fn cutoff_for_volume(score: &[f64], weight: &[f64], volume: f64) -> f64 {
+pub(crate) fn cutoff_for_volume(score: &[f64], weight: &[f64], volume: f64) -> f64 {
     let mut order: Vec<usize> = (0..score.len()).collect();
     order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
     let mut sum = 0.0;
@@ -648,6 +719,7 @@ mod tests {
             },
             calibration: PlattParams::default(),
             seed: 42,
+            challenger: Some(crate::model::GbdtParams::default()),
         };
         let valid = ok.clone().check().unwrap();
         assert_eq!(valid.grid().fit_params().len(), 2);
@@ -689,6 +761,12 @@ mod tests {
         let mut p = ok.clone();
         p.calibration.max_iter = 0;
         cases.push((p, "calibration.max_iter"));
+        let mut p = ok.clone();
+        p.challenger = Some(crate::model::GbdtParams {
+            max_depth: 0,
+            ..Default::default()
+        });
+        cases.push((p, "challenger.max_depth"));
         for (p, name) in cases {
             let e = p.check().unwrap_err();
             assert_eq!(crate::params::param_name(&e), Some(name), "{e}");

@@ -406,3 +406,78 @@ fn exact_duplicate_events_are_dropped_by_default_and_counted() {
         "dropping the duplicates gives the clean source's scores"
     );
 }
+
+/// `model.challenger = "gbdt"`: model_comparison.csv with the logistic model and the
+/// trees on the same test rows, a section in run_summary.json; the logistic model
+/// stays primary, so the outreach list and the test scores are byte-identical to a
+/// run without the challenger, which writes no model_comparison.csv.
+#[test]
+fn a_challenger_run_writes_the_comparison_and_leaves_the_outreach_list_alone() {
+    let dir = temp_dir("run-challenger");
+    let src = demo_events(&dir, 1500, false);
+    let run = |name: &str, extra: &str| -> std::path::PathBuf {
+        let out = dir.join(name);
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n{extra}\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\ntop_k = 50\n[output]\ndir = {:?}\n",
+                remote_url(),
+                src.display().to_string(),
+                out.display().to_string()
+            ),
+        )
+        .unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
+            .args(["run", "-q", "--config", cfg.to_str().unwrap()])
+            .env_remove("SPARK_REMOTE")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            stdout.contains("model comparison"),
+            !extra.is_empty(),
+            "{stdout}"
+        );
+        out
+    };
+    let plain = run("plain", "");
+    let with = run(
+        "with",
+        "challenger = \"gbdt\"\n[gbdt]\nn_rounds = 100\nmax_depth = 3",
+    );
+    assert!(!plain.join("model_comparison.csv").exists());
+    let table = std::fs::read_to_string(with.join("model_comparison.csv")).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "header + two models:\n{table}");
+    assert!(
+        lines[0].starts_with("model,test_average_precision,threshold,selected,precision,precision_lower,precision_upper,recall,recall_lower,recall_upper,"),
+        "{table}"
+    );
+    assert!(lines[1].starts_with("logistic,") && lines[2].starts_with("gbdt,"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(with.join("run_summary.json")).unwrap()).unwrap();
+    let rows = summary["model_comparison"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let trees_ap = rows[1]["average_precision"].as_f64().unwrap();
+    assert!(trees_ap > 0.0 && trees_ap <= 1.0, "{trees_ap}");
+    assert!(rows[1]["rounds"].as_u64().unwrap() >= 1);
+    let logistic_ap = rows[0]["average_precision"].as_f64().unwrap();
+    assert_eq!(
+        Some(logistic_ap),
+        summary["test"]["average_precision"].as_f64(),
+        "the logistic row is the primary model's"
+    );
+    for f in [
+        "outreach_threshold_precision20_nocap.csv",
+        "test_scores.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(plain.join(f)).unwrap(),
+            std::fs::read(with.join(f)).unwrap(),
+            "{f} changed with a challenger"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use super::common::{
     self, AUDIT_FILE, RUNS_LOG_FILE, SUMMARY_FILE, new_run_id, peak_rss_bytes, warn_duplicates,
 };
 use crate::artifact::{MODEL_FORMAT_VERSION, ModelFile};
+use crate::challenger;
 use crate::cli::RunArgs;
 use crate::config::{self, Config, Settings};
 use crate::error::{self, Result};
@@ -55,6 +56,9 @@ pub(super) struct RunReport {
     /// Mean calibrated score and observed positive rate of the test window.
     pub(crate) mean_test_score: f64,
     test_base_rate: f64,
+    /// The logistic model and the challenger on the same test rows (empty without a
+    /// challenger).
+    comparison: Vec<challenger::Comparison>,
     pub(crate) timings: Vec<(String, f64)>,
 }
 
@@ -88,9 +92,32 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
     let f = &got.features;
     // In Rust (`train`): encode, fit the (class weight, C) grid, calibrate, choose the
     // threshold out of time, refit; then score the test window.
-    let (trained, train_report) =
-        timings.time("train (encode, C grid, refit)", || train::train(f, params))?;
+    let (trained, train_report, set) = timings.time("train (encode, C grid, refit)", || {
+        train::train_keeping_set(f, params)
+    })?;
     let test = timings.time("score test window", || train::evaluate(&trained, f))?;
+    // The challenger, when configured: trees on the same training set, compared on the
+    // same test rows. The logistic model stays primary; nothing else changes.
+    let comparison = match params.challenger() {
+        Some(g) => {
+            let ch = timings.time("train challenger (gbdt)", || {
+                challenger::train_gbdt(f, &set, params, g)
+            })?;
+            challenger::comparisons(
+                f,
+                &trained,
+                (
+                    train_report.fit_seconds,
+                    train_report.validation.average_precision,
+                ),
+                &test,
+                &ch,
+                params,
+            )?
+        }
+        None => Vec::new(),
+    };
+    drop(set);
     // Who to contact in the test window, and how that list did there.
     let listed = test_outreach(p, params, f, &trained, &test)?;
     warn_about_fit(p, &train_report, &trained);
@@ -103,6 +130,7 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
         &trained,
         &test,
         &listed,
+        comparison,
     );
     // Write. Every file is rendered before any is written: no half set of outputs.
     let files = timings.time("render outputs", || {
@@ -263,6 +291,7 @@ fn run_report(
     trained: &TrainedModel,
     test: &train::TestReport,
     listed: &TestOutreach,
+    comparison: Vec<challenger::Comparison>,
 ) -> RunReport {
     let floor_held = listed.precision.map(|v| v >= p.threshold.target_precision);
     let calibration_error = threshold::expected_calibration_error(&test.calibration);
@@ -294,6 +323,7 @@ fn run_report(
         calibration_error,
         mean_test_score,
         test_base_rate,
+        comparison,
         timings: Vec::new(),
     }
 }
@@ -341,6 +371,7 @@ fn print_report(r: &RunReport) {
         r.mean_test_score,
         r.test_base_rate
     );
+    print_comparison(&r.comparison);
     for (stage, secs) in &r.timings {
         println!("  {stage:<30} {secs:>8.2} s");
     }
@@ -352,6 +383,56 @@ fn print_report(r: &RunReport) {
         );
     }
     println!("outputs in {} ({})", r.output_dir, r.outreach_file);
+}
+
+/// The model comparison section of the summary (nothing without a challenger).
+fn print_comparison(rows: &[challenger::Comparison]) {
+    if rows.is_empty() {
+        return;
+    }
+    let num = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.4}"));
+    let pct = |v: Option<f64>, i: Option<threshold::Interval>| match (v, i) {
+        (Some(v), Some(i)) => format!(
+            "{:.1} % [{:.1}, {:.1}]",
+            100.0 * v,
+            100.0 * i.lower,
+            100.0 * i.upper
+        ),
+        (Some(v), None) => format!("{:.1} %", 100.0 * v),
+        _ => "-".into(),
+    };
+    println!(
+        "  model comparison (same test rows, each at its own threshold; model_comparison.csv):"
+    );
+    println!(
+        "    {:<9} {:>7} {:>10} {:>6} {:>24} {:>24} {:>9} {:>7} {:>8} {:>10}",
+        "model",
+        "AP",
+        "threshold",
+        "rows",
+        "precision",
+        "recall",
+        "mean/base",
+        "Brier",
+        "fit s",
+        "bytes"
+    );
+    for c in rows {
+        println!(
+            "    {:<9} {:>7} {:>10} {:>6} {:>24} {:>24} {:>9} {:>7.5} {:>8.2} {:>10}",
+            c.model,
+            num(c.average_precision),
+            num(c.threshold),
+            c.selected,
+            pct(c.precision, c.precision_interval),
+            pct(c.recall, c.recall_interval),
+            c.mean_predicted_over_base_rate
+                .map_or_else(|| "-".into(), |x| format!("{x:.3}")),
+            c.brier,
+            c.fit_seconds,
+            c.model_size_bytes
+        );
+    }
 }
 
 /// "smallest" or "largest" when `best` sits at that end of a grid of 2+ values.
@@ -518,7 +599,7 @@ fn render_outputs(
     let cal = trained.calibration;
     let calibrated_intercept = cal.a + cal.b * trained.model.intercept;
     let calibrated_coef: Vec<f64> = trained.model.coef.iter().map(|c| cal.b * c).collect();
-    let summary = json!({
+    let mut summary = json!({
         "run_id": run_id,
         "rarecall_version": env!("CARGO_PKG_VERSION"),
         "spark_version": got.spark_version,
@@ -600,6 +681,14 @@ fn render_outputs(
         },
         "peak_rss_bytes": peak_rss_bytes(),
     });
+    let mut files = Vec::new();
+    if !r.comparison.is_empty() {
+        summary["model_comparison"] = json!(r.comparison);
+        files.push((
+            "model_comparison.csv".to_string(),
+            tables::model_comparison_csv(&r.comparison)?,
+        ));
+    }
     let test_scores =
         tables::test_scores_csv(test.rows.iter().zip(&test.scores).map(|(&i, &s)| {
             tables::ScoreRow {
@@ -610,7 +699,7 @@ fn render_outputs(
                 score: s,
             }
         }))?;
-    Ok(vec![
+    let mut all = vec![
         (AUDIT_FILE.into(), tables::audit_csv(&got.audit)?),
         (
             "pydesc_to_safe_col_map.csv".into(),
@@ -643,5 +732,7 @@ fn render_outputs(
         ("test_scores.csv".into(), test_scores),
         ("model.json".into(), json_bytes("model.json", &model_file)?),
         (SUMMARY_FILE.into(), json_bytes(SUMMARY_FILE, &summary)?),
-    ])
+    ];
+    all.extend(files);
+    Ok(all)
 }

@@ -129,6 +129,30 @@ pub(super) const TRAIN_KEYS: &[ParamKey] = &[
         None,
         "set the gap before the validation slice, e.g. 7",
     ),
+    key(
+        "challenger.learning_rate",
+        "gbdt.learning_rate",
+        None,
+        "set the trees' learning rate in (0, 1], e.g. 0.1",
+    ),
+    key(
+        "challenger.max_depth",
+        "gbdt.max_depth",
+        None,
+        "set the depth of each tree from 1 to 16, e.g. 5",
+    ),
+    key(
+        "challenger.n_rounds",
+        "gbdt.n_rounds",
+        None,
+        "set the most boosting rounds, e.g. 300",
+    ),
+    key(
+        "challenger.early_stopping_rounds",
+        "gbdt.early_stopping_rounds",
+        None,
+        "set the rounds without improvement before stopping, e.g. 20",
+    ),
 ];
 
 /// [`SuggestParams`]: flags of `rules suggest`.
@@ -210,6 +234,7 @@ impl From<&Settings> for TrainParams {
             },
             calibration: PlattParams::default(),
             seed: p.seed,
+            challenger: p.model.challenger,
         }
     }
 }
@@ -291,6 +316,22 @@ mod tests {
             ),
             ("[model]\nvalidation_days = 0", "validation.validation_days"),
             ("[model]\nembargo_days = 4000", "validation.embargo_days"),
+            (
+                "[model]\nchallenger = \"gbdt\"\n[gbdt]\nlearning_rate = 0",
+                "challenger.learning_rate",
+            ),
+            (
+                "[model]\nchallenger = \"gbdt\"\n[gbdt]\nmax_depth = 17",
+                "challenger.max_depth",
+            ),
+            (
+                "[model]\nchallenger = \"gbdt\"\n[gbdt]\nn_rounds = 0",
+                "challenger.n_rounds",
+            ),
+            (
+                "[model]\nchallenger = \"gbdt\"\n[gbdt]\nearly_stopping_rounds = 0",
+                "challenger.early_stopping_rounds",
+            ),
         ];
         let mut seen = BTreeSet::new();
         for (snippet, param) in cases {

@@ -17,7 +17,7 @@ use crate::cli::{CommonArgs, RunArgs};
 use crate::encode::TargetScale;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
-use crate::model::ClassWeight;
+use crate::model::{ClassWeight, GbdtParams};
 use crate::rules::Rules;
 
 /// The pipeline the flags and the TOML file describe, values not yet range-checked.
@@ -87,6 +87,31 @@ pub(super) fn merge(
         cv_folds: run.and_then(|r| r.cv_folds).or(m.cv_folds).unwrap_or(5),
         validation_days: m.validation_days.unwrap_or(60),
         embargo_days: m.embargo_days.unwrap_or(7),
+        challenger: match m.challenger.as_deref() {
+            None | Some("none") => None,
+            Some("gbdt") => {
+                let g = &raw.gbdt;
+                let d = GbdtParams::default();
+                Some(GbdtParams {
+                    learning_rate: g.learning_rate.unwrap_or(d.learning_rate),
+                    max_depth: g.max_depth.unwrap_or(d.max_depth),
+                    n_rounds: g.n_rounds.unwrap_or(d.n_rounds),
+                    early_stopping_rounds: g
+                        .early_stopping_rounds
+                        .unwrap_or(d.early_stopping_rounds),
+                    // The model's seed unless [gbdt] sets its own.
+                    seed: g.seed.unwrap_or(seed as u64),
+                })
+            }
+            Some(other) => {
+                return Err(Error::config(
+                    "model.challenger",
+                    "\"gbdt\" or \"none\"",
+                    format!("{other:?}"),
+                    "use \"gbdt\" to train gradient-boosted trees beside the logistic model, or leave it out",
+                ));
+            }
+        },
     };
 
     let t = &raw.threshold;

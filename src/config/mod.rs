@@ -114,6 +114,9 @@ pub(crate) struct ModelSettings {
     /// Gap between the rows the validation model is fitted on and the validation
     /// slice (days), so that the slice is scored by a model as stale as production's.
     pub(crate) embargo_days: u32,
+    /// The challenger trained beside the logistic model (`model.challenger = "gbdt"`,
+    /// default none) with its `[gbdt]` parameters.
+    pub(crate) challenger: Option<crate::model::GbdtParams>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -29,6 +29,19 @@ pub(super) struct RawConfig {
     pub(super) output: RawOutput,
     #[serde(default)]
     pub(super) data: RawData,
+    #[serde(default)]
+    pub(super) gbdt: RawGbdt,
+}
+
+/// The challenger's trees (used when `model.challenger = "gbdt"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGbdt {
+    pub(super) learning_rate: Option<f64>,
+    pub(super) max_depth: Option<usize>,
+    pub(super) n_rounds: Option<usize>,
+    pub(super) early_stopping_rounds: Option<usize>,
+    pub(super) seed: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,6 +107,7 @@ pub(super) struct RawModel {
     pub(super) seed: Option<i64>,
     pub(super) validation_days: Option<u32>,
     pub(super) embargo_days: Option<u32>,
+    pub(super) challenger: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,7 +33,8 @@
 //!   decision function, and the input checks the other submodules share;
 //! - `class_weight`: `"balanced"` / `"none"` / explicit class weights;
 //! - `calibration`: Platt scaling and the prior-correction formula;
-//! - `cv`: the grouped cross-validated grid search over `C`.
+//! - `cv`: the grouped cross-validated grid search over `C`;
+//! - `gbdt`: the challenger, gradient-boosted trees (`forust-ml`), with early stopping.
 //!
 //! Dependencies run one way: `objective` and `lbfgs` know nothing of the rest;
 //! `estimator` uses both; `class_weight`, `calibration` and `cv` use `estimator`.
@@ -43,6 +44,7 @@ mod calibration;
 mod class_weight;
 mod cv;
 mod estimator;
+mod gbdt;
 mod lbfgs;
 mod objective;
 #[cfg(test)]
@@ -56,4 +58,5 @@ pub(crate) use cv::{CvScore, GridSearchResult};
 pub use cv::{GridSearchParams, GridSearchValidParams};
 pub(crate) use estimator::FittedLogisticRegression;
 pub use estimator::LogisticRegressionParams;
+pub(crate) use gbdt::{FittedGbdt, GbdtParams, GbdtValidParams};
 pub use objective::objective_and_gradient;
