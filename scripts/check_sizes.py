@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fails when a file of src/ grows past 800 lines of code, or lib.rs past 60 lines
-(issue 12: one house a newcomer can walk). Lines of code: non-blank lines, comments
-included, before the file's `#[cfg(test)] mod tests` (tests beside code are excepted).
+(issue 12: one house a newcomer can walk). Lines of code: every line, blank lines and
+comments included, before the file's `#[cfg(test)] mod tests` (tests beside code are
+excepted). Blank lines count so that the number is the one an editor shows.
 
 Standard library only. Usage: scripts/check_sizes.py [path to the crate root]
 """
@@ -19,7 +20,7 @@ def code_lines(text: str) -> int:
     m = TESTS.search(text)
     if m:
         text = text[: m.start()]
-    return sum(1 for line in text.splitlines() if line.strip())
+    return len(text.splitlines())
 
 
 def main() -> int:
