@@ -60,7 +60,30 @@ fn svg(
         draw(&root)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(s)
+    Ok(without_empty_texts(&s))
+}
+
+/// The SVG without its empty `<text>` elements (plotters writes one for each axis
+/// key point a label formatter leaves blank): text nobody can see has no place in
+/// a chart, and a reader's check that every label has a width would trip on it.
+fn without_empty_texts(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(start) = rest.find("<text") {
+        let Some(len) = rest[start..].find("</text>") else {
+            break;
+        };
+        let end = start + len + "</text>".len();
+        let element = &rest[start..end];
+        let body = element.split_once('>').map_or("", |(_, b)| b);
+        out.push_str(&rest[..start]);
+        if !body.trim_end_matches("</text>").trim().is_empty() {
+            out.push_str(element);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn label_style() -> TextStyle<'static> {
@@ -366,7 +389,7 @@ pub(crate) fn bars(caption: &str, x_desc: &str, items: &[(String, f64)]) -> Resu
             .map_err(plot_err)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(s)
+    Ok(without_empty_texts(&s))
 }
 
 /// Cross-validated average precision by C (log10 on x), one line per class weight,
@@ -501,5 +524,11 @@ mod tests {
         assert!(score_histograms("none", &[], None).is_ok());
         assert!(cv_by_c(&[("balanced".into(), vec![(0.1, 0.2, 0.01), (1.0, 0.25, 0.02)])]).is_ok());
         assert!(bars("empty", "x", &[]).is_ok());
+        // No label is left blank.
+        assert!(texts(&s).iter().all(|(_, x)| !x.is_empty()));
+        assert_eq!(
+            without_empty_texts("<svg><text a=\"1\">\n</text><text>x</text></svg>"),
+            "<svg><text>x</text></svg>"
+        );
     }
 }
