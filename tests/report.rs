@@ -217,7 +217,7 @@ fn a_shifted_channel_mix_warns_and_an_unshifted_run_does_not() {
     let out = dir.join("out");
     let drift = std::fs::read_to_string(out.join("drift.csv")).unwrap();
     assert!(drift.starts_with(
-        "comparison,reference,column,psi,bins,top_bin,top_bin_reference_share,top_bin_current_share,above_warn\n"
+        "comparison,reference,column,psi,bins,top_bin,top_bin_reference_share,top_bin_current_share,above_warn,note\n"
     ));
     let report = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("class=\"warn\">Drift:"), "no warning box");

@@ -72,7 +72,7 @@ pub(crate) fn drift_section(
                     if r.above_warn {
                         "above".into()
                     } else {
-                        String::new()
+                        r.note.clone()
                     },
                 ]
             })
