@@ -36,6 +36,10 @@ pub struct ModelFile {
     pub(crate) best_c: f64,
     pub(crate) cv: Vec<train::CvEntry>,
     pub trained: TrainedModel,
+    /// The bins and shares of the run's test window, which `score` and the next run
+    /// compare with (PSI). Optional: files without it still load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) drift_reference: Option<crate::drift::DriftReference>,
 }
 
 impl ModelFile {

@@ -76,6 +76,9 @@ pub struct CommonArgs {
     /// Output folder (output.dir).
     #[arg(long)]
     pub(crate) out: Option<String>,
+    /// PSI above which drift is warned about (drift.psi_warn, default 0.2).
+    #[arg(long)]
+    pub(crate) drift_psi_warn: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +174,10 @@ pub struct DemoArgs {
     /// Share of events spelled in ways the shipped rules do not cover (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) unmapped: f64,
+    /// Share of interactions moved to email from the first day: a shifted channel
+    /// mix, for drift checks (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) channel_shift: f64,
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
     pub(crate) complete_rules: Option<PathBuf>,

@@ -407,6 +407,8 @@ pub struct DemoSpec {
     /// Share of events spelled with one of [`UNMAPPED_VARIANTS`] instead of a spelling
     /// the shipped rules cover (0 for the demo).
     pub unmapped: f64,
+    /// Share of interactions moved to email whatever the year ([`crate::demo_shift`]).
+    pub channel_shift: f64,
 }
 
 /// Generates the events of one member, in time order.
@@ -458,6 +460,8 @@ fn member_events_with(
         }
         for _ in 0..repeats {
             let mut channel = rng.weighted(&channel_weights);
+            channel =
+                crate::demo_shift::shifted_channel(channel, spec.channel_shift, &mut || rng.f64());
             let year_frac = ((t - YEAR_START_US) as f64 / (366.0 * DAY_US as f64)).clamp(0.0, 1.5);
             if spec.drift != 0.0 && rng.f64() < spec.drift.abs() / 4.0 * year_frac {
                 channel = 1; // chat
@@ -646,6 +650,7 @@ pub fn write_demo_with(
     seed: u64,
     spec: &DemoSpec,
 ) -> Result<DemoStats> {
+    crate::demo_shift::check(spec.channel_shift)?;
     if !(0.0..=1.0).contains(&spec.unmapped) {
         return Err(Error::config(
             "--unmapped",

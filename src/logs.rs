@@ -18,6 +18,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::{LogArgs, LogFormat};
+use crate::progress;
 
 /// The filter directives that `-q` / `-v` choose: rarecall's own events from info
 /// (today's progress lines) and other crates' warnings by default; errors only with
@@ -52,21 +53,36 @@ pub(crate) fn filter(args: &LogArgs, rust_log: Option<&str>) -> (EnvFilter, Opti
 }
 
 /// Installs the stderr subscriber. Call once, from `main`, before any work.
+///
+/// On a terminal, in text form and without `-q`, long stages also show a spinner
+/// with the stage, its elapsed time and the rows received ([`crate::progress`]);
+/// log lines are printed above it. Anywhere else (a pipe, a file, CI) nothing but
+/// the log lines.
 pub fn init(args: &LogArgs) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
     let rust_log = std::env::var("RUST_LOG").ok();
     let (filter, note) = filter(args, rust_log.as_deref());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let bars = progress::wanted(std::io::stderr().is_terminal(), args).then(progress::Bars::new);
+    let writer = progress::Stderr(bars.as_ref().map(|b| b.multi.clone()));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
         .with_ansi(false);
+    let registry = tracing_subscriber::registry().with(bars.map(progress::Bars::layer));
     // A second call (tests) keeps the first subscriber.
     let _ = match args.log_format {
-        LogFormat::Text => builder.event_format(TextFormat).try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => registry
+            .with(layer.event_format(TextFormat).with_filter(filter))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_filter(filter),
+            )
             .try_init(),
     };
     if let Some(note) = note {

@@ -293,10 +293,14 @@ impl Spark {
     ) -> Result<Vec<RecordBatch>> {
         let sql = sql.to_string();
         let args = named_args(params);
-        self.call(stage, move |s| {
+        let batches = self.call(stage, move |s| {
             s.sql_with_args(&sql, Vec::new(), args.clone())?
                 .collect_record_batches()
-        })
+        })?;
+        // The client hands the result over whole: the count comes at the end.
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        tracing::debug!(rows_received = rows as u64, "{stage}: {rows} rows received");
+        Ok(batches)
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) struct AuditRow {
 }
 
 impl AuditRow {
-    fn is_unmatched(&self) -> bool {
+    pub(crate) fn is_unmatched(&self) -> bool {
         self.rule == UNMATCHED_RULE
     }
     fn is_matched(&self) -> bool {

@@ -27,3 +27,8 @@ mod faults;
 mod secrets;
 // Property tests of the user-text parsers: typed errors, never a panic.
 mod fuzz;
+// Headless Chromium over the DevTools protocol (a small websocket client).
+mod chromium;
+// What people look at: the report in Chromium, drift between runs, no progress
+// output without a terminal.
+mod report;

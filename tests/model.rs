@@ -148,6 +148,11 @@ fn run_writes_every_output_and_appends_the_runs_log() {
         "coefficients.csv",
         "run_summary.json",
         "test_scores.csv",
+        "report.html",
+        "pr_curve.svg",
+        "pr_curve.png",
+        "pr_curve_points_sampled.csv",
+        "drift.csv",
     ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }

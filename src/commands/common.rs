@@ -77,6 +77,27 @@ pub(crate) fn append_log<R: Serialize + Default>(
     outputs.append_log(log_name, &columns, run_id, &csv_rows::cells(row)?)
 }
 
+/// One warning line naming the columns above the threshold (nothing when none is).
+pub(crate) fn warn_drift(rows: &[crate::drift::DriftRow], warn: f64) {
+    let flagged = crate::drift::flagged(rows);
+    if flagged.is_empty() {
+        return;
+    }
+    let list: Vec<String> = flagged
+        .iter()
+        .take(8)
+        .map(|r| format!("{} {:.3} ({})", r.column, r.psi, r.comparison))
+        .collect();
+    tracing::warn!(
+        drift_warning = true,
+        psi_warn = warn,
+        flagged = flagged.len(),
+        "drift: population stability index above {warn} for {} column(s): {}; see drift.csv and report.html (threshold: drift.psi_warn / --drift-psi-warn)",
+        flagged.len(),
+        list.join(", ")
+    );
+}
+
 /// Peak resident memory of this process so far (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -3,6 +3,9 @@
 //! them back, encode, fit, choose the threshold, score the test window, write the
 //! outputs and the runs log row — and the report it prints.
 
+// The report, the sampled curve and drift (a child module: it reads `RunReport`).
+mod look;
+
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
@@ -121,6 +124,9 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
     // Who to contact in the test window, and how that list did there.
     let listed = test_outreach(p, params, f, &trained, &test)?;
     warn_about_fit(p, &train_report, &trained);
+    let drift = timings.time("drift", || {
+        look::drift(&outputs, p, &run_id, f, &trained, &test)
+    })?;
     let report = run_report(
         p,
         &run_id,
@@ -133,6 +139,7 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
         comparison,
     );
     // Write. Every file is rendered before any is written: no half set of outputs.
+    let so_far = timings.0.clone();
     let files = timings.time("render outputs", || {
         render_outputs(
             cfg,
@@ -143,6 +150,7 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
             &test,
             &listed,
             &report,
+            (&drift, &so_far),
         )
     })?;
     let summary_row = runs_log_row(cfg, &run_id, &got, &train_report, &report);
@@ -546,6 +554,7 @@ fn model_file(
     got: &pipeline::SparkOutputs,
     trained: &TrainedModel,
     tr: &train::TrainReport,
+    drift_reference: &crate::drift::DriftReference,
 ) -> ModelFile {
     let p = &cfg.settings;
     let c = &p.columns;
@@ -578,6 +587,7 @@ fn model_file(
         best_c: tr.best_c,
         cv: tr.cv.clone(),
         trained: trained.clone(),
+        drift_reference: Some(drift_reference.clone()),
     }
 }
 
@@ -591,10 +601,11 @@ fn render_outputs(
     test: &train::TestReport,
     listed: &TestOutreach,
     r: &RunReport,
+    (drift, timings): (&look::Drift, &[(String, f64)]),
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let p = &cfg.settings;
     let f = &got.features;
-    let model_file = model_file(cfg, run_id, got, trained, tr);
+    let model_file = model_file(cfg, run_id, got, trained, tr, &drift.reference);
     // On the population's logit scale: the Platt map folded into the linear model.
     let cal = trained.calibration;
     let calibrated_intercept = cal.a + cal.b * trained.model.intercept;
@@ -681,7 +692,20 @@ fn render_outputs(
         },
         "peak_rss_bytes": peak_rss_bytes(),
     });
-    let mut files = Vec::new();
+    summary["drift"] = drift.summary();
+    let mut files = look::files(&look::Inputs {
+        p,
+        run_id,
+        got,
+        trained,
+        tr,
+        test,
+        listed,
+        r,
+        timings,
+        drift,
+        coef: &calibrated_coef,
+    })?;
     if !r.comparison.is_empty() {
         summary["model_comparison"] = json!(r.comparison);
         files.push((

@@ -2,6 +2,9 @@
 //! a window (with the history look-back), scored in Rust or compiled to Spark SQL,
 //! an outreach file with reasons and a scoring log row.
 
+// The shorter report and the drift against the model's test window.
+mod look;
+
 use anyhow::Context;
 
 use super::common::{self, SCORING_LOG_FILE, new_run_id, warn_duplicates};
@@ -106,10 +109,11 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     warn_duplicates(&got.checks, p.duplicate_events);
     let t = &m.trained;
     // Rows to contact (and, with --all-scores, every scored row), by score desc.
-    let (selected, all_rows, n_scored): (
+    let (selected, all_rows, n_scored, window_scores): (
         Vec<tables::OutreachRow>,
         Vec<table::ScoredRow>,
         Option<usize>,
+        Option<Vec<f64>>,
     ) = match &got.features {
         Some(f) => timings.time("score window", || {
             let rows: Vec<usize> = (0..f.len()).collect();
@@ -135,7 +139,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             } else {
                 Vec::new()
             };
-            Ok((to_outreach(t, &sel), all, Some(f.len())))
+            Ok((to_outreach(t, &sel), all, Some(f.len()), Some(scores)))
         })?,
         None => {
             let all = if req.all_scores {
@@ -143,7 +147,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             } else {
                 Vec::new()
             };
-            (to_outreach(t, &got.scored), all, None)
+            (to_outreach(t, &got.scored), all, None, None)
         }
     };
     let outreach_file = match req.top {
@@ -156,7 +160,19 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             &format!("_{}_{}.csv", req.window.start, req.window.end),
         ),
     };
+    let scored = got.features.as_ref().zip(window_scores.as_deref());
+    let drift = timings.time("drift", || look::drift(m, scored, p.psi_warn))?;
     let mut files = vec![(outreach_file.clone(), tables::outreach_csv(&selected)?)];
+    files.extend(look::files(&look::Inputs {
+        run_id: &run_id,
+        model: m,
+        window: &req.window,
+        scores: window_scores.as_deref(),
+        selected: &selected,
+        drift: &drift,
+        psi_warn: p.psi_warn,
+        timings: &timings.0,
+    })?);
     if req.all_scores {
         files.push((
             "window_scores.csv".to_string(),

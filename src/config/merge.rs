@@ -144,7 +144,21 @@ pub(super) fn merge(
         }
     };
 
+    let psi_warn = common
+        .drift_psi_warn
+        .or(raw.drift.psi_warn)
+        .unwrap_or(crate::drift::DEFAULT_PSI_WARN);
+    // A PSI is >= 0; 0 would flag every column, a non-number none.
+    if !(psi_warn.is_finite() && psi_warn > 0.0) {
+        return Err(Error::config(
+            "drift.psi_warn (--drift-psi-warn)",
+            "a positive number",
+            psi_warn,
+            "use 0.2 (the usual cut: 0.1-0.25 is a moderate shift) or leave it out",
+        ));
+    }
     Ok(Settings {
+        psi_warn,
         source,
         columns,
         rules,

@@ -163,6 +163,8 @@ pub struct Settings {
     pub(crate) features: FeatureSettings,
     pub(crate) model: ModelSettings,
     pub(crate) threshold: ThresholdSettings,
+    /// PSI above which drift is warned about (`drift.psi_warn`, `--drift-psi-warn`).
+    pub(crate) psi_warn: f64,
 }
 
 impl Settings {

@@ -31,6 +31,15 @@ pub(super) struct RawConfig {
     pub(super) data: RawData,
     #[serde(default)]
     pub(super) gbdt: RawGbdt,
+    #[serde(default)]
+    pub(super) drift: RawDrift,
+}
+
+/// Drift warnings (`[drift]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDrift {
+    pub(super) psi_warn: Option<f64>,
 }
 
 /// The challenger's trees (used when `model.challenger = "gbdt"`).

@@ -38,7 +38,7 @@ pub struct CvScore {
     pub(crate) mean_ap: f64,
     /// Population standard deviation of `fold_ap` (as scikit-learn's
     /// `std_test_score`).
-    std_ap: f64,
+    pub(crate) std_ap: f64,
     /// Held-out average precision of each fold, by fold id.
     fold_ap: Vec<f64>,
     /// Whether every fold's fit met its stopping rule.
