@@ -346,6 +346,18 @@ fn bin_label(cut: &Cut, b: usize) -> String {
     }
 }
 
+/// Keeps `column`'s rows in the table but out of the warning, saying why (when it
+/// was above the threshold).
+pub(crate) fn set_aside(rows: &mut [DriftRow], column: &str, why: &str) {
+    for r in rows
+        .iter_mut()
+        .filter(|r| r.column == column && r.above_warn)
+    {
+        r.above_warn = false;
+        r.note = why.into();
+    }
+}
+
 /// The rows above the threshold, highest PSI first.
 pub(crate) fn flagged(rows: &[DriftRow]) -> Vec<&DriftRow> {
     let mut v: Vec<&DriftRow> = rows.iter().filter(|r| r.above_warn).collect();

@@ -306,6 +306,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn psi_warn_is_flag_then_key_then_default_and_must_be_positive() {
+        let file = "[source]\npath = \"/data/e.parquet\"\n";
+        assert_eq!(settings_from_toml(file).unwrap().psi_warn, 0.2);
+        let keyed = format!("{file}[drift]\npsi_warn = 0.35\n");
+        assert_eq!(settings_from_toml(&keyed).unwrap().psi_warn, 0.35);
+        let raw = raw::parse_raw(&keyed, Path::new("<inline>")).unwrap();
+        let flags = CommonArgs {
+            drift_psi_warn: Some(0.5),
+            ..inline_args()
+        };
+        assert_eq!(merge::merge(&raw, &flags, None).unwrap().psi_warn, 0.5);
+        for bad in ["0", "-0.1", "nan"] {
+            let e = settings_from_toml(&format!("{file}[drift]\npsi_warn = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("drift.psi_warn") && e.contains("--drift-psi-warn"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_fill_a_minimal_file() {
         let p = settings_from_toml("[source]\npath = \"/data/e.parquet\"\n").unwrap();
         assert_eq!(p.columns.description.raw(), "pydescription");

@@ -392,9 +392,12 @@ pub(crate) fn bars(caption: &str, x_desc: &str, items: &[(String, f64)]) -> Resu
     Ok(without_empty_texts(&s))
 }
 
+/// One line of [`cv_by_c`]: its name and (C, mean AP, standard deviation) points.
+pub(crate) type CvSeries = (String, Vec<(f64, f64, f64)>);
+
 /// Cross-validated average precision by C (log10 on x), one line per class weight,
 /// with +- one standard deviation of the folds.
-pub(crate) fn cv_by_c(series: &[(String, Vec<(f64, f64, f64)>)]) -> Result<String> {
+pub(crate) fn cv_by_c(series: &[CvSeries]) -> Result<String> {
     let pts = series.iter().flat_map(|s| s.1.iter());
     let (xl, xh, yl, yh) = pts.fold(
         (
