@@ -15,6 +15,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 mod artifact;
+pub mod auth;
 mod challenger;
 pub mod cli;
 pub mod commands;
@@ -27,6 +28,7 @@ mod ident;
 pub mod logs;
 pub mod matrix;
 pub mod model;
+mod mlflow;
 mod numeric;
 mod outputs;
 pub mod params;

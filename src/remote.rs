@@ -52,7 +52,7 @@ impl Env {
         }
     }
 
-    fn var(&self, k: &str) -> Option<&str> {
+    pub(crate) fn var(&self, k: &str) -> Option<&str> {
         self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 }
@@ -299,7 +299,7 @@ struct Profile {
 }
 
 /// Parses the INI-style Databricks config file into profiles.
-fn parse_databrickscfg(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+pub(crate) fn parse_databrickscfg(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {

@@ -31,6 +31,20 @@ pub(super) struct RawConfig {
     pub(super) data: RawData,
     #[serde(default)]
     pub(super) gbdt: RawGbdt,
+    #[serde(default)]
+    pub(super) mlflow: RawMlflow,
+}
+
+/// MLflow tracking (issue 13); off unless a tracking URI is set here, by
+/// `--mlflow-uri` or by `MLFLOW_TRACKING_URI`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMlflow {
+    pub(super) tracking_uri: Option<String>,
+    pub(super) experiment: Option<String>,
+    pub(super) required: Option<bool>,
+    pub(super) run_name: Option<String>,
+    pub(super) register_as: Option<String>,
 }
 
 /// The challenger's trees (used when `model.challenger = "gbdt"`).
