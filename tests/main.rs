@@ -25,5 +25,7 @@ mod destinations;
 mod faults;
 // Secrets: canary tokens never printed or written.
 mod secrets;
+// MLflow tracking against a real local MLflow server (RARECALL_TEST_MLFLOW_URI).
+mod tracking;
 // Property tests of the user-text parsers: typed errors, never a panic.
 mod fuzz;
