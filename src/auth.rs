@@ -153,7 +153,9 @@ impl TokenProvider {
             })
         };
         let f = Fields {
-            host: host.map(String::from).or_else(|| get("DATABRICKS_HOST", "host")),
+            host: host
+                .map(String::from)
+                .or_else(|| get("DATABRICKS_HOST", "host")),
             token: get("DATABRICKS_TOKEN", "token"),
             client_id: get("DATABRICKS_CLIENT_ID", "client_id"),
             client_secret: get("DATABRICKS_CLIENT_SECRET", "client_secret"),
@@ -232,8 +234,12 @@ impl TokenProvider {
     fn m2m_token(&self, client_id: &str, secret: &SecretString) -> Result<Cached> {
         let discovery = format!("{}/oidc/.well-known/oauth-authorization-server", self.host);
         let scrub = |s: &str| s.replace(secret.expose_secret(), "***");
-        let meta = http(move |c| c.get(&discovery).send())
-            .map_err(|e| self.auth_err(format!("discovery failed: {}", scrub(&e)), "check the workspace host"))?;
+        let meta = http(move |c| c.get(&discovery).send()).map_err(|e| {
+            self.auth_err(
+                format!("discovery failed: {}", scrub(&e)),
+                "check the workspace host",
+            )
+        })?;
         if meta.0 != 200 {
             return Err(self.auth_err(
                 format!(
@@ -268,7 +274,12 @@ impl TokenProvider {
                 .body(body)
                 .send()
         })
-        .map_err(|e| self.auth_err(format!("token request to {endpoint} failed: {}", scrub(&e)), "check the network"))?;
+        .map_err(|e| {
+            self.auth_err(
+                format!("token request to {endpoint} failed: {}", scrub(&e)),
+                "check the network",
+            )
+        })?;
         if status != 200 {
             let text: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
             let fix = if status == 401 || status == 400 || status == 403 {
@@ -285,12 +296,15 @@ impl TokenProvider {
             ));
         }
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let token = v["access_token"].as_str().filter(|t| !t.is_empty()).ok_or_else(|| {
-            self.auth_err(
-                format!("the token endpoint {endpoint} answered without an access_token"),
-                "check the workspace host",
-            )
-        })?;
+        let token = v["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                self.auth_err(
+                    format!("the token endpoint {endpoint} answered without an access_token"),
+                    "check the workspace host",
+                )
+            })?;
         let expires_in = v["expires_in"].as_u64().unwrap_or(3600);
         Ok(Cached {
             token: SecretString::from(token),
@@ -313,14 +327,17 @@ impl TokenProvider {
             )
         })?;
         if !out.status.success() {
-            let err: String = String::from_utf8_lossy(&out.stderr).chars().take(300).collect();
+            let err: String = String::from_utf8_lossy(&out.stderr)
+                .chars()
+                .take(300)
+                .collect();
             return Err(self.auth_err(
                 format!("`{binary} auth token` failed: {}", err.trim()),
                 "run `databricks auth login --host <workspace>` and retry",
             ));
         }
-        let (token, expires_in) = parse_cli_token(&out.stdout, chrono::Utc::now())
-            .ok_or_else(|| {
+        let (token, expires_in) =
+            parse_cli_token(&out.stdout, chrono::Utc::now()).ok_or_else(|| {
                 self.auth_err(
                     format!("`{binary} auth token` did not print a JSON object with access_token"),
                     "update the Databricks CLI",
@@ -350,7 +367,11 @@ fn parse_cli_token(
     let lifetime = v["expiry"]
         .as_str()
         .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-        .map(|e| (e.with_timezone(&chrono::Utc) - now).to_std().unwrap_or_default())
+        .map(|e| {
+            (e.with_timezone(&chrono::Utc) - now)
+                .to_std()
+                .unwrap_or_default()
+        })
         .unwrap_or(Duration::ZERO);
     Some((SecretString::from(token), lifetime))
 }
@@ -385,7 +406,12 @@ fn pick_source(f: &Fields, origin: &str, profile: Option<&str>, env: &Env) -> Re
             .token
             .as_ref()
             .map(|t| Source::Pat(SecretString::from(t.as_str())))
-            .ok_or_else(|| missing("auth_type pat needs a token", "set token in the profile or DATABRICKS_TOKEN")),
+            .ok_or_else(|| {
+                missing(
+                    "auth_type pat needs a token",
+                    "set token in the profile or DATABRICKS_TOKEN",
+                )
+            }),
         Some("oauth-m2m") => m2m(),
         Some("databricks-cli") => Ok(cli()),
         Some(other) => Err(missing(
@@ -462,7 +488,10 @@ mod tests {
         let p = TokenProvider::resolve(&env(&[], Some(CFG)), None, None)
             .unwrap()
             .unwrap();
-        assert_eq!((p.source_name(), p.host()), ("pat", "https://a.cloud.databricks.com"));
+        assert_eq!(
+            (p.source_name(), p.host()),
+            ("pat", "https://a.cloud.databricks.com")
+        );
         assert_eq!(p.bearer().unwrap().expose_secret(), "dapiA");
         let p = TokenProvider::resolve(&env(&[], Some(CFG)), Some("sp"), None)
             .unwrap()
@@ -476,7 +505,10 @@ mod tests {
         // The environment first: a token in DATABRICKS_TOKEN beats the profile's M2M.
         let p = TokenProvider::resolve(
             &env(
-                &[("DATABRICKS_CONFIG_PROFILE", "sp"), ("DATABRICKS_TOKEN", "dapiE")],
+                &[
+                    ("DATABRICKS_CONFIG_PROFILE", "sp"),
+                    ("DATABRICKS_TOKEN", "dapiE"),
+                ],
                 Some(CFG),
             ),
             None,
@@ -501,19 +533,33 @@ mod tests {
         .unwrap();
         assert_eq!(p.source_name(), "oauth-m2m");
         assert!(p.origin().contains("environment"));
-        assert!(TokenProvider::resolve(&env(&[], None), None, None).unwrap().is_none());
+        assert!(
+            TokenProvider::resolve(&env(&[], None), None, None)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn incomplete_credentials_say_what_to_set() {
-        let e = TokenProvider::resolve(&env(&[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "i")], None), None, None)
-            .unwrap_err()
-            .to_string();
+        let e = TokenProvider::resolve(
+            &env(
+                &[("DATABRICKS_HOST", "h"), ("DATABRICKS_CLIENT_ID", "i")],
+                None,
+            ),
+            None,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("client_secret"), "{e}");
         let e = TokenProvider::resolve(&env(&[("DATABRICKS_HOST", "h")], None), None, None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("no credentials") && e.contains("DATABRICKS_CLIENT_ID"), "{e}");
+        assert!(
+            e.contains("no credentials") && e.contains("DATABRICKS_CLIENT_ID"),
+            "{e}"
+        );
         let e = TokenProvider::resolve(&env(&[], Some(CFG)), Some("nope"), None)
             .unwrap_err()
             .to_string();

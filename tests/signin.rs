@@ -11,12 +11,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 
 use crate::common::temp_dir;
 use crate::tracking::{get_json, mlflow_uri, rarecall};
@@ -64,19 +64,30 @@ fn base64(bytes: &[u8]) -> String {
 
 /// A JSON answer (axum's `Json` needs a feature the workspace does not build).
 fn json(status: StatusCode, v: serde_json::Value) -> Response {
-    (status, [("content-type", "application/json")], v.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        v.to_string(),
+    )
+        .into_response()
 }
 
 async fn discovery(State(w): State<Workspace>) -> Response {
     w.seen.lock().unwrap().discovery += 1;
-    json(StatusCode::OK, serde_json::json!({
-        "issuer": format!("http://{}/oidc", w.addr),
-        "token_endpoint": format!("http://{}/oidc/v1/token", w.addr),
-    }))
+    json(
+        StatusCode::OK,
+        serde_json::json!({
+            "issuer": format!("http://{}/oidc", w.addr),
+            "token_endpoint": format!("http://{}/oidc/v1/token", w.addr),
+        }),
+    )
 }
 
 async fn token(State(w): State<Workspace>, headers: HeaderMap, body: String) -> Response {
-    let want = format!("Basic {}", base64(format!("{CLIENT_ID}:{SECRET}").as_bytes()));
+    let want = format!(
+        "Basic {}",
+        base64(format!("{CLIENT_ID}:{SECRET}").as_bytes())
+    );
     let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -122,7 +133,9 @@ async fn forward(State(w): State<Workspace>, req: Request) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let ct = req.headers().get("content-type").cloned();
-    let body: Bytes = axum::body::to_bytes(req.into_body(), 64 << 20).await.unwrap();
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
+        .await
+        .unwrap();
     let mut r = reqwest::Client::new()
         .request(method, format!("{}{path}", w.mlflow))
         .body(body);
@@ -155,7 +168,10 @@ fn start_workspace(expires_in: u64, delay: Duration) -> Workspace {
             };
             tx.send(w.clone()).unwrap();
             let app = Router::new()
-                .route("/oidc/.well-known/oauth-authorization-server", get(discovery))
+                .route(
+                    "/oidc/.well-known/oauth-authorization-server",
+                    get(discovery),
+                )
                 .route("/oidc/v1/token", post(token))
                 .fallback(forward)
                 .with_state(w);
@@ -179,7 +195,11 @@ fn written_run(dir: &Path) -> std::path::PathBuf {
     });
     std::fs::write(out.join("run_summary.json"), summary.to_string()).unwrap();
     for i in 0..12 {
-        std::fs::write(out.join(format!("file_{i:02}.csv")), format!("a,b\n{i},x\n")).unwrap();
+        std::fs::write(
+            out.join(format!("file_{i:02}.csv")),
+            format!("a,b\n{i},x\n"),
+        )
+        .unwrap();
     }
     out
 }
@@ -195,8 +215,14 @@ fn oauth_m2m_discovers_grants_and_refreshes_a_token_during_a_long_run() {
     let host = format!("http://{}", w.addr);
     let r = rarecall(
         &[
-            "mlflow", "log", "--run-dir", out.to_str().unwrap(), "--mlflow-uri", "databricks",
-            "--experiment", &experiment,
+            "mlflow",
+            "log",
+            "--run-dir",
+            out.to_str().unwrap(),
+            "--mlflow-uri",
+            "databricks",
+            "--experiment",
+            &experiment,
         ],
         &dir,
         &[
@@ -210,17 +236,26 @@ fn oauth_m2m_discovers_grants_and_refreshes_a_token_during_a_long_run() {
         String::from_utf8_lossy(&r.stderr),
     );
     assert!(r.status.success(), "{stderr}");
-    assert!(!format!("{stdout}{stderr}").contains("CANARY"), "{stdout}{stderr}");
+    assert!(
+        !format!("{stdout}{stderr}").contains("CANARY"),
+        "{stdout}{stderr}"
+    );
     let seen = w.seen.lock().unwrap();
     assert!(seen.discovery >= 1);
     assert!(
-        seen.grants.iter().all(|g| g.contains("grant_type=client_credentials") && g.contains("scope=all-apis")),
+        seen.grants
+            .iter()
+            .all(|g| g.contains("grant_type=client_credentials") && g.contains("scope=all-apis")),
         "{:?}",
         seen.grants
     );
     let mut distinct = seen.bearers.clone();
     distinct.dedup();
-    assert!(distinct.len() >= 2, "a long run sees a refreshed token: {:?}", seen.bearers);
+    assert!(
+        distinct.len() >= 2,
+        "a long run sees a refreshed token: {:?}",
+        seen.bearers
+    );
     assert_eq!(distinct[0], "m2m-token-1");
     // The run arrived whole through the workspace.
     let exp = get_json(
@@ -245,8 +280,14 @@ fn a_refused_secret_names_the_profile_and_never_prints_the_secret() {
     .unwrap();
     let r = rarecall(
         &[
-            "mlflow", "log", "--run-dir", out.to_str().unwrap(), "--mlflow-uri",
-            "databricks://sp-nightly", "--experiment", "/Shared/never",
+            "mlflow",
+            "log",
+            "--run-dir",
+            out.to_str().unwrap(),
+            "--mlflow-uri",
+            "databricks://sp-nightly",
+            "--experiment",
+            "/Shared/never",
         ],
         &dir,
         &[],
@@ -254,10 +295,22 @@ fn a_refused_secret_names_the_profile_and_never_prints_the_secret() {
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("oauth-m2m") && stderr.contains("profile sp-nightly") && stderr.contains("HTTP 401"),
+        stderr.contains("oauth-m2m")
+            && stderr.contains("profile sp-nightly")
+            && stderr.contains("HTTP 401"),
         "{stderr}"
     );
-    assert!(stderr.contains("client_secret"), "the fix names what to check: {stderr}");
-    assert!(!stderr.contains("CANARY") && !String::from_utf8_lossy(&r.stdout).contains("CANARY"), "{stderr}");
-    assert_eq!(w.seen.lock().unwrap().bearers.len(), 0, "no request without a token");
+    assert!(
+        stderr.contains("client_secret"),
+        "the fix names what to check: {stderr}"
+    );
+    assert!(
+        !stderr.contains("CANARY") && !String::from_utf8_lossy(&r.stdout).contains("CANARY"),
+        "{stderr}"
+    );
+    assert_eq!(
+        w.seen.lock().unwrap().bearers.len(),
+        0,
+        "no request without a token"
+    );
 }

@@ -21,7 +21,10 @@ pub fn mlflow_uri() -> String {
         .args(["-fsS", "-o", "/dev/null", &probe])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "no MLflow server answers at {uri}: start it with scripts/mlflow-server.sh start");
+    assert!(
+        ok,
+        "no MLflow server answers at {uri}: start it with scripts/mlflow-server.sh start"
+    );
     uri
 }
 
@@ -52,7 +55,11 @@ pub fn get_json(uri: &str, path: &str) -> serde_json::Value {
         .args(["-fsS", &format!("{uri}/{path}")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "GET {path}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "GET {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -61,7 +68,11 @@ fn get_bytes(uri: &str, path: &str) -> Vec<u8> {
         .args(["-fsS", &format!("{uri}/{path}")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "GET {path}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "GET {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -109,7 +120,10 @@ fn find_run(uri: &str, experiment: &str, id: &str) -> serde_json::Value {
         uri,
         &format!("api/2.0/mlflow/experiments/get-by-name?experiment_name={experiment}"),
     );
-    let exp_id = exp["experiment"]["experiment_id"].as_str().unwrap().to_string();
+    let exp_id = exp["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let out = Command::new("curl")
         .args([
             "-fsS",
@@ -180,11 +194,19 @@ fn assert_recorded(uri: &str, run: &serde_json::Value, files: &[(String, Vec<u8>
     assert_eq!(steps, [(0, 0.01), (1, 0.1), (2, 1.0)]);
     let mut aps = metric("cv_mean_ap_balanced");
     aps.sort_by_key(|m| m["step"].as_i64());
-    for (i, e) in summary["model"]["cv"].as_array().unwrap().iter().enumerate() {
+    for (i, e) in summary["model"]["cv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         assert_eq!(aps[i]["value"].as_f64(), e["mean_ap"].as_f64(), "step {i}");
     }
     // Every file: listed, and the same bytes.
-    let listed = get_json(uri, &format!("api/2.0/mlflow/artifacts/list?run_id={run_id}"));
+    let listed = get_json(
+        uri,
+        &format!("api/2.0/mlflow/artifacts/list?run_id={run_id}"),
+    );
     let mut names: Vec<String> = listed["files"]
         .as_array()
         .unwrap()
@@ -197,8 +219,14 @@ fn assert_recorded(uri: &str, run: &serde_json::Value, files: &[(String, Vec<u8>
     let root = info["artifact_uri"].as_str().unwrap();
     let root = root.strip_prefix("mlflow-artifacts:/").unwrap_or(root);
     for (name, bytes) in files {
-        let got = get_bytes(uri, &format!("api/2.0/mlflow-artifacts/artifacts/{root}/{name}"));
-        assert!(&got == bytes, "artifact {name} differs from the output file");
+        let got = get_bytes(
+            uri,
+            &format!("api/2.0/mlflow-artifacts/artifacts/{root}/{name}"),
+        );
+        assert!(
+            &got == bytes,
+            "artifact {name} differs from the output file"
+        );
     }
 }
 
@@ -209,17 +237,27 @@ fn run_is_recorded_with_params_metrics_and_every_file() {
     let experiment = format!("rarecall-test-{}", std::process::id());
     let cfg = job(
         &dir,
-        &format!("[mlflow]\ntracking_uri = {uri:?}\nexperiment = {experiment:?}\nrequired = true\n"),
+        &format!(
+            "[mlflow]\ntracking_uri = {uri:?}\nexperiment = {experiment:?}\nrequired = true\n"
+        ),
     );
     let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("mlflow run "), "{stdout}");
     let (id, files) = staged_files(&dir.join("out"));
     let run = find_run(&uri, &experiment, &id);
     assert_recorded(&uri, &run, &files, &dir.join("out"));
     let tags = run["data"]["tags"].as_array().unwrap();
-    let tag = |k: &str| tags.iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
+    let tag = |k: &str| {
+        tags.iter()
+            .find(|t| t["key"] == k)
+            .map(|t| t["value"].clone())
+    };
     assert_eq!(tag("rarecall.command"), Some("run".into()));
     assert!(tag("rarecall.spark_version").is_some(), "{tags:?}");
 }
@@ -234,7 +272,10 @@ fn server_down_warns_or_fails_after_the_outputs_then_mlflow_log_records_them() {
     };
     for required in [false, true] {
         let dir = temp_dir("mlflow-down");
-        let cfg = job(&dir, &format!("[mlflow]\ntracking_uri = {down:?}\nrequired = {required}\n"));
+        let cfg = job(
+            &dir,
+            &format!("[mlflow]\ntracking_uri = {down:?}\nrequired = {required}\n"),
+        );
         let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         // The outputs are complete either way.
@@ -244,7 +285,10 @@ fn server_down_warns_or_fails_after_the_outputs_then_mlflow_log_records_them() {
         let endpoint = format!("{down}/api/2.0/mlflow/experiments/get-by-name");
         if required {
             assert_eq!(out.status.code(), Some(2), "{stderr}");
-            assert!(stderr.contains("error:") && stderr.contains(&endpoint), "{stderr}");
+            assert!(
+                stderr.contains("error:") && stderr.contains(&endpoint),
+                "{stderr}"
+            );
             assert!(stderr.contains("no answer"), "{stderr}");
             // Later, with the server up: `rarecall mlflow log` records that run.
             let experiment = format!("rarecall-later-{}", std::process::id());
@@ -263,7 +307,11 @@ fn server_down_warns_or_fails_after_the_outputs_then_mlflow_log_records_them() {
                 &dir,
                 &[],
             );
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let run = find_run(&uri, &experiment, &id);
             assert_recorded(&uri, &run, &files, &dir.join("out"));
             assert!(run_dir.is_dir());

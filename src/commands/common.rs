@@ -25,6 +25,10 @@ pub(crate) const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
 /// Name of the ready-to-edit rules file of `rules suggest`.
 pub(crate) const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
 
+/// Output files by relative name, with their bytes (what a run writes and MLflow
+/// records as artifacts).
+pub(crate) type NamedFiles = Vec<(String, Vec<u8>)>;
+
 /// A new run id: UTC time to the second and a salt from the clock and the process id
 /// (the folder name of a run's outputs and the key of its log row).
 pub(crate) fn new_run_id() -> String {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::mlflow::{self, RunRecord};
 use crate::remote::Env;
 
-use super::common::SUMMARY_FILE;
+use super::common::{NamedFiles, SUMMARY_FILE};
 
 /// `rarecall mlflow log`: the run folder's files and summary, recorded; any failure
 /// is the command's error (this command exists to record).
@@ -56,10 +56,10 @@ pub(super) fn track_written(
     };
     let result = record().and_then(|record| {
         let (base, auth) = config::tracking_endpoint(
-        s,
-        &Env::from_process(),
-        cfg.profile.as_deref(),
-        cfg.host_flag.as_deref(),
+            s,
+            &Env::from_process(),
+            cfg.profile.as_deref(),
+            cfg.host_flag.as_deref(),
         )?;
         mlflow::track(s, &base, auth, record)
     });
@@ -106,11 +106,13 @@ fn print_tracked(t: &mlflow::Tracked, experiment: &str) {
 /// The folder holding exactly one run's files, and those files (relative names with
 /// `/`, sorted): `<dir>/runs/<run_id>/` when `dir` is an output folder whose
 /// `run_summary.json` names a run staged there, else `dir` itself.
-fn run_files(dir: &Path) -> Result<(PathBuf, Vec<(String, Vec<u8>)>)> {
-    let missing = |problem: String| Error::Tracking {
+fn run_files(dir: &Path) -> Result<(PathBuf, NamedFiles)> {
+    let missing = |problem: String| {
+        Error::Tracking {
         endpoint: "(mlflow log)".into(),
         status: problem,
         fix: "pass --run-dir the output folder of a `rarecall run` (output.dir) or its runs/<run_id>/ folder".into(),
+    }
     };
     let summary = std::fs::read(dir.join(SUMMARY_FILE)).map_err(|e| {
         missing(format!(

@@ -81,7 +81,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// views, the features pulled back), encode, fit and choose the threshold
 /// (`train::train`), score the test window and pick the outreach list, write. With
 /// MLflow tracking on, the written files come back too (the run's artifacts).
-fn train_and_publish(cfg: &Config) -> Result<(RunReport, Vec<(String, Vec<u8>)>)> {
+fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let p = &cfg.settings;
     let params = &cfg.train;
     let run_id = new_run_id();

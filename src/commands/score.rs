@@ -214,7 +214,13 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
                 threshold: t.threshold.threshold(),
             };
             let out = outputs.location();
-            crate::mlflow::record::for_score(&facts, files, &timings.0, out, crate::mlflow::now_ms())
+            crate::mlflow::record::for_score(
+                &facts,
+                files,
+                &timings.0,
+                out,
+                crate::mlflow::now_ms(),
+            )
         }),
         timings: timings.0,
     })

@@ -31,8 +31,8 @@ use crate::rules::Rules;
 use crate::train::TrainValidParams;
 
 pub(crate) use keys::suggest_params;
-pub(crate) use tracking::{load_mlflow, tracking_endpoint};
 use raw::{RawConfig, read_raw};
+pub(crate) use tracking::{load_mlflow, tracking_endpoint};
 
 /// What happens to exact duplicate event rows (same member, interaction, time,
 /// description, label and categoricals): real exports carry a few.

@@ -99,7 +99,10 @@ fn parse_uri(text: &str) -> Result<TrackingUri> {
     if let Some(p) = text.strip_prefix("databricks://") {
         let p = p.trim_end_matches('/');
         if p.is_empty() || p.contains(['/', ' ', '@', ':']) {
-            return Err(bad(&format!("{text:?}"), "write databricks://<profile name>"));
+            return Err(bad(
+                &format!("{text:?}"),
+                "write databricks://<profile name>",
+            ));
         }
         return Ok(TrackingUri::Databricks {
             profile: Some(p.to_string()),
@@ -229,7 +232,10 @@ mod tests {
             let e = mlflow_settings(&raw(Some(uri)), None, None)
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("mlflow.tracking_uri") && e.contains(needle), "{uri}: {e}");
+            assert!(
+                e.contains("mlflow.tracking_uri") && e.contains(needle),
+                "{uri}: {e}"
+            );
             assert!(!e.contains("pw@"), "{e}");
         }
         let r = RawMlflow {

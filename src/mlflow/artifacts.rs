@@ -61,7 +61,8 @@ impl ArtifactRoot {
         if let Some(rest) = uri.strip_prefix("dbfs:/databricks/mlflow-tracking/") {
             let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
             if let [exp, run, "artifacts", more @ ..] = parts.as_slice() {
-                let mut path = format!("WorkspaceInternal/Mlflow/Artifacts/{exp}/Runs/{run}/artifacts");
+                let mut path =
+                    format!("WorkspaceInternal/Mlflow/Artifacts/{exp}/Runs/{run}/artifacts");
                 for m in more {
                     path.push('/');
                     path.push_str(m);
@@ -99,7 +100,11 @@ impl ArtifactRoot {
 }
 
 /// Uploads every file, in order, stopping at the first failure.
-pub(crate) fn upload(client: &Client, root: &ArtifactRoot, files: &[(String, Vec<u8>)]) -> Result<()> {
+pub(crate) fn upload(
+    client: &Client,
+    root: &ArtifactRoot,
+    files: &[(String, Vec<u8>)],
+) -> Result<()> {
     let query: &[(&str, &str)] = match root {
         ArtifactRoot::Proxy { .. } => &[],
         ArtifactRoot::DatabricksFiles { .. } => &[("overwrite", "true")],
@@ -132,7 +137,11 @@ mod tests {
             r.request_path("model.json"),
             "api/2.0/fs/files/WorkspaceInternal/Mlflow/Artifacts/1234/Runs/9f8e/artifacts/model.json"
         );
-        for bad in ["/tmp/mlruns/1/x/artifacts", "s3://b/1/x/artifacts", "dbfs:/other"] {
+        for bad in [
+            "/tmp/mlruns/1/x/artifacts",
+            "s3://b/1/x/artifacts",
+            "dbfs:/other",
+        ] {
             let e = ArtifactRoot::parse(bad).unwrap_err().to_string();
             assert!(e.contains("--serve-artifacts"), "{bad}: {e}");
         }

@@ -86,8 +86,7 @@ fn too_long(what: &str, key: &str, chars: usize, limit: usize) -> Error {
             "not sent: {what} `{}` has {chars} characters, the server takes at most {limit}",
             key.chars().take(80).collect::<String>()
         ),
-        fix: "report this as a bug (rarecall should shorten this value before logging it)"
-            .into(),
+        fix: "report this as a bug (rarecall should shorten this value before logging it)".into(),
     }
 }
 
@@ -126,7 +125,12 @@ pub(crate) fn checked(mut batch: Batch) -> Result<Batch> {
                 return Err(too_long(&format!("{what} key"), &kv.key, k, MAX_KEY_CHARS));
             }
             if v > value_limit {
-                return Err(too_long(&format!("{what} value of"), &kv.key, v, value_limit));
+                return Err(too_long(
+                    &format!("{what} value of"),
+                    &kv.key,
+                    v,
+                    value_limit,
+                ));
             }
         }
     }
@@ -215,7 +219,10 @@ mod tests {
             })
             .unwrap()
         };
-        assert_eq!(m(f64::NAN), r#"{"key":"k","value":"NaN","timestamp":1,"step":0}"#);
+        assert_eq!(
+            m(f64::NAN),
+            r#"{"key":"k","value":"NaN","timestamp":1,"step":0}"#
+        );
         assert!(m(f64::INFINITY).contains(r#""value":"Infinity""#));
         assert!(m(f64::NEG_INFINITY).contains(r#""value":"-Infinity""#));
         assert!(m(0.25).contains(r#""value":0.25"#));
@@ -252,19 +259,24 @@ mod tests {
 
     #[test]
     fn large_values_split_on_the_body_size() {
-        // 300 params of 5000 characters: 1.5 MB, under every count limit per chunk.
+        // 100 params of 5000 characters and 100 tags of 7000: 1.2 MB, within every
+        // count limit of one request, so only the body size splits them.
         let batch = Batch {
-            params: (0..300)
+            params: (0..100)
                 .map(|i| KeyValue::new(format!("p{i}"), "x".repeat(5000)))
+                .collect(),
+            tags: (0..100)
+                .map(|i| KeyValue::new(format!("t{i}"), "y".repeat(7000)))
                 .collect(),
             ..Default::default()
         };
         let parts = chunks(checked(batch).unwrap());
-        assert!(parts.len() >= 4, "{}", parts.len());
+        assert_eq!(parts.len(), 2);
         for c in &parts {
             assert!(serde_json::to_vec(c).unwrap().len() + 50 <= 1_000_000);
         }
-        assert_eq!(parts.iter().map(|c| c.params.len()).sum::<usize>(), 300);
+        assert_eq!(parts.iter().map(|c| c.params.len()).sum::<usize>(), 100);
+        assert_eq!(parts.iter().map(|c| c.tags.len()).sum::<usize>(), 100);
     }
 
     #[test]
@@ -293,7 +305,10 @@ mod tests {
             ..Default::default()
         };
         let e = checked(b).unwrap_err().to_string();
-        assert!(e.contains("6001 characters") && e.contains("at most 6000"), "{e}");
+        assert!(
+            e.contains("6001 characters") && e.contains("at most 6000"),
+            "{e}"
+        );
         let b = Batch {
             metrics: vec![Metric {
                 key: "k".repeat(251),

@@ -217,7 +217,11 @@ impl Client {
         let body = body.map(|b| b.to_string().into_bytes());
         match self.send(method, &endpoint, query, body, "application/json") {
             Ok(bytes) => {
-                let bytes = if bytes.is_empty() { b"{}".to_vec() } else { bytes };
+                let bytes = if bytes.is_empty() {
+                    b"{}".to_vec()
+                } else {
+                    bytes
+                };
                 serde_json::from_slice(&bytes)
                     .map(Outcome::Ok)
                     .map_err(|e| Error::Tracking {
@@ -244,10 +248,18 @@ impl Client {
             None => format!("no answer ({})", one_line(&f.text)),
         };
         let fix = match f.status {
-            None => "check that the tracking server runs and tracking_uri (--mlflow-uri, MLFLOW_TRACKING_URI) points at it",
-            Some(401) | Some(403) => "check the credentials: the Databricks token or service principal, or MLFLOW_TRACKING_TOKEN",
-            Some(404) => "check tracking_uri: the server has no such endpoint (is it an MLflow server?)",
-            Some(s) if s >= 500 => "the server failed; see its log, then log these outputs later with `rarecall mlflow log --run-dir`",
+            None => {
+                "check that the tracking server runs and tracking_uri (--mlflow-uri, MLFLOW_TRACKING_URI) points at it"
+            }
+            Some(401) | Some(403) => {
+                "check the credentials: the Databricks token or service principal, or MLFLOW_TRACKING_TOKEN"
+            }
+            Some(404) => {
+                "check tracking_uri: the server has no such endpoint (is it an MLflow server?)"
+            }
+            Some(s) if s >= 500 => {
+                "the server failed; see its log, then log these outputs later with `rarecall mlflow log --run-dir`"
+            }
             Some(_) => "see the server's message; report it as a bug if the request was rarecall's",
         };
         Error::Tracking {
@@ -349,8 +361,12 @@ impl Client {
     /// Ends a run: `FINISHED` or `FAILED`.
     pub(crate) fn end_run(&self, run_id: &str, status: &str, end_ms: i64) -> Result<()> {
         let body = json!({ "run_id": run_id, "status": status, "end_time": end_ms });
-        match self.call::<serde_json::Value>(reqwest::Method::POST, "runs/update", &[], Some(body))?
-        {
+        match self.call::<serde_json::Value>(
+            reqwest::Method::POST,
+            "runs/update",
+            &[],
+            Some(body),
+        )? {
             Outcome::Ok(_) => Ok(()),
             _ => Err(self.unexpected("runs/update")),
         }
@@ -368,12 +384,7 @@ impl Client {
 
     /// Uploads bytes with `PUT` to `path` below the base URL (the artifact proxy, or
     /// the Databricks Files API with `overwrite=true`).
-    pub(crate) fn put(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        bytes: Vec<u8>,
-    ) -> Result<()> {
+    pub(crate) fn put(&self, path: &str, query: &[(&str, &str)], bytes: Vec<u8>) -> Result<()> {
         self.send(
             reqwest::Method::PUT,
             path,

@@ -114,7 +114,10 @@ pub(crate) fn for_run(
     }
     params.push(KeyValue::new("source", param_text(&s["source"])));
     for k in ["first_event", "last_event", "duplicate_policy"] {
-        params.push(KeyValue::new(format!("data_{k}"), param_text(&s["data"][k])));
+        params.push(KeyValue::new(
+            format!("data_{k}"),
+            param_text(&s["data"][k]),
+        ));
     }
     let mut metrics = Vec::new();
     let mut put = |key: String, v: &Value, step: i64| {
@@ -190,7 +193,11 @@ pub(crate) fn for_run(
         }
     }
     for (stage, secs) in timings {
-        put(format!("time_s_{}", metric_key(stage)), &Value::from(*secs), 0);
+        put(
+            format!("time_s_{}", metric_key(stage)),
+            &Value::from(*secs),
+            0,
+        );
     }
     Ok(RunRecord {
         command: "run",
@@ -290,7 +297,7 @@ mod tests {
       "validation": {"average_precision": 0.2}
     }"#;
 
-    fn metric<'a>(r: &'a RunRecord, key: &str) -> Vec<(i64, f64)> {
+    fn metric(r: &RunRecord, key: &str) -> Vec<(i64, f64)> {
         r.batch
             .metrics
             .iter()
@@ -323,7 +330,10 @@ mod tests {
         assert_eq!(p("threshold_cap").as_deref(), Some("none"));
         assert_eq!(p("data_duplicate_policy").as_deref(), Some("drop"));
         assert_eq!(metric(&r, "test_average_precision"), [(0, 0.14)]);
-        assert!(metric(&r, "test_precision").is_empty(), "null is not logged");
+        assert!(
+            metric(&r, "test_precision").is_empty(),
+            "null is not logged"
+        );
         assert_eq!(metric(&r, "test_recall_upper"), [(0, 0.3)]);
         assert_eq!(metric(&r, "threshold"), [(0, 0.5)]);
         assert_eq!(metric(&r, "cv_c_balanced"), [(0, 0.1), (1, 1.0)]);
