@@ -111,7 +111,7 @@ impl TokenProvider {
     /// `DEFAULT` when the file has it) merged under the environment; `host` (a flag)
     /// wins over both. `None` when there is no workspace host at all. Nothing is
     /// fetched here.
-    pub(crate) fn resolve(
+    pub fn resolve(
         env: &Env,
         profile: Option<&str>,
         host: Option<&str>,
@@ -183,7 +183,7 @@ impl TokenProvider {
     }
 
     /// The source's name as the SDKs spell it: `pat`, `oauth-m2m`, `databricks-cli`.
-    pub(crate) fn source_name(&self) -> &'static str {
+    pub fn source_name(&self) -> &'static str {
         match self.source {
             Source::Pat(_) => "pat",
             Source::OauthM2m { .. } => "oauth-m2m",

@@ -314,3 +314,43 @@ fn a_refused_secret_names_the_profile_and_never_prints_the_secret() {
         "no request without a token"
     );
 }
+
+#[test]
+fn spark_connect_asks_for_a_fresh_token_on_every_call() {
+    // Tokens last 2 s here; a Spark session of ~6 s of calls must fetch again. The
+    // local server ignores the header; the grants show the per-call token source was
+    // asked and refreshed during the session (not only at connect).
+    let w = start_workspace(62, Duration::ZERO);
+    let env = rarecall::remote::Env {
+        vars: [
+            ("DATABRICKS_HOST", format!("http://{}", w.addr)),
+            ("DATABRICKS_CLIENT_ID", CLIENT_ID.to_string()),
+            ("DATABRICKS_CLIENT_SECRET", SECRET.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        databrickscfg: None,
+    };
+    let provider = rarecall::auth::TokenProvider::resolve(&env, None, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(provider.source_name(), "oauth-m2m");
+    let remote = rarecall::remote::parse_sc_url(&crate::common::remote_url(), "test").unwrap();
+    let spark =
+        rarecall::spark::Spark::connect_signed_in(&remote, Some(Arc::new(provider)), 120, 10)
+            .unwrap_or_else(|e| panic!("integration tests need a Spark Connect server: {e}"));
+    let issued_at_connect = w.seen.lock().unwrap().issued;
+    assert_eq!(issued_at_connect, 1, "one token to connect");
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(1500));
+        spark
+            .query("probe", "select 1 as one", &Default::default())
+            .unwrap();
+    }
+    let issued = w.seen.lock().unwrap().issued;
+    assert!(
+        issued >= 2,
+        "the calls after expiry fetched a new token: {issued}"
+    );
+}

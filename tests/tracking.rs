@@ -238,7 +238,7 @@ fn run_is_recorded_with_params_metrics_and_every_file() {
     let cfg = job(
         &dir,
         &format!(
-            "[mlflow]\ntracking_uri = {uri:?}\nexperiment = {experiment:?}\nrequired = true\n"
+            "[mlflow]\ntracking_uri = {uri:?}\nexperiment = {experiment:?}\nrequired = true\nregister_as = {experiment:?}\n"
         ),
     );
     let out = rarecall(&["run", "--config", cfg.to_str().unwrap()], &dir, &[]);
@@ -260,6 +260,20 @@ fn run_is_recorded_with_params_metrics_and_every_file() {
     };
     assert_eq!(tag("rarecall.command"), Some("run".into()));
     assert!(tag("rarecall.spark_version").is_some(), "{tags:?}");
+    // register_as: model.json is version 1 of the registered model, from this run.
+    assert!(stdout.contains("model version 1"), "{stdout}");
+    let v = get_json(
+        &uri,
+        &format!("api/2.0/mlflow/model-versions/get?name={experiment}&version=1"),
+    );
+    assert_eq!(v["model_version"]["run_id"], run["info"]["run_id"], "{v}");
+    assert!(
+        v["model_version"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("/model.json"),
+        "{v}"
+    );
 }
 
 #[test]

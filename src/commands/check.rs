@@ -23,18 +23,13 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Which Databricks sign-in source MLflow tracking uses (resolved, not yet fetched),
-/// and where tracking goes.
+/// Which Databricks sign-in source the connection uses (the first token was fetched
+/// when it connected), and where tracking goes.
 fn signin_lines(cfg: &Config) -> String {
     let env = Env::from_process();
-    let signin = match crate::auth::TokenProvider::resolve(
-        &env,
-        cfg.profile.as_deref(),
-        cfg.host_flag.as_deref(),
-    ) {
-        Ok(Some(p)) => format!("{} from {} for {}", p.source_name(), p.origin(), p.host()),
-        Ok(None) => "none (no Databricks workspace configured)".into(),
-        Err(e) => format!("none ({e})"),
+    let signin = match &cfg.signin {
+        Some(p) => format!("{} from {} for {}", p.source_name(), p.origin(), p.host()),
+        None => "none (not a Databricks remote)".into(),
     };
     let tracking = match &cfg.mlflow {
         None => "off".to_string(),

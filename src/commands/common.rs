@@ -45,9 +45,29 @@ pub(crate) fn new_run_id() -> String {
 }
 
 /// Connects to the configured Spark Connect server (deadlines and reconnect grace
-/// from the configuration).
+/// from the configuration; tokens from the Databricks sign-in, asked on every call).
 pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
-    Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
+    Spark::connect_signed_in(
+        &cfg.remote,
+        cfg.signin.clone(),
+        cfg.timeout_secs,
+        cfg.reconnect_grace_secs,
+    )
+}
+
+/// Opens the output destination. A Unity Catalog Volume without a personal access
+/// token gets the current token of the Databricks sign-in (OAuth M2M, CLI login).
+pub(crate) fn open_outputs(cfg: &Config) -> Result<Outputs> {
+    let creds = match (&cfg.databricks, &cfg.signin) {
+        (None, Some(p)) if volumes_store::parse_volume_path(&cfg.output_dir).is_some() => {
+            Some(crate::remote::DatabricksCredentials {
+                host: p.host().to_string(),
+                token: p.bearer()?,
+            })
+        }
+        (c, _) => c.clone(),
+    };
+    Outputs::open(&cfg.output_dir, creds.as_ref())
 }
 
 /// A warning event when the source has exact duplicate events that the policy

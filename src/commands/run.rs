@@ -86,7 +86,7 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let params = &cfg.train;
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let outputs = common::open_outputs(cfg)?;
     // Connect; then, in Spark (`pipeline`): register the source and the rules, check
     // the schema and the events, create the views of sql/, pull the features back.
     let spark = timings.time("connect", || common::connect(cfg))?;

@@ -9,7 +9,6 @@ use crate::artifact::{self, ModelFile};
 use crate::cli::ScoreArgs;
 use crate::config::{self, Config};
 use crate::error::Result;
-use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
 use crate::remote::Env;
 use crate::rules;
@@ -107,7 +106,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     };
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let outputs = common::open_outputs(cfg)?;
     let spark = timings.time("connect", || common::connect(cfg))?;
     let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
     warn_duplicates(&got.checks, p.duplicate_events);

@@ -196,6 +196,9 @@ pub struct Config {
     /// signs in with it unless its URI names another).
     pub(crate) profile: Option<String>,
     pub(crate) host_flag: Option<String>,
+    /// The Databricks sign-in of a Databricks remote (its PAT, OAuth M2M or CLI
+    /// login): Spark Connect asks it for a token on every call.
+    pub(crate) signin: Option<std::sync::Arc<crate::auth::TokenProvider>>,
 }
 
 /// Builds the settings only: what `check --dry-run` needs, no connection.
@@ -242,6 +245,7 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
     let mlflow = tracking::mlflow_settings(&raw.mlflow, common.mlflow_uri.as_deref(), None)?;
     Ok(Config {
         mlflow,
+        signin: tracking::workspace_signin(&remote, env)?,
         profile: common.profile.clone().or(raw.spark.profile.clone()),
         host_flag: common.host.clone(),
         reconnect_grace_secs,

@@ -10,7 +10,7 @@ use super::raw::{RawMlflow, read_raw};
 use crate::auth::TokenProvider;
 use crate::error::{Error, Result};
 use crate::mlflow::{MlflowSettings, TrackingUri};
-use crate::remote::Env;
+use crate::remote::{Env, Remote};
 
 /// The experiment when `mlflow.experiment` is not set (Databricks wants a workspace
 /// path: `/Shared/rarecall`).
@@ -165,6 +165,24 @@ pub(crate) fn tracking_endpoint(
                 })?;
             Ok((provider.host().to_string(), Some(Arc::new(provider))))
         }
+    }
+}
+
+/// The sign-in of a Databricks remote: its own token (a PAT in the connection string),
+/// else the OAuth M2M or CLI login of its profile or the `DATABRICKS_*` variables.
+/// `None` for other servers. Nothing is fetched here.
+pub(super) fn workspace_signin(remote: &Remote, env: &Env) -> Result<Option<Arc<TokenProvider>>> {
+    if let Some(s) = remote.signin() {
+        let p = TokenProvider::resolve(env, s.profile.as_deref(), Some(remote.host()))?;
+        return Ok(p.map(Arc::new));
+    }
+    match (remote.param("use_ssl"), remote.token()) {
+        (Some("true"), Some(t)) => Ok(Some(Arc::new(TokenProvider::pat(
+            remote.host(),
+            t.clone(),
+            "the connection's token",
+        )))),
+        _ => Ok(None),
     }
 }
 
