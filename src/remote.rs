@@ -62,6 +62,8 @@ impl Env {
 pub(crate) struct DatabricksCredentials {
     pub(crate) host: String,
     pub(crate) token: SecretString,
+    /// Fresh tokens when `token` expires (a sign-in other than a PAT); `None`: `token`.
+    pub(crate) refresh: Option<volumes_store::TokenSource>,
 }
 
 impl fmt::Debug for DatabricksCredentials {
@@ -79,12 +81,14 @@ pub(crate) fn databricks_credentials(remote: &Remote, env: &Env) -> Option<Datab
         return Some(DatabricksCredentials {
             host: remote.host().to_string(),
             token: token.clone(),
+            refresh: None,
         });
     }
     match (env.var("DATABRICKS_HOST"), env.var("DATABRICKS_TOKEN")) {
         (Some(h), Some(t)) => Some(DatabricksCredentials {
             host: h.trim_end_matches('/').to_string(),
             token: SecretString::from(t),
+            refresh: None,
         }),
         _ => None,
     }

@@ -56,13 +56,19 @@ pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
 }
 
 /// Opens the output destination. A Unity Catalog Volume without a personal access
-/// token gets the current token of the Databricks sign-in (OAuth M2M, CLI login).
+/// token gets its tokens from the Databricks sign-in (OAuth M2M, CLI login), asked
+/// before every request, so the writes at the end of a long run do not send an
+/// expired one.
 pub(crate) fn open_outputs(cfg: &Config) -> Result<Outputs> {
     let creds = match (&cfg.databricks, &cfg.signin) {
         (None, Some(p)) if volumes_store::parse_volume_path(&cfg.output_dir).is_some() => {
+            let source = std::sync::Arc::clone(p);
             Some(crate::remote::DatabricksCredentials {
                 host: p.host().to_string(),
                 token: p.bearer()?,
+                refresh: Some(volumes_store::TokenSource(std::sync::Arc::new(move || {
+                    source.bearer().ok()
+                }))),
             })
         }
         (c, _) => c.clone(),
