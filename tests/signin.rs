@@ -3,7 +3,10 @@
 //! the client-credentials grant (scope `all-apis`, HTTP Basic client credentials),
 //! and a token that expires during a run. The same server is the "workspace" in front
 //! of the real local MLflow server: it checks each request's bearer token, records
-//! it, and forwards the request. A 401 from the token endpoint is a clear error that
+//! it, and forwards the request; like Databricks, it gives runs a
+//! `dbfs:/databricks/mlflow-tracking/...` artifact root and takes their artifacts
+//! through the Files API (recorded here). Spark Connect asks the same provider on
+//! every call (against the local Spark server). A 401 from the token endpoint is a clear error that
 //! names the profile and never prints the secret.
 
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ struct Seen {
     /// The bearer token of every workspace request, in order.
     bearers: Vec<String>,
     issued: usize,
+    /// Files PUT through the Files API: path below /api/2.0/fs/files, query, bytes.
+    files: Vec<(String, String, Vec<u8>)>,
 }
 
 #[derive(Clone)]
@@ -136,6 +141,16 @@ async fn forward(State(w): State<Workspace>, req: Request) -> Response {
     let body: Bytes = axum::body::to_bytes(req.into_body(), 64 << 20)
         .await
         .unwrap();
+    // The workspace's Files API: where Databricks keeps MLflow artifacts.
+    if let Some(rest) = path.strip_prefix("/api/2.0/fs/files/") {
+        let (p, q) = rest.split_once('?').unwrap_or((rest, ""));
+        w.seen
+            .lock()
+            .unwrap()
+            .files
+            .push((p.to_string(), q.to_string(), body.to_vec()));
+        return StatusCode::NO_CONTENT.into_response();
+    }
     let mut r = reqwest::Client::new()
         .request(method, format!("{}{path}", w.mlflow))
         .body(body);
@@ -144,7 +159,20 @@ async fn forward(State(w): State<Workspace>, req: Request) -> Response {
     }
     let resp = r.send().await.unwrap();
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-    (status, resp.bytes().await.unwrap()).into_response()
+    let bytes = resp.bytes().await.unwrap();
+    // As a Databricks workspace does: runs keep their artifacts in
+    // dbfs:/databricks/mlflow-tracking/<experiment>/<run>/artifacts.
+    if path.starts_with("/api/2.0/mlflow/runs/create") && status.is_success() {
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let info = &mut v["run"]["info"];
+        info["artifact_uri"] = serde_json::json!(format!(
+            "dbfs:/databricks/mlflow-tracking/{}/{}/artifacts",
+            info["experiment_id"].as_str().unwrap(),
+            info["run_id"].as_str().unwrap()
+        ));
+        return json(status, v);
+    }
+    (status, bytes).into_response()
 }
 
 /// Starts the workspace on a thread of its own; it lives as long as the test process.
@@ -257,6 +285,36 @@ fn oauth_m2m_discovers_grants_and_refreshes_a_token_during_a_long_run() {
         seen.bearers
     );
     assert_eq!(distinct[0], "m2m-token-1");
+    // Every file went to the run's artifact folder through the Files API, whole.
+    let exp_run = seen.files.first().map(|f| f.0.clone()).unwrap_or_default();
+    assert!(
+        exp_run.starts_with("WorkspaceInternal/Mlflow/Artifacts/") && exp_run.contains("/Runs/"),
+        "{exp_run}"
+    );
+    let mut sent: Vec<(String, Vec<u8>)> = seen
+        .files
+        .iter()
+        .map(|(p, q, b)| {
+            assert_eq!(q, "overwrite=true");
+            (
+                p.rsplit_once("/artifacts/").unwrap().1.to_string(),
+                b.clone(),
+            )
+        })
+        .collect();
+    sent.sort();
+    let mut want: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(sent, want);
     // The run arrived whole through the workspace.
     let exp = get_json(
         &mlflow_uri(),
