@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what is missing, starts the local
-# Spark Connect server and the local object stores (S3 via moto, Azure Blob via
-# azurite) — and stops them again if this script started them — checks format and
+# Spark Connect server, the local object stores (S3 via moto, Azure Blob via
+# azurite) and a local MLflow tracking server (scripts/mlflow-server.sh) — and stops
+# them again if this script started them — checks format and
 # lints, and runs every unit and integration test against the real servers.
 # Everything covers the workspace (rarecall and crates/volumes-store). The tests need
 # rarecall's `fault-injection` feature (the hook tests/destinations.rs kills a run

@@ -49,7 +49,7 @@ pub fn mlflow_log(args: &MlflowLogArgs) -> anyhow::Result<()> {
 pub(super) fn track_written(
     cfg: &Config,
     record: impl FnOnce() -> Result<RunRecord>,
-    run_dir: &str,
+    run_dir: Option<&str>,
 ) -> Result<()> {
     let Some(s) = &cfg.mlflow else {
         return Ok(());
@@ -86,7 +86,7 @@ pub(super) fn track_run(
             .unwrap_or_default();
         mlflow::record::for_run(&summary, files, timings, out, mlflow::now_ms())
     };
-    track_written(cfg, record, &format!("{out}/runs/{run_id}"))
+    track_written(cfg, record, Some(&format!("{out}/runs/{run_id}")))
 }
 
 fn print_tracked(t: &mlflow::Tracked, experiment: &str) {

@@ -79,9 +79,8 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
     }
     println!("outputs in {} ({})", r.output_dir, r.outreach_file);
     // MLflow after the outputs: a tracking failure never costs an output.
-    let dir = format!("{}/runs/{}", r.output_dir, r.run_id);
     if let Some(record) = r.record {
-        super::mlflow_log::track_written(&cfg, || Ok(record), &dir)?;
+        super::mlflow_log::track_written(&cfg, || Ok(record), None)?;
     }
     Ok(())
 }

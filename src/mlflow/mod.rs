@@ -148,19 +148,24 @@ fn register(client: &Client, model: &str, info: &client::RunInfo) -> Result<Stri
 }
 
 /// The tracking failure policy: with `required`, the error; without, one warning that
-/// names the endpoint and status, and `Ok(None)`.
+/// names the endpoint and status, and `Ok(None)`. `run_dir` is the folder
+/// `rarecall mlflow log --run-dir` records later (`None` for `score`, whose record
+/// cannot be rebuilt from its files).
 pub(crate) fn settle(
     result: Result<Tracked>,
     required: bool,
-    run_dir: &str,
+    run_dir: Option<&str>,
 ) -> Result<Option<Tracked>> {
     match result {
         Ok(t) => Ok(Some(t)),
         Err(e) if required => Err(e),
         Err(e) => {
+            let later = match run_dir {
+                Some(d) => format!("record them later with `rarecall mlflow log --run-dir {d}`"),
+                None => "this scoring run is not in MLflow".to_string(),
+            };
             tracing::warn!(
-                run_dir,
-                "MLflow tracking failed: {e}. The outputs are complete; record them later with `rarecall mlflow log --run-dir {run_dir}` (mlflow.required = true makes this an error)"
+                "MLflow tracking failed: {e}. The outputs are complete; {later} (mlflow.required = true makes this an error)"
             );
             Ok(None)
         }
