@@ -33,6 +33,35 @@ pub enum Command {
     /// Help with the description rules file.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// MLflow tracking of runs already written.
+    #[command(subcommand)]
+    Mlflow(MlflowCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MlflowCommand {
+    /// Record a finished run's outputs as an MLflow run (params, metrics, every file
+    /// as an artifact), for a run whose tracking failed or was off.
+    Log(MlflowLogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MlflowLogArgs {
+    /// The output folder of the run (holding run_summary.json), or its runs/<run_id>/.
+    #[arg(long)]
+    pub(crate) run_dir: PathBuf,
+    /// TOML config file whose [mlflow] section to use (optional).
+    #[arg(long, short = 'c')]
+    pub(crate) config: Option<PathBuf>,
+    /// MLflow tracking server, http(s)://host:port or databricks (mlflow.tracking_uri).
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub(crate) mlflow_uri: Option<String>,
+    /// Experiment name (mlflow.experiment).
+    #[arg(long)]
+    pub(crate) experiment: Option<String>,
+    /// Databricks configuration profile in ~/.databrickscfg.
+    #[arg(long)]
+    pub(crate) profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +108,9 @@ pub struct CommonArgs {
     /// PSI above which drift is warned about (drift.psi_warn, default 0.2).
     #[arg(long)]
     pub(crate) drift_psi_warn: Option<f64>,
+    /// MLflow tracking server, http(s)://host:port or databricks (mlflow.tracking_uri).
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    pub(crate) mlflow_uri: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,26 @@ pub enum Error {
         problem: String,
         fix: String,
     },
+
+    // ---- tracking and sign-in ------------------------------------------------
+    /// An MLflow tracking call failed: the endpoint called, what came back (an HTTP
+    /// status and MLflow error code, or why nothing came back) and what to do.
+    #[error("MLflow {endpoint}: {status}; fix: {fix}")]
+    Tracking {
+        endpoint: String,
+        status: String,
+        fix: String,
+    },
+
+    /// Databricks sign-in failed: the source tried (PAT, OAuth M2M, CLI), for which
+    /// profile or variables, what went wrong. Never the token or the secret.
+    #[error("Databricks sign-in ({source_name} for {profile}): {problem}; fix: {fix}")]
+    Auth {
+        source_name: String,
+        profile: String,
+        problem: String,
+        fix: String,
+    },
 }
 
 impl Error {

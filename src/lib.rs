@@ -15,6 +15,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 mod artifact;
+pub mod auth;
 mod challenger;
 pub mod cli;
 pub mod commands;
@@ -29,6 +30,7 @@ pub mod error;
 mod ident;
 pub mod logs;
 pub mod matrix;
+mod mlflow;
 pub mod model;
 mod numeric;
 mod outputs;

@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rarecall::cli::{Cli, Command, LogFormat, RulesCommand};
+use rarecall::cli::{Cli, Command, LogFormat, MlflowCommand, RulesCommand};
 use rarecall::{commands, logs};
 
 fn main() -> ExitCode {
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Score(args) => commands::score(args),
         Command::DemoData(args) => commands::demo_data(args),
         Command::Rules(RulesCommand::Suggest(args)) => commands::rules_suggest(args),
+        Command::Mlflow(MlflowCommand::Log(args)) => commands::mlflow_log(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,6 +138,7 @@ fn store_for(
         };
         let config = VolumesConfig {
             user_agent: concat!("rarecall/", env!("CARGO_PKG_VERSION")).to_string(),
+            token_source: creds.refresh.clone(),
             ..VolumesConfig::new(base, creds.token.clone(), volume_path)
         };
         // A build error reads as any store's configuration error: it converts into
@@ -470,6 +471,7 @@ mod tests {
         let creds = DatabricksCredentials {
             host: "adb-1.azuredatabricks.net".into(),
             token: SecretString::from(" "),
+            refresh: None,
         };
         let m = open_error("/Volumes/main/cx/vol/out", Some(&creds));
         assert!(

@@ -52,7 +52,7 @@ impl Env {
         }
     }
 
-    fn var(&self, k: &str) -> Option<&str> {
+    pub(crate) fn var(&self, k: &str) -> Option<&str> {
         self.vars.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 }
@@ -62,6 +62,8 @@ impl Env {
 pub(crate) struct DatabricksCredentials {
     pub(crate) host: String,
     pub(crate) token: SecretString,
+    /// Fresh tokens when `token` expires (a sign-in other than a PAT); `None`: `token`.
+    pub(crate) refresh: Option<volumes_store::TokenSource>,
 }
 
 impl fmt::Debug for DatabricksCredentials {
@@ -79,12 +81,14 @@ pub(crate) fn databricks_credentials(remote: &Remote, env: &Env) -> Option<Datab
         return Some(DatabricksCredentials {
             host: remote.host().to_string(),
             token: token.clone(),
+            refresh: None,
         });
     }
     match (env.var("DATABRICKS_HOST"), env.var("DATABRICKS_TOKEN")) {
         (Some(h), Some(t)) => Some(DatabricksCredentials {
             host: h.trim_end_matches('/').to_string(),
             token: SecretString::from(t),
+            refresh: None,
         }),
         _ => None,
     }
@@ -129,9 +133,41 @@ pub struct Remote {
     params: Vec<(String, ParamValue)>,
     /// Where the setting came from, for messages ("--remote", "profile DEFAULT", ...).
     origin: String,
+    /// A Databricks remote without a personal access token: its tokens come from the
+    /// sign-in (`auth`: OAuth M2M or CLI login) of this profile (`None`: of the
+    /// `DATABRICKS_*` variables), asked again on every call.
+    signin: Option<Signin>,
+}
+
+/// Where a Databricks remote's sign-in is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Signin {
+    pub(crate) profile: Option<String>,
+}
+
+/// Whether the environment configures a sign-in other than a token (a service
+/// principal, or `DATABRICKS_AUTH_TYPE`).
+fn env_signin(env: &Env) -> bool {
+    env.var("DATABRICKS_CLIENT_ID").is_some() || env.var("DATABRICKS_AUTH_TYPE").is_some()
 }
 
 impl Remote {
+    /// The sign-in of a Databricks remote that has no token of its own.
+    pub(crate) fn signin(&self) -> Option<&Signin> {
+        self.signin.as_ref()
+    }
+
+    /// The same remote with `token` as its token (the first token of a sign-in).
+    pub(crate) fn with_token(&self, token: SecretString) -> Remote {
+        let mut r = self.clone();
+        r.params.retain(|(k, _)| k != "token");
+        r.params.insert(
+            1.min(r.params.len()),
+            ("token".into(), ParamValue::Secret(token)),
+        );
+        r
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }
@@ -286,6 +322,7 @@ pub fn parse_sc_url(url: &str, origin: &str) -> Result<Remote> {
         port,
         params,
         origin: origin.to_string(),
+        signin: None,
     })
 }
 
@@ -296,10 +333,12 @@ struct Profile {
     token: Option<SecretString>,
     cluster_id: Option<String>,
     serverless: bool,
+    /// A service principal (`client_id`) or an `auth_type`: a sign-in without a token.
+    other_signin: bool,
 }
 
 /// Parses the INI-style Databricks config file into profiles.
-fn parse_databrickscfg(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+pub(crate) fn parse_databrickscfg(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -360,6 +399,7 @@ fn load_profile(env: &Env, name: &str, required: bool) -> Result<Option<Profile>
         serverless: p
             .get("serverless_compute_id")
             .is_some_and(|v| v.eq_ignore_ascii_case("auto")),
+        other_signin: p.contains_key("client_id") || p.contains_key("auth_type"),
     }))
 }
 
@@ -373,6 +413,7 @@ fn databricks_remote(
     serverless: bool,
     origin: &str,
     session_id: &str,
+    signin: Option<Signin>,
 ) -> Result<Remote> {
     let err = |problem: String, fix: &str| Error::Connection {
         remote: origin.to_string(),
@@ -390,22 +431,26 @@ fn databricks_remote(
             "set host to the workspace URL, e.g. https://adb-123.4.azuredatabricks.net",
         ));
     }
-    let token = token.ok_or_else(|| {
-        err(
-            format!("Databricks host {host} has no token"),
-            "set DATABRICKS_TOKEN or token = ... in the profile",
-        )
-    })?;
-    if token.expose_secret().contains([';', ' ', '\t', '\n']) {
-        return Err(err(
-            "the Databricks token has spaces or ';'".into(),
-            "copy the personal access token again without extra characters",
-        ));
-    }
-    let mut params = vec![
-        ("use_ssl".to_string(), ParamValue::Plain("true".to_string())),
-        ("token".to_string(), ParamValue::Secret(token.clone())),
-    ];
+    let mut params = vec![("use_ssl".to_string(), ParamValue::Plain("true".to_string()))];
+    let signin = match (token, signin) {
+        (Some(token), _) => {
+            if token.expose_secret().contains([';', ' ', '\t', '\n']) {
+                return Err(err(
+                    "the Databricks token has spaces or ';'".into(),
+                    "copy the personal access token again without extra characters",
+                ));
+            }
+            params.push(("token".to_string(), ParamValue::Secret(token.clone())));
+            None
+        }
+        (None, Some(s)) => Some(s),
+        (None, None) => {
+            return Err(err(
+                format!("Databricks host {host} has no token"),
+                "set DATABRICKS_TOKEN or token = ... in the profile, or a service principal (DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET, client_id / client_secret), or auth_type = \"databricks-cli\"",
+            ));
+        }
+    };
     match (serverless, cluster_id) {
         (true, _) => params.push((
             "x-databricks-session-id".into(),
@@ -433,6 +478,7 @@ fn databricks_remote(
         port: 443,
         params,
         origin: origin.to_string(),
+        signin,
     })
 }
 
@@ -449,13 +495,16 @@ fn from_profile(
         problem: format!("profile [{name}] has no host"),
         fix: "add host = https://<workspace> to the profile".into(),
     })?;
-    if p.token.is_none() {
+    if p.token.is_none() && !p.other_signin {
         return Err(Error::Connection {
             remote: origin.to_string(),
             problem: format!("profile [{name}] has no token"),
-            fix: "add token = <personal access token> to the profile".into(),
+            fix: "add token = <personal access token> to the profile, or client_id / client_secret of a service principal, or auth_type = databricks-cli".into(),
         });
     }
+    let signin = p.other_signin.then(|| Signin {
+        profile: Some(name.to_string()),
+    });
     let cluster = inputs
         .cluster_id_flag
         .as_deref()
@@ -467,6 +516,7 @@ fn from_profile(
         inputs.serverless_flag || (p.serverless && inputs.cluster_id_flag.is_none()),
         origin,
         session_id,
+        signin,
     )
 }
 
@@ -486,11 +536,15 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
             .clone()
             .or_else(|| env.var("DATABRICKS_CONFIG_PROFILE").map(String::from))
             .unwrap_or_else(|| "DEFAULT".into());
-        let profile_token = load_profile(env, &profile_name, false)?.and_then(|p| p.token);
+        let profile = load_profile(env, &profile_name, false)?;
+        let signin =
+            (env_signin(env) || profile.as_ref().is_some_and(|p| p.other_signin)).then(|| Signin {
+                profile: profile.as_ref().map(|_| profile_name.clone()),
+            });
         let token = env
             .var("DATABRICKS_TOKEN")
             .map(SecretString::from)
-            .or(profile_token);
+            .or(profile.and_then(|p| p.token));
         return databricks_remote(
             host,
             token.as_ref(),
@@ -498,6 +552,7 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
             inputs.serverless_flag,
             "--host",
             session_id,
+            signin,
         );
     }
     if let Some(name) = &inputs.profile_flag {
@@ -531,6 +586,7 @@ pub fn resolve_with_session(inputs: &RemoteInputs, env: &Env, session_id: &str) 
             serverless,
             "DATABRICKS_HOST",
             session_id,
+            env_signin(env).then_some(Signin { profile: None }),
         );
     }
     if let Some(url) = &inputs.remote_config {
@@ -740,6 +796,45 @@ mod tests {
             ),
         );
         assert!(m.contains("no cluster id"), "{m}");
+    }
+
+    #[test]
+    fn a_service_principal_profile_needs_no_token() {
+        let cfg = "[sp]\nhost = https://sp.cloud.databricks.com\nclient_id = c\nclient_secret = s\ncluster_id = 0101-a\n";
+        let r = resolve_with_session(
+            &RemoteInputs {
+                profile_flag: Some("sp".into()),
+                ..Default::default()
+            },
+            &env(&[], Some(cfg)),
+            SID,
+        )
+        .unwrap();
+        assert!(r.token().is_none());
+        assert_eq!(
+            r.signin(),
+            Some(&Signin {
+                profile: Some("sp".into())
+            })
+        );
+        // The first token of the sign-in goes into the connection string.
+        let r = r.with_token(SecretString::from("tok1"));
+        assert_eq!(
+            r.connection_string(),
+            "sc://sp.cloud.databricks.com:443/;use_ssl=true;token=tok1;x-databricks-cluster-id=0101-a"
+        );
+        // The environment's service principal, with DATABRICKS_HOST.
+        let e = env(
+            &[
+                ("DATABRICKS_HOST", "h.cloud.databricks.com"),
+                ("DATABRICKS_CLIENT_ID", "c"),
+                ("DATABRICKS_CLIENT_SECRET", "s"),
+                ("DATABRICKS_CLUSTER_ID", "0202-b"),
+            ],
+            None,
+        );
+        let r = resolve_with_session(&RemoteInputs::default(), &e, SID).unwrap();
+        assert_eq!(r.signin(), Some(&Signin { profile: None }));
     }
 
     #[test]

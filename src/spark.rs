@@ -75,6 +75,36 @@ impl Spark {
         Self::connect_with(remote, timeout_secs, 30)
     }
 
+    /// [`Spark::connect_with`] with tokens from a Databricks sign-in: with OAuth M2M or
+    /// a CLI login, the first token goes into the connection string and every later
+    /// call (reattaches included) asks the provider again, through the token source of
+    /// the vendored client core (`register_token_source`), so a token that expires
+    /// during a long run is refreshed, not sent stale. A PAT is in the connection
+    /// string already.
+    pub fn connect_signed_in(
+        remote: &Remote,
+        signin: Option<std::sync::Arc<crate::auth::TokenProvider>>,
+        timeout_secs: u64,
+        reconnect_grace_secs: u64,
+    ) -> Result<Spark> {
+        let remote = match signin {
+            Some(p) if p.source_name() != "pat" => {
+                let first = p.bearer()?;
+                let endpoint = format!("{}:{}", remote.host(), remote.port());
+                spark_connect_core::client::register_token_source(
+                    &endpoint,
+                    std::sync::Arc::new(move || {
+                        use secrecy::ExposeSecret;
+                        p.bearer().ok().map(|t| t.expose_secret().to_string())
+                    }),
+                );
+                remote.with_token(first)
+            }
+            _ => remote.clone(),
+        };
+        Self::connect_with(&remote, timeout_secs, reconnect_grace_secs)
+    }
+
     /// [`Spark::connect`] with the time a lost server gets to come back before the
     /// running stage fails (`spark.reconnect_grace_secs`).
     pub(crate) fn connect_with(

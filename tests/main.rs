@@ -25,6 +25,10 @@ mod destinations;
 mod faults;
 // Secrets: canary tokens never printed or written.
 mod secrets;
+// MLflow tracking against a real local MLflow server (RARECALL_TEST_MLFLOW_URI).
+mod tracking;
+// Databricks OAuth M2M sign-in against a local token server in front of MLflow.
+mod signin;
 // Property tests of the user-text parsers: typed errors, never a panic.
 mod fuzz;
 // Headless Chromium over the DevTools protocol (a small websocket client).

@@ -16,6 +16,11 @@ fn rarecall(args: &[&str], home: &Path) -> Output {
         .env_remove("DATABRICKS_CONFIG_PROFILE")
         .env("DATABRICKS_HOST", "https://adb-canary.azuredatabricks.net")
         .env("DATABRICKS_TOKEN", "dapi-CANARY-env-0002")
+        // Sign-in secrets of the other sources, and the MLflow server's bearer token.
+        .env("DATABRICKS_CLIENT_ID", "sp-CANARY-id-0007")
+        .env("DATABRICKS_CLIENT_SECRET", "CANARY-client-secret-0008")
+        .env("MLFLOW_TRACKING_TOKEN", "CANARY-mlflow-token-0009")
+        .env_remove("MLFLOW_TRACKING_URI")
         .output()
         .unwrap()
 }
@@ -66,10 +71,21 @@ fn canary_tokens_never_appear_in_outputs_logs_or_errors() {
         "{}/;token=dapi-CANARY-flag-0001",
         remote_url().trim_end_matches('/')
     );
+    // The run is tracked in the real MLflow server (MLFLOW_TRACKING_TOKEN as bearer):
+    // nothing it records may hold a token either.
+    let mlflow = crate::tracking::mlflow_uri();
     let runs: Vec<(&str, Vec<&str>, bool)> = vec![
         (
             "run",
-            vec!["run", "--config", cfg, "--remote", &remote],
+            vec![
+                "run",
+                "--config",
+                cfg,
+                "--remote",
+                &remote,
+                "--mlflow-uri",
+                &mlflow,
+            ],
             true,
         ),
         (
@@ -135,6 +151,9 @@ fn canary_tokens_never_appear_in_outputs_logs_or_errors() {
             model.to_str().unwrap(),
             "--date",
             "2024-11-01",
+            // A tracking server that is down: the warning must be clean too.
+            "--mlflow-uri",
+            "http://127.0.0.1:1",
         ],
         &dir,
     );
@@ -142,6 +161,26 @@ fn canary_tokens_never_appear_in_outputs_logs_or_errors() {
     assert_clean("score stdout", &o.stdout);
     assert_clean("score stderr", &o.stderr);
     assert_tree_clean(&out);
+    let exp = crate::tracking::get_json(
+        &mlflow,
+        "api/2.0/mlflow/experiments/get-by-name?experiment_name=rarecall",
+    );
+    let exp_id = exp["experiment"]["experiment_id"].as_str().unwrap();
+    let recorded = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &format!(r#"{{"experiment_ids": ["{exp_id}"], "max_results": 1000}}"#),
+            &format!("{mlflow}/api/2.0/mlflow/runs/search"),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&recorded.stdout).contains("rarecall.run_id"));
+    assert_clean("MLflow params and tags", &recorded.stdout);
     // The summary names the remote, redacted.
     let summary = std::fs::read_to_string(out.join("run_summary.json")).unwrap();
     assert!(summary.contains("token=***"), "{summary}");

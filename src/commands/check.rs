@@ -23,6 +23,35 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Which Databricks sign-in source the connection uses (the first token was fetched
+/// when it connected), and where tracking goes.
+fn signin_lines(cfg: &Config) -> String {
+    let env = Env::from_process();
+    let signin = match &cfg.signin {
+        Some(p) => format!("{} from {} for {}", p.source_name(), p.origin(), p.host()),
+        None => "none (not a Databricks remote)".into(),
+    };
+    let tracking = match &cfg.mlflow {
+        None => "off".to_string(),
+        Some(s) => match config::tracking_endpoint(
+            s,
+            &env,
+            cfg.profile.as_deref(),
+            cfg.host_flag.as_deref(),
+        ) {
+            Ok((base, auth)) => format!(
+                "{base}, experiment {}{}{}",
+                s.experiment,
+                auth.map(|a| format!(", signed in with {}", a.source_name()))
+                    .unwrap_or_default(),
+                if s.required { " (required)" } else { "" }
+            ),
+            Err(e) => format!("not usable: {e}"),
+        },
+    };
+    format!("Databricks sign-in: {signin}\nMLflow tracking: {tracking}\n")
+}
+
 /// `check`: connect, print the Spark version, validate the source schema.
 fn check_source(cfg: &Config) -> Result<String> {
     let spark = common::connect(cfg)?;
@@ -49,5 +78,6 @@ fn check_source(cfg: &Config) -> Result<String> {
     if types.event_ts_is_string {
         out.push_str("  (event_ts is text: parsed with try_to_timestamp)\n");
     }
+    out.push_str(&signin_lines(cfg));
     Ok(out)
 }

@@ -25,6 +25,10 @@ pub(crate) const SUGGESTIONS_FILE: &str = "rules_suggestions.csv";
 /// Name of the ready-to-edit rules file of `rules suggest`.
 pub(crate) const SUGGESTED_RULES_FILE: &str = "rules_suggested.csv";
 
+/// Output files by relative name, with their bytes (what a run writes and MLflow
+/// records as artifacts).
+pub(crate) type NamedFiles = Vec<(String, Vec<u8>)>;
+
 /// A new run id: UTC time to the second and a salt from the clock and the process id
 /// (the folder name of a run's outputs and the key of its log row).
 pub(crate) fn new_run_id() -> String {
@@ -41,9 +45,35 @@ pub(crate) fn new_run_id() -> String {
 }
 
 /// Connects to the configured Spark Connect server (deadlines and reconnect grace
-/// from the configuration).
+/// from the configuration; tokens from the Databricks sign-in, asked on every call).
 pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
-    Spark::connect_with(&cfg.remote, cfg.timeout_secs, cfg.reconnect_grace_secs)
+    Spark::connect_signed_in(
+        &cfg.remote,
+        cfg.signin.clone(),
+        cfg.timeout_secs,
+        cfg.reconnect_grace_secs,
+    )
+}
+
+/// Opens the output destination. A Unity Catalog Volume without a personal access
+/// token gets its tokens from the Databricks sign-in (OAuth M2M, CLI login), asked
+/// before every request, so the writes at the end of a long run do not send an
+/// expired one.
+pub(crate) fn open_outputs(cfg: &Config) -> Result<Outputs> {
+    let creds = match (&cfg.databricks, &cfg.signin) {
+        (None, Some(p)) if volumes_store::parse_volume_path(&cfg.output_dir).is_some() => {
+            let source = std::sync::Arc::clone(p);
+            Some(crate::remote::DatabricksCredentials {
+                host: p.host().to_string(),
+                token: p.bearer()?,
+                refresh: Some(volumes_store::TokenSource(std::sync::Arc::new(move || {
+                    source.bearer().ok()
+                }))),
+            })
+        }
+        (c, _) => c.clone(),
+    };
+    Outputs::open(&cfg.output_dir, creds.as_ref())
 }
 
 /// A warning event when the source has exact duplicate events that the policy

@@ -9,7 +9,6 @@ use super::common::{self, SUGGESTED_RULES_FILE, SUGGESTIONS_FILE, new_run_id};
 use crate::cli::SuggestArgs;
 use crate::config::{self, Config};
 use crate::error::{self, Result};
-use crate::outputs::Outputs;
 use crate::pipeline;
 use crate::remote::Env;
 use crate::sql;
@@ -68,7 +67,7 @@ fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<Suggest
     let run_id = new_run_id();
     // Opened first, as `run` does: a destination that cannot be written fails before
     // any Spark work.
-    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let outputs = common::open_outputs(cfg)?;
     let spark = common::connect(cfg)?;
     let types = pipeline::register_and_check_source(&spark, p)?;
     spark.register_rules(&p.rules)?;

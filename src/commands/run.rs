@@ -70,8 +70,10 @@ pub(super) struct RunReport {
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let cfg =
         config::load(&args.common, Some(args), &Env::from_process()).context("configuration")?;
-    let r = train_and_publish(&cfg)?;
+    let (r, files) = train_and_publish(&cfg)?;
     print_report(&r);
+    // MLflow after the outputs: a tracking failure never costs an output.
+    super::mlflow_log::track_run(&cfg, &r.run_id, files, &r.timings)?;
     Ok(())
 }
 
@@ -80,13 +82,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// In order: open the destination (so a bad one fails before any Spark work),
 /// connect, register and check (`pipeline::run_spark`: source, rules, schema, events,
 /// views, the features pulled back), encode, fit and choose the threshold
-/// (`train::train`), score the test window and pick the outreach list, write.
-fn train_and_publish(cfg: &Config) -> Result<RunReport> {
+/// (`train::train`), score the test window and pick the outreach list, write. With
+/// MLflow tracking on, the written files come back too (the run's artifacts).
+fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let p = &cfg.settings;
     let params = &cfg.train;
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let outputs = common::open_outputs(cfg)?;
     // Connect; then, in Spark (`pipeline`): register the source and the rules, check
     // the schema and the events, create the views of sql/, pull the features back.
     let spark = timings.time("connect", || common::connect(cfg))?;
@@ -154,14 +157,19 @@ fn train_and_publish(cfg: &Config) -> Result<RunReport> {
         )
     })?;
     let summary_row = runs_log_row(cfg, &run_id, &got, &train_report, &report);
+    let tracked = match cfg.mlflow {
+        Some(_) => files.clone(),
+        None => Vec::new(),
+    };
     timings.time("write outputs", || {
         publish(&outputs, &run_id, files, &summary_row)
     })?;
     // The summary written above has every stage but the write; the report has all.
-    Ok(RunReport {
+    let report = RunReport {
         timings: timings.0,
         ..report
-    })
+    };
+    Ok((report, tracked))
 }
 
 /// The outreach list of the test window and how it did there.

@@ -12,7 +12,6 @@ use crate::artifact::{self, ModelFile};
 use crate::cli::ScoreArgs;
 use crate::config::{self, Config};
 use crate::error::Result;
-use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
 use crate::remote::Env;
 use crate::rules;
@@ -43,6 +42,8 @@ pub(super) struct ScoreReport {
     pub(crate) scored: Option<usize>,
     pub(crate) selected: usize,
     pub(crate) timings: Vec<(String, f64)>,
+    /// What MLflow records of this scoring (its files included), when tracking is on.
+    record: Option<crate::mlflow::RunRecord>,
 }
 
 /// `rarecall score`: the configuration, the model, the window; the scoring and its
@@ -80,6 +81,10 @@ pub fn score(args: &ScoreArgs) -> anyhow::Result<()> {
         println!("  {stage:<30} {secs:>8.2} s");
     }
     println!("outputs in {} ({})", r.output_dir, r.outreach_file);
+    // MLflow after the outputs: a tracking failure never costs an output.
+    if let Some(record) = r.record {
+        super::mlflow_log::track_written(&cfg, || Ok(record), None)?;
+    }
     Ok(())
 }
 
@@ -103,7 +108,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     };
     let run_id = new_run_id();
     let mut timings = Timings::default();
-    let outputs = Outputs::open(&cfg.output_dir, cfg.databricks.as_ref())?;
+    let outputs = common::open_outputs(cfg)?;
     let spark = timings.time("connect", || common::connect(cfg))?;
     let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
     warn_duplicates(&got.checks, p.duplicate_events);
@@ -198,16 +203,39 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
         top: req.top,
         outreach_file: outreach_file.clone(),
     };
+    let tracked = cfg.mlflow.as_ref().map(|_| files.clone());
     timings.time("write outputs", || {
         outputs.publish(&run_id, files)?;
         common::append_log(&outputs, SCORING_LOG_FILE, &run_id, &log_row)
     })?;
     Ok(ScoreReport {
-        run_id,
+        run_id: run_id.clone(),
         output_dir: outputs.location().to_string(),
         outreach_file,
         scored: n_scored,
         selected: selected.len(),
+        record: tracked.map(|files| {
+            let facts = crate::mlflow::record::ScoreFacts {
+                run_id: &run_id,
+                model_run_id: &m.run_id,
+                window_start: req.window.start.to_string(),
+                window_end: req.window.end.to_string(),
+                mode: log_row.mode,
+                top: req.top,
+                threshold_cap: req.cap,
+                interactions_scored: n_scored,
+                rows_selected: selected.len(),
+                threshold: t.threshold.threshold(),
+            };
+            let out = outputs.location();
+            crate::mlflow::record::for_score(
+                &facts,
+                files,
+                &timings.0,
+                out,
+                crate::mlflow::now_ms(),
+            )
+        }),
         timings: timings.0,
     })
 }

@@ -16,6 +16,7 @@
 mod keys;
 mod merge;
 mod raw;
+mod tracking;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,7 @@ use crate::train::TrainValidParams;
 
 pub(crate) use keys::suggest_params;
 use raw::{RawConfig, read_raw};
+pub(crate) use tracking::{load_mlflow, tracking_endpoint};
 
 /// What happens to exact duplicate event rows (same member, interaction, time,
 /// description, label and categoricals): real exports carry a few.
@@ -190,6 +192,15 @@ pub struct Config {
     /// The training parameters of `settings`, checked (what `train::train` takes).
     pub train: TrainValidParams,
     pub(crate) output_dir: String,
+    /// MLflow tracking (`[mlflow]`, `--mlflow-uri`, `MLFLOW_TRACKING_URI`); `None`: off.
+    pub(crate) mlflow: Option<crate::mlflow::MlflowSettings>,
+    /// The profile named by `--profile` or `spark.profile` (MLflow on Databricks
+    /// signs in with it unless its URI names another).
+    pub(crate) profile: Option<String>,
+    pub(crate) host_flag: Option<String>,
+    /// The Databricks sign-in of a Databricks remote (its PAT, OAuth M2M or CLI
+    /// login): Spark Connect asks it for a token on every call.
+    pub(crate) signin: Option<std::sync::Arc<crate::auth::TokenProvider>>,
 }
 
 /// Builds the settings only: what `check --dry-run` needs, no connection.
@@ -233,7 +244,12 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
     let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
+    let mlflow = tracking::mlflow_settings(&raw.mlflow, common.mlflow_uri.as_deref(), None)?;
     Ok(Config {
+        mlflow,
+        signin: tracking::workspace_signin(&remote, env)?,
+        profile: common.profile.clone().or(raw.spark.profile.clone()),
+        host_flag: common.host.clone(),
         reconnect_grace_secs,
         databricks: remote::databricks_credentials(&remote, env),
         remote,

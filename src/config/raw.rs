@@ -33,6 +33,8 @@ pub(super) struct RawConfig {
     pub(super) gbdt: RawGbdt,
     #[serde(default)]
     pub(super) drift: RawDrift,
+    #[serde(default)]
+    pub(super) mlflow: RawMlflow,
 }
 
 /// Drift warnings (`[drift]`).
@@ -40,6 +42,18 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDrift {
     pub(super) psi_warn: Option<f64>,
+}
+
+/// MLflow tracking (issue 13); off unless a tracking URI is set here, by
+/// `--mlflow-uri` or by `MLFLOW_TRACKING_URI`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMlflow {
+    pub(super) tracking_uri: Option<String>,
+    pub(super) experiment: Option<String>,
+    pub(super) required: Option<bool>,
+    pub(super) run_name: Option<String>,
+    pub(super) register_as: Option<String>,
 }
 
 /// The challenger's trees (used when `model.challenger = "gbdt"`).

@@ -132,6 +132,21 @@ pub struct VolumesConfig {
     pub user_agent: String,
     /// Take proxies from the usual environment variables (`HTTPS_PROXY`, ...).
     pub proxy_from_env: bool,
+    /// Where fresh tokens come from when `token` can expire (OAuth, a CLI login):
+    /// asked before every request; `token` is then only the first. `None`: `token`
+    /// for ever.
+    pub token_source: Option<TokenSource>,
+}
+
+/// A source of fresh tokens, asked before every request (it caches and refreshes
+/// itself). `None` from it means "keep the last token".
+#[derive(Clone)]
+pub struct TokenSource(pub Arc<dyn Fn() -> Option<SecretString> + Send + Sync>);
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenSource(..)")
+    }
 }
 
 impl VolumesConfig {
@@ -145,6 +160,7 @@ impl VolumesConfig {
             retry: RetryPolicy::default(),
             user_agent: concat!("volumes-store/", env!("CARGO_PKG_VERSION")).to_string(),
             proxy_from_env: true,
+            token_source: None,
         }
     }
 }
@@ -214,6 +230,9 @@ struct Inner {
     auth: HeaderValue,
     /// Kept only to scrub it out of any text that reaches an error.
     token: SecretString,
+    /// Fresh tokens, and the last one it gave (scrubbed like `token`).
+    token_source: Option<TokenSource>,
+    last_fresh: std::sync::Mutex<Option<SecretString>>,
     /// Absolute Volume folder, as returned by [`parse_volume_path`].
     root: String,
     retry: RetryPolicy,
@@ -232,6 +251,7 @@ impl FilesApiStore {
             retry,
             user_agent,
             proxy_from_env,
+            token_source,
         } = config;
         let base_url = normalize_base_url(&host)?;
         let root = parse_volume_path(&root).ok_or(BuildError::NotAVolumePath { root })?;
@@ -264,6 +284,8 @@ impl FilesApiStore {
                 base_url,
                 auth,
                 token,
+                token_source,
+                last_fresh: std::sync::Mutex::new(None),
                 root,
                 retry,
             }),
@@ -507,7 +529,24 @@ impl Inner {
     fn request(&self, method: Method, url: &str) -> RequestBuilder {
         self.client
             .request(method, url)
-            .header(AUTHORIZATION, self.auth.clone())
+            .header(AUTHORIZATION, self.current_auth())
+    }
+
+    /// The `Authorization` header of the next request: the token source's current
+    /// token when there is one (a token it gives that cannot be a header value is
+    /// not used), else the configured token.
+    fn current_auth(&self) -> HeaderValue {
+        let Some(fresh) = self.token_source.as_ref().and_then(|s| (s.0)()) else {
+            return self.auth.clone();
+        };
+        match HeaderValue::from_str(&format!("Bearer {}", fresh.expose_secret())) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                *self.last_fresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
+                v
+            }
+            Err(_) => self.auth.clone(),
+        }
     }
 
     /// Removes the token from text that came from outside (server bodies, transport
@@ -515,12 +554,19 @@ impl Inner {
     /// it, but one that does must not leak it through us.
     fn redact(&self, text: String) -> String {
         // Exposed only to be searched for, never written anywhere.
-        let token = self.token.expose_secret();
-        if token.is_empty() || !text.contains(token) {
-            text
-        } else {
-            text.replace(token, "[REDACTED]")
+        let fresh = self
+            .last_fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut text = text;
+        for token in std::iter::once(&self.token).chain(fresh.as_ref()) {
+            let token = token.expose_secret();
+            if !token.is_empty() && text.contains(token) {
+                text = text.replace(token, "[REDACTED]");
+            }
         }
+        text
     }
 
     /// `HTTP 400 Bad Request: INVALID_PARAMETER_VALUE: <message>`.

@@ -32,6 +32,8 @@ struct Recorded {
     overwrite: Option<String>,
     page_token: Option<String>,
     authorized: bool,
+    /// The `Authorization` header as sent.
+    auth: Option<String>,
 }
 
 #[derive(Default)]
@@ -176,6 +178,7 @@ async fn handle(
         overwrite: query.get("overwrite").cloned(),
         page_token: query.get("page_token").cloned(),
         authorized: auth.is_some(),
+        auth: auth.clone(),
     });
     if let Some((status, retry_after)) = server.fail_next.pop_front() {
         return api_error(
@@ -193,7 +196,12 @@ async fn handle(
             retry_after,
         );
     }
-    if auth.as_deref() != Some(format!("Bearer {CANARY}").as_str()) {
+    // The canary token, or one a token source made (`fresh-<n>`).
+    let valid = auth.as_deref() == Some(format!("Bearer {CANARY}").as_str())
+        || auth
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer fresh-"));
+    if !valid {
         return api_error(401, "UNAUTHENTICATED", "Invalid access token.", None);
     }
     if path.contains("echo-token") {
@@ -1028,4 +1036,40 @@ fn the_crate_does_not_log() {
     ] {
         assert!(!code.contains(needle), "found {needle} outside the tests");
     }
+}
+
+#[tokio::test]
+async fn a_token_source_is_asked_before_every_request() {
+    // OAuth tokens expire during a long run: each request carries the source's current
+    // token, not the one the store was built with.
+    let server = TestServer::start().await;
+    let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&n);
+    let store = FilesApiStore::new(VolumesConfig {
+        proxy_from_env: false,
+        token_source: Some(TokenSource(Arc::new(move || {
+            let i = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            Some(SecretString::from(format!("fresh-{i}")))
+        }))),
+        ..VolumesConfig::new(&server.base, SecretString::from("first"), ROOT)
+    })
+    .unwrap();
+    let key = Path::from("a.csv");
+    store
+        .put(&key, PutPayload::from_static(b"x"))
+        .await
+        .unwrap();
+    store
+        .put(&key, PutPayload::from_static(b"y"))
+        .await
+        .unwrap();
+    let auths: Vec<Option<String>> = server.requests().into_iter().map(|r| r.auth).collect();
+    assert_eq!(
+        auths,
+        [
+            Some("Bearer fresh-1".to_string()),
+            Some("Bearer fresh-2".to_string())
+        ]
+    );
+    assert!(format!("{store:?}").contains("token"));
 }

@@ -33,6 +33,42 @@ const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Named here (rather than as a string literal) so the key is written once.
 const AUTHORIZATION_HEADER: &str = "authorization";
 
+/// A source of the bearer token, asked before every call (rarecall's patch, issue 13):
+/// with OAuth the token of a long session expires, and a token fixed in the connection
+/// string at connect time would then fail every later call. `None` keeps the token of
+/// the connection string.
+pub type TokenSource = std::sync::Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// Token sources by endpoint (`host:port`), consulted when a client connects there.
+static TOKEN_SOURCES: std::sync::Mutex<Vec<(String, TokenSource)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Registers the token source of an endpoint (`host:port`, as
+/// [`ChannelBuilder::endpoint`] spells it): clients connecting there afterwards send
+/// `Authorization: Bearer <source()>` on every call, including reattaches. The
+/// connection string must still carry a token (the first one), so that the
+/// plain-text guard of [`SparkConnectClient::connect`] applies as before.
+pub fn register_token_source(endpoint: &str, source: TokenSource) {
+    let mut all = TOKEN_SOURCES.lock().unwrap_or_else(|p| p.into_inner());
+    all.retain(|(e, _)| e != endpoint);
+    all.push((endpoint.to_string(), source));
+}
+
+fn token_source_for(endpoint: &str) -> Option<TokenSource> {
+    let all = TOKEN_SOURCES.lock().unwrap_or_else(|p| p.into_inner());
+    all.iter().find(|(e, _)| e == endpoint).map(|(_, s)| s.clone())
+}
+
+/// Overwrites the `authorization` header with the source's current token.
+fn attach_fresh_token<T>(source: &Option<TokenSource>, req: &mut Request<T>) {
+    if let Some(token) = source.as_ref().and_then(|s| s()) {
+        if let Ok(mut v) = MetadataValue::from_str(&format!("Bearer {token}")) {
+            v.set_sensitive(true);
+            let _ = req.metadata_mut().insert(AUTHORIZATION_HEADER, v);
+        }
+    }
+}
+
 /// Wait for `grpc` to become ready, bounded by [`READY_TIMEOUT`], mapping any failure
 /// (or the timeout) to a gRPC `UNAVAILABLE` error. This matches how grpcio reports an
 /// unreachable server, so the reference client raises `SparkConnectGrpcException` with
@@ -67,6 +103,8 @@ pub struct SparkConnectClient {
     user_agent: String,
     /// Retry policy applied to RPCs (exponential backoff on transient failures).
     retry_policy: RetryPolicy,
+    /// The token source registered for this endpoint, if any.
+    token_source: Option<TokenSource>,
 }
 
 impl SparkConnectClient {
@@ -121,6 +159,11 @@ impl SparkConnectClient {
             .max_encoding_message_size(GRPC_MAX_MESSAGE_LENGTH_DEFAULT);
 
         let mut metadata: Vec<(String, String)> = builder.metadata();
+        let token_source = if builder.token().is_some() {
+            token_source_for(&builder.endpoint())
+        } else {
+            None
+        };
         // Spark Connect servers that require token auth expect the connection-string
         // `token` as an `Authorization: Bearer <token>` header. It is a reserved key
         // excluded from `metadata()`, so attach it explicitly here; this then propagates
@@ -155,6 +198,7 @@ impl SparkConnectClient {
             metadata,
             user_agent,
             retry_policy: RetryPolicy::default(),
+            token_source,
         })
     }
 
@@ -176,6 +220,7 @@ impl SparkConnectClient {
             metadata: self.metadata.clone(),
             user_agent: self.user_agent.clone(),
             retry_policy: self.retry_policy.clone(),
+            token_source: self.token_source.clone(),
         }
     }
 
@@ -363,6 +408,7 @@ impl SparkConnectClient {
             user_agent: self.user_agent.clone(),
             user_id: self.user_id.clone(),
             metadata: self.metadata.clone(),
+            token_source: self.token_source.clone(),
             retry_state: RetryPolicyState::new(retry_policy.clone()),
             retry_policy,
             iter,
@@ -862,6 +908,7 @@ impl SparkConnectClient {
                 }
             }
         }
+        attach_fresh_token(&self.token_source, req);
     }
 }
 
@@ -876,6 +923,7 @@ pub struct ReattachableResponseStream {
     user_agent: String,
     user_id: Option<String>,
     metadata: Vec<(String, String)>,
+    token_source: Option<TokenSource>,
     retry_policy: RetryPolicy,
     retry_state: RetryPolicyState,
     iter: ExecutePlanResponseReattachableIterator,
@@ -901,6 +949,7 @@ impl ReattachableResponseStream {
                 }
             }
         }
+        attach_fresh_token(&self.token_source, req);
     }
 
     /// Next response, transparently reattaching on a transient mid-stream drop, and
