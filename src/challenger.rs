@@ -1,7 +1,10 @@
 //! The challenger (`model.challenger = "gbdt"`): gradient-boosted trees trained on the
 //! logistic model's own encoded training set, and the side-by-side comparison of the
-//! two on the same test rows (`model_comparison.csv`). Pure; the logistic model stays
-//! primary: the challenger changes no other output.
+//! two on the same test rows (`model_comparison.csv`). Pure. With `model.primary =
+//! "logistic"` (the default) the challenger changes no other output; with
+//! `model.primary = "gbdt"` the trees ([`PrimaryTrees`], carried by `model.json`)
+//! score the test window, set the threshold and the outreach list, and the logistic
+//! model is the other row of the comparison.
 //!
 //! Training mirrors `train::train` step by step:
 //! - the same matrix, labels and loss weights (the chosen class weight x the inverse
@@ -20,7 +23,7 @@
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -29,7 +32,62 @@ use crate::table::FeatureTable;
 use crate::threshold::{
     self, ConfidenceValidParams, Interval, ThresholdChoice, average_precision, group_ids,
 };
-use crate::train::{TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point};
+use crate::train::{
+    self, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
+};
+
+/// Which model's scores are published (`model.primary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Primary {
+    /// The L2 logistic regression (the default).
+    #[default]
+    Logistic,
+    /// The gradient-boosted trees; needs the `[gbdt]` parameters.
+    Gbdt,
+}
+
+/// The trees as the primary model: the early-stopped refit and its Platt map, on the
+/// logistic model's encoder (which `model.json` carries beside them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PrimaryTrees {
+    /// The trees as forust's JSON text (read back bit-identical).
+    pub(crate) model: FittedGbdt,
+    /// Platt map from margin to probability, fitted on the held-out fold's margins.
+    pub(crate) calibration: FittedPlatt,
+    /// Rounds kept by early stopping.
+    pub(crate) rounds: usize,
+}
+
+impl PrimaryTrees {
+    /// Calibrated scores of every row of `x`: `sigmoid(a + b margin)`.
+    pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
+        self.model
+            .decision_all(x)
+            .into_iter()
+            .map(|z| self.calibration.apply(z))
+            .collect()
+    }
+
+    /// The `k` features that pushed this row's margin up most: the largest positive
+    /// Shapley contributions (they and the bias sum to the margin, so they share the
+    /// logistic reasons' scale, log-odds), named by `names` (the encoder's features).
+    pub(crate) fn reasons(&self, row: &[f64], k: usize, names: &[String]) -> Vec<(String, f64)> {
+        let mut c: Vec<(usize, f64)> = self
+            .model
+            .contributions_row(row)
+            .into_iter()
+            .take(row.len())
+            .enumerate()
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.into_iter()
+            .take(k)
+            .filter_map(|(j, v)| names.get(j).map(|n| (n.clone(), v)))
+            .collect()
+    }
+}
 
 /// The fitted challenger.
 #[derive(Debug)]
@@ -135,6 +193,8 @@ pub(crate) fn train_gbdt(
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Comparison {
     pub(crate) model: &'static str,
+    /// "primary" (the model whose scores are published) or "challenger".
+    pub(crate) role: &'static str,
     pub(crate) average_precision: Option<f64>,
     /// The model's own operating threshold (None when no cutoff met the floor).
     pub(crate) threshold: Option<f64>,
@@ -203,6 +263,7 @@ impl TestRows<'_> {
         let base_rate = positives as f64 / n;
         Ok(Comparison {
             model,
+            role: "challenger",
             average_precision: if positives > 0 {
                 Some(average_precision(y, scores, None)?)
             } else {
@@ -227,6 +288,36 @@ impl TestRows<'_> {
             rounds: None,
         })
     }
+}
+
+/// The models settled after the challenger is trained: the comparison on the test
+/// rows, then, with `model.primary = "gbdt"`, the trees put in the logistic model's
+/// place (`trained` carries them and their threshold, and the test window is scored
+/// again by them). Returns the primary model, its test report and the comparison.
+pub(crate) fn settle(
+    t: &FeatureTable,
+    trained: TrainedModel,
+    test: TestReport,
+    logistic_fit: (f64, f64),
+    challenger: TrainedChallenger,
+    p: &TrainValidParams,
+) -> Result<(TrainedModel, TestReport, Vec<Comparison>)> {
+    let mut rows = comparisons(t, &trained, logistic_fit, &test, &challenger, p)?;
+    if p.primary() == Primary::Logistic {
+        return Ok((trained, test, rows));
+    }
+    rows.reverse();
+    let primary = TrainedModel {
+        threshold: challenger.threshold,
+        trees: Some(PrimaryTrees {
+            model: challenger.model,
+            calibration: challenger.calibration,
+            rounds: challenger.rounds,
+        }),
+        ..trained
+    };
+    let test = train::evaluate(&primary, t)?;
+    Ok((primary, test, rows))
 }
 
 /// The comparison of the logistic model (`trained`, fitted in `fit_seconds`, with its
@@ -277,5 +368,16 @@ pub(crate) fn comparisons(
     )?;
     gbdt.validation_average_precision = challenger.validation_average_precision;
     gbdt.rounds = Some(challenger.rounds);
+    let gbdt_primary = p.primary() == Primary::Gbdt;
+    logistic.role = if gbdt_primary {
+        "challenger"
+    } else {
+        "primary"
+    };
+    gbdt.role = if gbdt_primary {
+        "primary"
+    } else {
+        "challenger"
+    };
     Ok(vec![logistic, gbdt])
 }

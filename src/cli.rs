@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// Size of the top-K file (threshold.top_k).
     #[arg(long)]
     pub(crate) top_k: Option<usize>,
+    /// The published model: logistic or gbdt (model.primary).
+    #[arg(long)]
+    pub(crate) primary: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -33,7 +33,7 @@ pub(super) struct RawConfig {
     pub(super) gbdt: RawGbdt,
 }
 
-/// The challenger's trees (used when `model.challenger = "gbdt"`).
+/// The trees (used when `model.challenger` or `model.primary` is "gbdt").
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGbdt {
@@ -42,6 +42,7 @@ pub(super) struct RawGbdt {
     pub(super) n_rounds: Option<usize>,
     pub(super) early_stopping_rounds: Option<usize>,
     pub(super) seed: Option<u64>,
+    pub(super) threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +109,7 @@ pub(super) struct RawModel {
     pub(super) validation_days: Option<u32>,
     pub(super) embargo_days: Option<u32>,
     pub(super) challenger: Option<String>,
+    pub(super) primary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
