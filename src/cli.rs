@@ -174,6 +174,10 @@ pub struct DemoArgs {
     /// Share of events spelled in ways the shipped rules do not cover (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) unmapped: f64,
+    /// Log-odds of a risk that peaks at a 12-day gap since the member's previous
+    /// interaction (sd 1.5 days; 0 = none): a nonlinear signal for the trees.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub(crate) gap_peak: f64,
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
     pub(crate) complete_rules: Option<PathBuf>,

@@ -12,6 +12,7 @@ pub fn demo_data(args: &DemoArgs) -> anyhow::Result<()> {
         base_shift: args.base_shift,
         drift: args.drift,
         unmapped: args.unmapped,
+        gap_peak: args.gap_peak,
     };
     let stats = demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
     if let Some(path) = &args.complete_rules {
