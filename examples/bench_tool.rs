@@ -553,8 +553,9 @@ fn gbdt(dir: &Path, threads: usize, rounds: usize, depth: usize) -> Result<()> {
     let rows: Vec<usize> = (0..y.len()).filter(|&i| w[i] > 0.0).collect();
     let (n, p) = (rows.len(), x.n_cols());
     let mut cols = vec![0.0; n * p];
+    let data = x.data();
     for (r, &i) in rows.iter().enumerate() {
-        for (j, v) in x.row(i).iter().enumerate() {
+        for (j, v) in data[i * p..(i + 1) * p].iter().enumerate() {
             cols[j * n + r] = *v;
         }
     }

@@ -2,7 +2,7 @@
 //! logistic model's own encoded training set, and the side-by-side comparison of the
 //! two on the same test rows (`model_comparison.csv`). Pure. With `model.primary =
 //! "logistic"` (the default) the challenger changes no other output; with
-//! `model.primary = "gbdt"` the trees ([`PrimaryTrees`], carried by `model.json`)
+//! `model.primary = "gbdt"` the trees (`model::PrimaryTrees`, carried by `model.json`)
 //! score the test window, set the threshold and the outreach list, and the logistic
 //! model is the other row of the comparison.
 //!
@@ -23,11 +23,11 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::Result;
 use crate::matrix::Matrix;
-use crate::model::{FittedGbdt, FittedPlatt, GbdtValidParams};
+use crate::model::{FittedGbdt, FittedPlatt, GbdtValidParams, Primary, PrimaryTrees};
 use crate::table::FeatureTable;
 use crate::threshold::{
     self, ConfidenceValidParams, Interval, ThresholdChoice, average_precision, group_ids,
@@ -35,59 +35,6 @@ use crate::threshold::{
 use crate::train::{
     self, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
 };
-
-/// Which model's scores are published (`model.primary`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Primary {
-    /// The L2 logistic regression (the default).
-    #[default]
-    Logistic,
-    /// The gradient-boosted trees; needs the `[gbdt]` parameters.
-    Gbdt,
-}
-
-/// The trees as the primary model: the early-stopped refit and its Platt map, on the
-/// logistic model's encoder (which `model.json` carries beside them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PrimaryTrees {
-    /// The trees as forust's JSON text (read back bit-identical).
-    pub(crate) model: FittedGbdt,
-    /// Platt map from margin to probability, fitted on the held-out fold's margins.
-    pub(crate) calibration: FittedPlatt,
-    /// Rounds kept by early stopping.
-    pub(crate) rounds: usize,
-}
-
-impl PrimaryTrees {
-    /// Calibrated scores of every row of `x`: `sigmoid(a + b margin)`.
-    pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
-        self.model
-            .decision_all(x)
-            .into_iter()
-            .map(|z| self.calibration.apply(z))
-            .collect()
-    }
-
-    /// The `k` features that pushed this row's margin up most: the largest positive
-    /// Shapley contributions (they and the bias sum to the margin, so they share the
-    /// logistic reasons' scale, log-odds), named by `names` (the encoder's features).
-    pub(crate) fn reasons(&self, row: &[f64], k: usize, names: &[String]) -> Vec<(String, f64)> {
-        let mut c: Vec<(usize, f64)> = self
-            .model
-            .contributions_row(row)
-            .into_iter()
-            .take(row.len())
-            .enumerate()
-            .filter(|(_, v)| *v > 0.0)
-            .collect();
-        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        c.into_iter()
-            .take(k)
-            .filter_map(|(j, v)| names.get(j).map(|n| (n.clone(), v)))
-            .collect()
-    }
-}
 
 /// The fitted challenger.
 #[derive(Debug)]

@@ -25,14 +25,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::challenger::{Primary, PrimaryTrees};
 use crate::encode::{FeatureEncoderParams, FeatureEncoderValidParams, FittedFeatureEncoder};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::model::{
     ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GbdtParams, GbdtValidParams,
     GridSearchParams, GridSearchResult, GridSearchValidParams, PlattParams, PlattValidParams,
-    ValidClassWeight, effective_positive_fraction,
+    Primary, PrimaryTrees, ValidClassWeight, effective_positive_fraction,
 };
 use crate::params::{ParamGuard, Valid, checked};
 use crate::table::{FeatureTable, Split};

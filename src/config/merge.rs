@@ -13,11 +13,11 @@ use super::{
     ColumnMap, DEFAULT_C_GRID, DuplicatePolicy, FeatureSettings, ModelSettings, Settings, Source,
     SourceFormat, ThresholdSettings, absolutize, snake_case,
 };
-use crate::challenger::Primary;
 use crate::cli::{CommonArgs, RunArgs};
 use crate::encode::TargetScale;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::model::Primary;
 use crate::model::{ClassWeight, GbdtParams};
 use crate::rules::Rules;
 

@@ -120,7 +120,7 @@ pub(crate) struct ModelSettings {
     /// The published model (`model.primary = "logistic" | "gbdt"`, default logistic);
     /// with "gbdt" the trees are trained (as `challenger`) and the logistic model is
     /// the other row of the comparison.
-    pub(crate) primary: crate::challenger::Primary,
+    pub(crate) primary: crate::model::Primary,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -328,7 +328,7 @@ mod tests {
     /// `model.challenger`; the default publishes the logistic model and trains none.
     #[test]
     fn primary_gbdt_trains_the_trees() {
-        use crate::challenger::Primary;
+        use crate::model::Primary;
         let p = settings_from_toml("[source]\npath = \"/e\"\n").unwrap();
         assert_eq!(
             (p.model.primary, p.model.challenger),

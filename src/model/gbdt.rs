@@ -13,7 +13,8 @@
 //!
 //! A fitted booster is stored in `model.json` as forust's own JSON text (a string
 //! field), which forust reads back bit-identical: the saved trees score exactly as the
-//! fitted ones.
+//! fitted ones. [`PrimaryTrees`] is that booster with its Platt map when the trees are
+//! the published model (`model.primary = "gbdt"`, [`Primary`]).
 
 use std::sync::Arc;
 
@@ -22,8 +23,11 @@ use forust_ml::data::Matrix as ForustMatrix;
 use forust_ml::gradientbooster::ContributionsMethod;
 use forust_ml::metric::Metric;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::model::FittedPlatt;
 use crate::params::{ParamGuard, Valid, checked};
 
 /// The trees' parameters (the `[gbdt]` section of the config).
@@ -264,6 +268,59 @@ impl FittedGbdt {
     /// Size of the model as forust's JSON, in bytes.
     pub(crate) fn size_bytes(&self) -> usize {
         self.booster.json_dump().map_or(0, |s| s.len())
+    }
+}
+
+/// Which model's scores are published (`model.primary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Primary {
+    /// The L2 logistic regression (the default).
+    #[default]
+    Logistic,
+    /// The gradient-boosted trees; needs the `[gbdt]` parameters.
+    Gbdt,
+}
+
+/// The trees as the primary model: the early-stopped refit and its Platt map, on the
+/// logistic model's encoder (which `model.json` carries beside them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PrimaryTrees {
+    /// The trees as forust's JSON text (read back bit-identical).
+    pub(crate) model: FittedGbdt,
+    /// Platt map from margin to probability, fitted on the held-out fold's margins.
+    pub(crate) calibration: FittedPlatt,
+    /// Rounds kept by early stopping.
+    pub(crate) rounds: usize,
+}
+
+impl PrimaryTrees {
+    /// Calibrated scores of every row of `x`: `sigmoid(a + b margin)`.
+    pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
+        self.model
+            .decision_all(x)
+            .into_iter()
+            .map(|z| self.calibration.apply(z))
+            .collect()
+    }
+
+    /// The `k` features that pushed this row's margin up most: the largest positive
+    /// Shapley contributions (they and the bias sum to the margin, so they share the
+    /// logistic reasons' scale, log-odds), named by `names` (the encoder's features).
+    pub(crate) fn reasons(&self, row: &[f64], k: usize, names: &[String]) -> Vec<(String, f64)> {
+        let mut c: Vec<(usize, f64)> = self
+            .model
+            .contributions_row(row)
+            .into_iter()
+            .take(row.len())
+            .enumerate()
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.into_iter()
+            .take(k)
+            .filter_map(|(j, v)| names.get(j).map(|n| (n.clone(), v)))
+            .collect()
     }
 }
 
