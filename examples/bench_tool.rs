@@ -8,6 +8,7 @@
 //! bench_tool encode   --config C --dir D              time the encoders on D/features.parquet
 //! bench_tool fit      --dir D [--verify]              time the C grid + refit on D/x.npy ...
 //! bench_tool threshold --dir D                        time PR curve + rule on D/oof.npy
+//! bench_tool gbdt     --dir D --threads T             time forust's trees on D/x.npy, D/w.npy
 //! bench_tool stream   [--mib N]                       memory bandwidth (read, triad)
 //! ```
 
@@ -230,6 +231,16 @@ enum Sub {
         #[arg(long, default_value_t = 1024)]
         mib: usize,
     },
+    Gbdt {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long, default_value_t = 300)]
+        rounds: usize,
+        #[arg(long, default_value_t = 5)]
+        depth: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -248,6 +259,12 @@ fn main() -> Result<()> {
         Sub::Fit { dir, reps, verify } => fit(&dir, reps, verify),
         Sub::Threshold { dir, reps } => threshold(&dir, reps),
         Sub::Stream { mib } => stream(mib),
+        Sub::Gbdt {
+            dir,
+            threads,
+            rounds,
+            depth,
+        } => gbdt(&dir, threads, rounds, depth),
     }
 }
 
@@ -516,6 +533,53 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
             "refit": {"coef": r.model.coef, "intercept": r.model.intercept, "objective": r.model.objective, "n_iter": r.model.n_iter, "converged": r.model.converged},
             "verify": folds_out,
         })
+    );
+    Ok(())
+}
+
+/// One fit of forust's trees as `rarecall`'s challenger sets them up (`model::gbdt`:
+/// log loss, learning rate 0.1, the given depth, no subsampling, seed 42), for a fixed
+/// number of rounds on the rows of weight > 0 of D/x.npy with the loss weights
+/// D/w.npy, column-major copy included (as `fit_rounds` makes it). Prints the
+/// seconds and the weighted training log loss (to check both sides fit alike).
+fn gbdt(dir: &Path, threads: usize, rounds: usize, depth: usize) -> Result<()> {
+    use forust_ml::GradientBooster;
+    use forust_ml::data::Matrix as ForustMatrix;
+    let (shape, data) = read_f64(&dir.join("x.npy"))?;
+    let x = Matrix::from_vec(shape[0], shape[1], data)?;
+    let y = read_f64(&dir.join("y.npy"))?.1;
+    let w = read_f64(&dir.join("w.npy"))?.1;
+    let t0 = Instant::now();
+    let rows: Vec<usize> = (0..y.len()).filter(|&i| w[i] > 0.0).collect();
+    let (n, p) = (rows.len(), x.n_cols());
+    let mut cols = vec![0.0; n * p];
+    let data = x.data();
+    for (r, &i) in rows.iter().enumerate() {
+        for (j, v) in data[i * p..(i + 1) * p].iter().enumerate() {
+            cols[j * n + r] = *v;
+        }
+    }
+    let fy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let fw: Vec<f64> = rows.iter().map(|&i| w[i]).collect();
+    let m = ForustMatrix::new(&cols, n, p);
+    let mut b = GradientBooster::default()
+        .set_iterations(rounds)
+        .set_learning_rate(0.1)
+        .set_max_depth(depth)
+        .set_seed(42)
+        .set_num_threads(Some(threads));
+    b.fit(&m, &fy, &fw, None).map_err(|e| anyhow!("{e}"))?;
+    let secs = t0.elapsed().as_secs_f64();
+    let margin = b.predict(&m, true);
+    let (mut loss, mut total) = (0.0, 0.0);
+    for ((z, yi), wi) in margin.iter().zip(&fy).zip(&fw) {
+        let p = 1.0 / (1.0 + (-z).exp());
+        loss -= wi * (yi * p.max(1e-15).ln() + (1.0 - yi) * (1.0 - p).max(1e-15).ln());
+        total += wi;
+    }
+    println!(
+        "{}",
+        json!({"secs": secs, "rows": n, "cols": p, "trees": b.trees.len(), "train_log_loss": loss / total, "peak_rss_mib": peak_rss_mib()})
     );
     Ok(())
 }

@@ -13,8 +13,13 @@ use crate::train::{self, TrainedModel};
 /// The `model.json` format this rarecall writes and reads. 2: Platt calibration in
 /// place of the intercept-only prior shift; class weight searched. 3: token flags,
 /// description x history crosses, decayed counts, gap bins, clock features, and
-/// target encodings on the logit scale.
-pub(crate) const MODEL_FORMAT_VERSION: u32 = 3;
+/// target encodings on the logit scale. 4: `trained.trees`, the gradient-boosted trees
+/// (forust's JSON text), their Platt map and rounds when they are the primary model.
+pub(crate) const MODEL_FORMAT_VERSION: u32 = 4;
+
+/// The oldest format this rarecall still reads: a version 3 file is a version 4 file
+/// without trees (the logistic model), read as it is.
+pub(crate) const OLDEST_FORMAT_VERSION: u32 = 3;
 
 /// `model.json`: everything `score` needs to reproduce the test scores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,10 +65,11 @@ pub(crate) fn load_model(path: &std::path::Path) -> Result<ModelFile> {
     let version = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| v.get("format_version").and_then(|f| f.as_u64()));
-    if let Some(v) = version.filter(|&v| v != u64::from(MODEL_FORMAT_VERSION)) {
+    let readable = u64::from(OLDEST_FORMAT_VERSION)..=u64::from(MODEL_FORMAT_VERSION);
+    if let Some(v) = version.filter(|v| !readable.contains(v)) {
         return Err(error::Error::Data {
             problem: format!(
-                "{} has model format version {v}, this rarecall reads {MODEL_FORMAT_VERSION}",
+                "{} has model format version {v}, this rarecall reads {OLDEST_FORMAT_VERSION} to {MODEL_FORMAT_VERSION}",
                 path.display()
             ),
             fix: "retrain the model with this version of rarecall (rarecall run) and pass its model.json".into(),

@@ -1,7 +1,10 @@
 //! The challenger (`model.challenger = "gbdt"`): gradient-boosted trees trained on the
 //! logistic model's own encoded training set, and the side-by-side comparison of the
-//! two on the same test rows (`model_comparison.csv`). Pure; the logistic model stays
-//! primary: the challenger changes no other output.
+//! two on the same test rows (`model_comparison.csv`). Pure. With `model.primary =
+//! "logistic"` (the default) the challenger changes no other output; with
+//! `model.primary = "gbdt"` the trees (`model::PrimaryTrees`, carried by `model.json`)
+//! score the test window, set the threshold and the outreach list, and the logistic
+//! model is the other row of the comparison.
 //!
 //! Training mirrors `train::train` step by step:
 //! - the same matrix, labels and loss weights (the chosen class weight x the inverse
@@ -24,12 +27,14 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::matrix::Matrix;
-use crate::model::{FittedGbdt, FittedPlatt, GbdtValidParams};
+use crate::model::{FittedGbdt, FittedPlatt, GbdtValidParams, Primary, PrimaryTrees};
 use crate::table::FeatureTable;
 use crate::threshold::{
     self, ConfidenceValidParams, Interval, ThresholdChoice, average_precision, group_ids,
 };
-use crate::train::{TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point};
+use crate::train::{
+    self, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
+};
 
 /// The fitted challenger.
 #[derive(Debug)]
@@ -135,6 +140,8 @@ pub(crate) fn train_gbdt(
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Comparison {
     pub(crate) model: &'static str,
+    /// "primary" (the model whose scores are published) or "challenger".
+    pub(crate) role: &'static str,
     pub(crate) average_precision: Option<f64>,
     /// The model's own operating threshold (None when no cutoff met the floor).
     pub(crate) threshold: Option<f64>,
@@ -203,6 +210,7 @@ impl TestRows<'_> {
         let base_rate = positives as f64 / n;
         Ok(Comparison {
             model,
+            role: "challenger",
             average_precision: if positives > 0 {
                 Some(average_precision(y, scores, None)?)
             } else {
@@ -227,6 +235,36 @@ impl TestRows<'_> {
             rounds: None,
         })
     }
+}
+
+/// The models settled after the challenger is trained: the comparison on the test
+/// rows, then, with `model.primary = "gbdt"`, the trees put in the logistic model's
+/// place (`trained` carries them and their threshold, and the test window is scored
+/// again by them). Returns the primary model, its test report and the comparison.
+pub(crate) fn settle(
+    t: &FeatureTable,
+    trained: TrainedModel,
+    test: TestReport,
+    logistic_fit: (f64, f64),
+    challenger: TrainedChallenger,
+    p: &TrainValidParams,
+) -> Result<(TrainedModel, TestReport, Vec<Comparison>)> {
+    let mut rows = comparisons(t, &trained, logistic_fit, &test, &challenger, p)?;
+    if p.primary() == Primary::Logistic {
+        return Ok((trained, test, rows));
+    }
+    rows.reverse();
+    let primary = TrainedModel {
+        threshold: challenger.threshold,
+        trees: Some(PrimaryTrees {
+            model: challenger.model,
+            calibration: challenger.calibration,
+            rounds: challenger.rounds,
+        }),
+        ..trained
+    };
+    let test = train::evaluate(&primary, t)?;
+    Ok((primary, test, rows))
 }
 
 /// The comparison of the logistic model (`trained`, fitted in `fit_seconds`, with its
@@ -277,5 +315,16 @@ pub(crate) fn comparisons(
     )?;
     gbdt.validation_average_precision = challenger.validation_average_precision;
     gbdt.rounds = Some(challenger.rounds);
+    let gbdt_primary = p.primary() == Primary::Gbdt;
+    logistic.role = if gbdt_primary {
+        "challenger"
+    } else {
+        "primary"
+    };
+    gbdt.role = if gbdt_primary {
+        "primary"
+    } else {
+        "challenger"
+    };
     Ok(vec![logistic, gbdt])
 }

@@ -144,6 +144,9 @@ pub struct RunArgs {
     /// Size of the top-K file (threshold.top_k).
     #[arg(long)]
     pub(crate) top_k: Option<usize>,
+    /// The published model: logistic or gbdt (model.primary).
+    #[arg(long)]
+    pub(crate) primary: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +213,10 @@ pub struct DemoArgs {
     /// mix, for drift checks (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) channel_shift: f64,
+    /// Log-odds of a risk that peaks at a 12-day gap since the member's previous
+    /// interaction (sd 1.5 days; 0 = none): a nonlinear signal for the trees.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub(crate) gap_peak: f64,
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
     pub(crate) complete_rules: Option<PathBuf>,

@@ -409,7 +409,16 @@ pub struct DemoSpec {
     pub unmapped: f64,
     /// Share of interactions moved to email whatever the year ([`crate::demo_shift`]).
     pub channel_shift: f64,
+    /// A risk that peaks at a middle gap (0 for the demo): log-odds added when the
+    /// member's previous interaction was [`GAP_PEAK_DAYS`] days ago, falling off as a
+    /// Gaussian of sd [`GAP_PEAK_SD_DAYS`]. The encoder's gap bins (7-30 days) only
+    /// average it and the log gap puts it on one slope; trees can cut around it.
+    pub gap_peak: f64,
 }
+
+/// Where the planted gap risk peaks, and its width (days).
+pub const GAP_PEAK_DAYS: f64 = 12.0;
+pub const GAP_PEAK_SD_DAYS: f64 = 1.5;
 
 /// Generates the events of one member, in time order.
 #[cfg(test)]
@@ -488,6 +497,10 @@ fn member_events_with(
             z += 0.9 * (prior_esc.min(3) as f64);
             if days_since_prev.is_some_and(|d| d < 2.0) {
                 z += 0.4;
+            }
+            if let Some(d) = days_since_prev.filter(|_| spec.gap_peak != 0.0) {
+                z +=
+                    spec.gap_peak * (-0.5 * ((d - GAP_PEAK_DAYS) / GAP_PEAK_SD_DAYS).powi(2)).exp();
             }
             z += 0.15 * (n_events as f64 - 1.0);
             let positive = rng.f64() < 1.0 / (1.0 + (-z).exp());
@@ -739,6 +752,74 @@ mod tests {
         assert!((0.008..0.03).contains(&rate), "rate {rate}");
         assert!(a.iter().any(|e| e.description.is_none()));
         assert!(a.iter().any(|e| e.description.as_deref() == Some("")));
+    }
+
+    /// `gap_peak` draws nothing: the same events, and labels only turn positive, and
+    /// mostly where the previous interaction was near the peak's gap.
+    #[test]
+    fn a_planted_gap_peak_adds_positives_near_the_peak_gap_only() {
+        let gen_events = |gap_peak| {
+            let (mut next, mut v) = (1, Vec::new());
+            let spec = DemoSpec {
+                gap_peak,
+                ..Default::default()
+            };
+            for m in 0..3000 {
+                member_events_with(7, m, &mut next, &mut v, &spec);
+            }
+            v
+        };
+        let (plain, peaked) = (gen_events(0.0), gen_events(3.0));
+        assert_eq!(plain.len(), peaked.len());
+        // Gap since the member's previous interaction, per interaction (days).
+        let mut gap = std::collections::BTreeMap::new();
+        let mut prev: Option<(&str, &str, i64)> = None;
+        for e in &plain {
+            if prev.is_none_or(|(_, i, _)| i != e.interaction_id) {
+                if let Some((_, _, t)) = prev.filter(|(m, _, _)| *m == e.member_id) {
+                    gap.insert(
+                        e.interaction_id.clone(),
+                        (e.event_ts_us - t) as f64 / DAY_US as f64,
+                    );
+                }
+                prev = Some((&e.member_id, &e.interaction_id, e.event_ts_us));
+            }
+        }
+        // A new positive away from the peak only follows one near it (a member's earlier
+        // escalations raise the risk of its later interactions).
+        let (mut near, mut far) = (0, 0);
+        let mut flipped_members = std::collections::BTreeSet::new();
+        for (a, b) in plain.iter().zip(&peaked) {
+            assert_eq!(
+                (&a.interaction_id, a.event_ts_us),
+                (&b.interaction_id, b.event_ts_us)
+            );
+            assert!(b.escalated >= a.escalated, "a label turned negative");
+            if b.escalated > a.escalated {
+                let d = gap[&a.interaction_id];
+                let peak =
+                    GAP_PEAK_DAYS - 3.0 * GAP_PEAK_SD_DAYS..=GAP_PEAK_DAYS + 3.0 * GAP_PEAK_SD_DAYS;
+                if peak.contains(&d) {
+                    near += 1;
+                    flipped_members.insert(a.member_id.clone());
+                } else {
+                    far += 1;
+                    assert!(
+                        flipped_members.contains(&a.member_id),
+                        "{a:?}, gap {d:.1} days"
+                    );
+                }
+            }
+        }
+        let before = plain.iter().filter(|e| e.escalated == 1).count();
+        assert!(
+            near > before / 10,
+            "{near} new positives near the peak, {before} before"
+        );
+        assert!(
+            far < near,
+            "{far} new positives away from the peak, {near} near"
+        );
     }
 
     #[test]

@@ -103,12 +103,14 @@ impl ScoringWindow {
 /// Refuses a model whose feature spec does not match the configured data: the
 /// categoricals it was trained on must be the ones the config maps, in order.
 pub(crate) fn check_model_fits(model: &ModelFile, p: &Settings) -> Result<()> {
-    if model.format_version != crate::MODEL_FORMAT_VERSION {
+    let readable = crate::artifact::OLDEST_FORMAT_VERSION..=crate::MODEL_FORMAT_VERSION;
+    if !readable.contains(&model.format_version) {
         return Err(Error::data(
             format!(
-                "model.json has format version {}, this rarecall reads {}",
+                "model.json has format version {}, this rarecall reads {} to {}",
                 model.format_version,
-                crate::MODEL_FORMAT_VERSION
+                readable.start(),
+                readable.end()
             ),
             "retrain the model with this version (rarecall run)",
         ));
@@ -190,6 +192,18 @@ pub(crate) fn compile(
     top: Option<usize>,
     cap: Option<usize>,
 ) -> Result<BTreeMap<&'static str, String>> {
+    // Trees are not compiled: a few hundred trees of depth 5 make SQL CASE
+    // expressions of tens of thousands of branches, and Spark's doubles would have to
+    // follow forust's split comparisons exactly to reproduce the scores.
+    if let Some(trees) = &model.trained.trees {
+        return Err(Error::data(
+            format!(
+                "model {} is gradient-boosted trees ({} rounds, model.primary = \"gbdt\"); trees score in Rust only",
+                model.run_id, trees.rounds
+            ),
+            "drop --in-spark: `rarecall score` without it scores the trees in Rust (Spark still builds the features)",
+        ));
+    }
     let enc = &model.trained.encoder;
     let mut raw: Vec<String> = Vec::with_capacity(enc.feature_names.len());
     for c in &enc.numeric {

@@ -260,7 +260,7 @@ pub(crate) fn calibration_csv(bins: &[crate::threshold::CalibrationBin]) -> Resu
     }))
 }
 
-/// `model_comparison.csv`: one row per model (the logistic model, then the
+/// `model_comparison.csv`: one row per model (the primary model, then the
 /// challenger), measured on the same test rows, each at its own threshold.
 pub(crate) fn model_comparison_csv(rows: &[crate::challenger::Comparison]) -> Result<Vec<u8>> {
     csv_rows::table(rows.iter().map(|c| ModelComparisonRow {
@@ -281,6 +281,7 @@ pub(crate) fn model_comparison_csv(rows: &[crate::challenger::Comparison]) -> Re
         model_size_bytes: c.model_size_bytes,
         validation_average_precision: c.validation_average_precision,
         rounds: c.rounds,
+        role: c.role,
     }))
 }
 
@@ -317,6 +318,8 @@ struct ModelComparisonRow {
     #[serde(serialize_with = "display")]
     validation_average_precision: f64,
     rounds: Option<usize>,
+    /// primary (its scores are published) or challenger.
+    role: &'static str,
 }
 
 /// One row of `calibration.csv`.

@@ -31,7 +31,7 @@ use crate::matrix::Matrix;
 use crate::model::{
     ClassWeight, CvScore, FittedLogisticRegression, FittedPlatt, GbdtParams, GbdtValidParams,
     GridSearchParams, GridSearchResult, GridSearchValidParams, PlattParams, PlattValidParams,
-    ValidClassWeight, effective_positive_fraction,
+    Primary, PrimaryTrees, ValidClassWeight, effective_positive_fraction,
 };
 use crate::params::{ParamGuard, Valid, checked};
 use crate::table::{FeatureTable, Split};
@@ -111,6 +111,8 @@ pub struct TrainParams {
     pub(crate) seed: i64,
     /// The challenger's parameters when one is configured (`model.challenger`).
     pub(crate) challenger: Option<GbdtParams>,
+    /// Which model is published (`model.primary`); the trees need `challenger`.
+    pub(crate) primary: Primary,
 }
 
 /// Checked [`TrainParams`]: each part checked, once, before any work.
@@ -125,6 +127,7 @@ pub struct TrainValidParams {
     calibration: PlattValidParams,
     seed: i64,
     challenger: Option<GbdtValidParams>,
+    primary: Primary,
 }
 
 impl ParamGuard for TrainParams {
@@ -175,6 +178,16 @@ impl ParamGuard for TrainParams {
                 .map(GbdtParams::check)
                 .transpose()
                 .map_err(|e| e.within("challenger"))?,
+            primary: match (self.primary, self.challenger) {
+                (Primary::Gbdt, None) => {
+                    return Err(Error::params(
+                        "primary",
+                        "\"logistic\", or trees' parameters with \"gbdt\"",
+                        "\"gbdt\" without trees' parameters",
+                    ));
+                }
+                (primary, _) => primary,
+            },
         })
     }
 }
@@ -209,6 +222,10 @@ impl TrainValidParams {
     pub(crate) fn challenger(&self) -> Option<&GbdtValidParams> {
         self.challenger.as_ref()
     }
+    /// The published model (the trees only with a challenger's parameters).
+    pub(crate) fn primary(&self) -> Primary {
+        self.primary
+    }
 }
 
 /// The fitted model: what `model.json` holds besides run metadata.
@@ -225,8 +242,13 @@ pub struct TrainedModel {
     pub(crate) population_positive_fraction: f64,
     /// Platt map from linear score to probability, fitted on out-of-fold scores.
     pub(crate) calibration: FittedPlatt,
-    /// The operating threshold on calibrated scores (or why there is none).
+    /// The primary model's operating threshold on calibrated scores (or why there
+    /// is none).
     pub threshold: ThresholdChoice,
+    /// The trees, when they are the primary model (`model.primary = "gbdt"`): they
+    /// then score and give the reasons, on the same encoder; absent from older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) trees: Option<PrimaryTrees>,
 }
 
 impl TrainedModel {
@@ -235,14 +257,21 @@ impl TrainedModel {
         self.calibration.apply(self.model.decision_function(row))
     }
 
-    /// Calibrated scores of every row of `x`.
+    /// Calibrated scores of every row of `x` (the trees' when they are primary).
     pub fn score(&self, x: &Matrix) -> Vec<f64> {
-        x.rows().map(|r| self.score_row(r)).collect()
+        match &self.trees {
+            Some(trees) => trees.score(x),
+            None => x.rows().map(|r| self.score_row(r)).collect(),
+        }
     }
 
     /// The `k` features that pushed this row's score up most: the largest positive
-    /// `beta_j * x_j` (standardized units, so relative to an average interaction).
+    /// `beta_j * x_j` (standardized units, so relative to an average interaction);
+    /// for the trees, the largest positive Shapley contributions.
     pub(crate) fn reasons(&self, row: &[f64], k: usize) -> Vec<(String, f64)> {
+        if let Some(trees) = &self.trees {
+            return trees.reasons(row, k, &self.encoder.feature_names);
+        }
         let mut c: Vec<(usize, f64)> = self
             .model
             .coef
@@ -520,6 +549,7 @@ pub(crate) fn train_keeping_set(
             population_positive_fraction,
             calibration,
             threshold,
+            trees: None,
         },
         report,
         set,
@@ -720,6 +750,7 @@ mod tests {
             calibration: PlattParams::default(),
             seed: 42,
             challenger: Some(crate::model::GbdtParams::default()),
+            primary: Primary::Gbdt,
         };
         let valid = ok.clone().check().unwrap();
         assert_eq!(valid.grid().fit_params().len(), 2);
@@ -767,6 +798,9 @@ mod tests {
             ..Default::default()
         });
         cases.push((p, "challenger.max_depth"));
+        let mut p = ok.clone();
+        p.challenger = None;
+        cases.push((p, "primary"));
         for (p, name) in cases {
             let e = p.check().unwrap_err();
             assert_eq!(crate::params::param_name(&e), Some(name), "{e}");

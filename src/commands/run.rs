@@ -103,25 +103,20 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     })?;
     let test = timings.time("score test window", || train::evaluate(&trained, f))?;
     // The challenger, when configured: trees on the same training set, compared on the
-    // same test rows. The logistic model stays primary; nothing else changes.
-    let comparison = match params.challenger() {
+    // same test rows. With model.primary = "gbdt" the trees then take the logistic
+    // model's place (scores, threshold, outreach list, model.json).
+    let (trained, test, comparison) = match params.challenger() {
         Some(g) => {
             let ch = timings.time("train challenger (gbdt)", || {
                 challenger::train_gbdt(f, &set, params, g)
             })?;
-            challenger::comparisons(
-                f,
-                &trained,
-                (
-                    train_report.fit_seconds,
-                    train_report.validation.average_precision,
-                ),
-                &test,
-                &ch,
-                params,
-            )?
+            let fit = (
+                train_report.fit_seconds,
+                train_report.validation.average_precision,
+            );
+            challenger::settle(f, trained, test, fit, ch, params)?
         }
-        None => Vec::new(),
+        None => (trained, test, Vec::new()),
     };
     drop(set);
     // Who to contact in the test window, and how that list did there.
@@ -633,6 +628,7 @@ fn render_outputs(
             "cv_folds": p.model.cv_folds,
             "validation_days": p.model.validation_days,
             "embargo_days": p.model.embargo_days,
+            "primary": p.model.primary,
             "burn_in_days": p.features.burn_in_days,
             "history_days": p.features.history_days,
             "confidence": p.threshold.confidence,

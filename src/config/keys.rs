@@ -153,6 +153,12 @@ pub(super) const TRAIN_KEYS: &[ParamKey] = &[
         None,
         "set the rounds without improvement before stopping, e.g. 20",
     ),
+    key(
+        "challenger.threads",
+        "gbdt.threads",
+        None,
+        "set the trees' threads from 0 (one per core) to 1024",
+    ),
 ];
 
 /// [`SuggestParams`]: flags of `rules suggest`.
@@ -235,6 +241,7 @@ impl From<&Settings> for TrainParams {
             calibration: PlattParams::default(),
             seed: p.seed,
             challenger: p.model.challenger,
+            primary: p.model.primary,
         }
     }
 }
@@ -332,6 +339,10 @@ mod tests {
                 "[model]\nchallenger = \"gbdt\"\n[gbdt]\nearly_stopping_rounds = 0",
                 "challenger.early_stopping_rounds",
             ),
+            (
+                "[model]\nprimary = \"gbdt\"\n[gbdt]\nthreads = 2000",
+                "challenger.threads",
+            ),
         ];
         let mut seen = BTreeSet::new();
         for (snippet, param) in cases {
@@ -386,6 +397,7 @@ mod tests {
             target_precision: None,
             threshold_cap: None,
             top_k: None,
+            primary: None,
         };
         let p = super::super::merge::merge(&raw, &common, Some(&run)).unwrap();
         let e = check_params(&p).unwrap_err().to_string();

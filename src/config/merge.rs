@@ -17,6 +17,7 @@ use crate::cli::{CommonArgs, RunArgs};
 use crate::encode::TargetScale;
 use crate::error::{Error, Result};
 use crate::ident::Ident;
+use crate::model::Primary;
 use crate::model::{ClassWeight, GbdtParams};
 use crate::rules::Rules;
 
@@ -74,6 +75,21 @@ pub(super) fn merge(
     };
 
     let m = &raw.model;
+    let primary = match run
+        .and_then(|r| r.primary.as_deref())
+        .or(m.primary.as_deref())
+    {
+        None | Some("logistic") => Primary::Logistic,
+        Some("gbdt") => Primary::Gbdt,
+        Some(other) => {
+            return Err(Error::config(
+                "model.primary",
+                "\"logistic\" or \"gbdt\"",
+                format!("{other:?}"),
+                "use \"logistic\" (the default) or \"gbdt\" to publish the trees' scores",
+            ));
+        }
+    };
     let class_weights = match (run.and_then(|r| r.class_weight.clone()), &m.class_weight) {
         (None, None) => vec![ClassWeight::Balanced, ClassWeight::None],
         (flag, raw_cw) => vec![class_weight_from(flag, raw_cw.as_ref())?],
@@ -87,9 +103,10 @@ pub(super) fn merge(
         cv_folds: run.and_then(|r| r.cv_folds).or(m.cv_folds).unwrap_or(5),
         validation_days: m.validation_days.unwrap_or(60),
         embargo_days: m.embargo_days.unwrap_or(7),
-        challenger: match m.challenger.as_deref() {
-            None | Some("none") => None,
-            Some("gbdt") => {
+        challenger: match (m.challenger.as_deref(), primary) {
+            // The trees are trained whenever they are primary.
+            (None | Some("none"), Primary::Logistic) => None,
+            (None | Some("none") | Some("gbdt"), Primary::Gbdt) | (Some("gbdt"), _) => {
                 let g = &raw.gbdt;
                 let d = GbdtParams::default();
                 Some(GbdtParams {
@@ -101,9 +118,10 @@ pub(super) fn merge(
                         .unwrap_or(d.early_stopping_rounds),
                     // The model's seed unless [gbdt] sets its own.
                     seed: g.seed.unwrap_or(seed as u64),
+                    threads: g.threads.unwrap_or(d.threads),
                 })
             }
-            Some(other) => {
+            (Some(other), _) => {
                 return Err(Error::config(
                     "model.challenger",
                     "\"gbdt\" or \"none\"",
@@ -112,6 +130,7 @@ pub(super) fn merge(
                 ));
             }
         },
+        primary,
     };
 
     let t = &raw.threshold;

@@ -119,6 +119,10 @@ pub(crate) struct ModelSettings {
     /// The challenger trained beside the logistic model (`model.challenger = "gbdt"`,
     /// default none) with its `[gbdt]` parameters.
     pub(crate) challenger: Option<crate::model::GbdtParams>,
+    /// The published model (`model.primary = "logistic" | "gbdt"`, default logistic);
+    /// with "gbdt" the trees are trained (as `challenger`) and the logistic model is
+    /// the other row of the comparison.
+    pub(crate) primary: crate::model::Primary,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -361,6 +365,25 @@ mod tests {
         assert_eq!(p.split_boundary_micros(), 1_727_740_800_000_000);
     }
 
+    /// `model.primary = "gbdt"` trains the trees (with the [gbdt] values) even without
+    /// `model.challenger`; the default publishes the logistic model and trains none.
+    #[test]
+    fn primary_gbdt_trains_the_trees() {
+        use crate::model::Primary;
+        let p = settings_from_toml("[source]\npath = \"/e\"\n").unwrap();
+        assert_eq!(
+            (p.model.primary, p.model.challenger),
+            (Primary::Logistic, None)
+        );
+        let p = settings_from_toml(
+            "[source]\npath = \"/e\"\n[model]\nprimary = \"gbdt\"\n[gbdt]\nmax_depth = 3\nthreads = 1\n",
+        )
+        .unwrap();
+        assert_eq!(p.model.primary, Primary::Gbdt);
+        let g = p.model.challenger.unwrap();
+        assert_eq!((g.max_depth, g.threads), (3, 1));
+    }
+
     #[test]
     fn unparseable_values_name_the_key() {
         // Ranges: `keys::tests`; here the text config parses into types.
@@ -380,6 +403,8 @@ mod tests {
             ),
             // Right after `path`, so still in [source].
             ("format = \"xlsx\"", "source.format"),
+            ("[model]\nprimary = \"forest\"", "model.primary"),
+            ("[model]\nchallenger = \"logistic\"", "model.challenger"),
         ] {
             let text = format!("[source]\npath = \"/e\"\n{toml}\n");
             let e = settings_from_toml(&text).unwrap_err().to_string();

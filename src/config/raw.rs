@@ -56,7 +56,7 @@ pub(super) struct RawMlflow {
     pub(super) register_as: Option<String>,
 }
 
-/// The challenger's trees (used when `model.challenger = "gbdt"`).
+/// The trees (used when `model.challenger` or `model.primary` is "gbdt").
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGbdt {
@@ -65,6 +65,7 @@ pub(super) struct RawGbdt {
     pub(super) n_rounds: Option<usize>,
     pub(super) early_stopping_rounds: Option<usize>,
     pub(super) seed: Option<u64>,
+    pub(super) threads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +132,7 @@ pub(super) struct RawModel {
     pub(super) validation_days: Option<u32>,
     pub(super) embargo_days: Option<u32>,
     pub(super) challenger: Option<String>,
+    pub(super) primary: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

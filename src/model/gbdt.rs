@@ -8,14 +8,26 @@
 //! it does the logistic model's linear score).
 //!
 //! Deterministic for a given seed and thread count: no row or column subsampling, and
-//! forust's histograms are summed in a fixed order per feature.
+//! forust's histograms are summed in a fixed order per feature (its own tests find the
+//! same trees for 1, 2 and 4 threads; ours check a seed and a thread count).
+//!
+//! A fitted booster is stored in `model.json` as forust's own JSON text (a string
+//! field), which forust reads back bit-identical: the saved trees score exactly as the
+//! fitted ones. [`PrimaryTrees`] is that booster with its Platt map when the trees are
+//! the published model (`model.primary = "gbdt"`, [`Primary`]).
+
+use std::sync::Arc;
 
 use forust_ml::GradientBooster;
 use forust_ml::data::Matrix as ForustMatrix;
+use forust_ml::gradientbooster::ContributionsMethod;
 use forust_ml::metric::Metric;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::model::FittedPlatt;
 use crate::params::{ParamGuard, Valid, checked};
 
 /// The trees' parameters (the `[gbdt]` section of the config).
@@ -31,6 +43,8 @@ pub(crate) struct GbdtParams {
     /// (1 to 1000); 20 by default.
     pub(crate) early_stopping_rounds: usize,
     pub(crate) seed: u64,
+    /// Threads of the fit; 0 (the default) uses one per core.
+    pub(crate) threads: usize,
 }
 
 impl Default for GbdtParams {
@@ -41,6 +55,7 @@ impl Default for GbdtParams {
             n_rounds: 300,
             early_stopping_rounds: 20,
             seed: 42,
+            threads: 0,
         }
     }
 }
@@ -71,6 +86,13 @@ impl ParamGuard for GbdtParams {
                 "n_rounds",
                 "a whole number from 1 to 10000",
                 self.n_rounds,
+            ));
+        }
+        if self.threads > 1_024 {
+            return Err(Error::params(
+                "threads",
+                "a whole number from 0 (one per core) to 1024",
+                self.threads,
             ));
         }
         if !(1..=1_000).contains(&self.early_stopping_rounds) {
@@ -114,6 +136,7 @@ impl GbdtValidParams {
             .set_learning_rate(self.learning_rate as f32)
             .set_max_depth(self.max_depth)
             .set_seed(self.seed)
+            .set_num_threads((self.threads > 0).then_some(self.threads))
             .set_evaluation_metric(early_stopping.then_some(Metric::LogLoss))
             .set_early_stopping_rounds(early_stopping.then_some(self.early_stopping_rounds)))
     }
@@ -139,7 +162,9 @@ impl GbdtValidParams {
         let em = ForustMatrix::new(&eval_data, eval.len(), x.n_cols());
         b.fit(&m, &fy, &fw, Some(vec![(em, &ey, &ew)]))
             .map_err(tree_error)?;
-        Ok(FittedGbdt { booster: b })
+        Ok(FittedGbdt {
+            booster: Arc::new(b),
+        })
     }
 
     /// Fits `rounds` rounds on the rows of `x` with loss weights `w` (a row of weight
@@ -158,13 +183,46 @@ impl GbdtValidParams {
         let fy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
         let fw: Vec<f64> = rows.iter().map(|&i| w[i]).collect();
         b.fit(&m, &fy, &fw, None).map_err(tree_error)?;
-        Ok(FittedGbdt { booster: b })
+        Ok(FittedGbdt {
+            booster: Arc::new(b),
+        })
     }
 }
 
-/// A fitted booster.
+/// A fitted booster (shared: forust's booster is not `Clone`, and a fitted one is
+/// never changed).
+#[derive(Clone)]
 pub(crate) struct FittedGbdt {
-    booster: GradientBooster,
+    booster: Arc<GradientBooster>,
+}
+
+/// Two boosters are equal when their JSON texts are (every split and leaf value).
+impl PartialEq for FittedGbdt {
+    fn eq(&self, other: &Self) -> bool {
+        self.booster.json_dump().ok() == other.booster.json_dump().ok()
+    }
+}
+
+/// Written as forust's JSON text, in a string.
+impl serde::Serialize for FittedGbdt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let text = self
+            .booster
+            .json_dump()
+            .map_err(|e| serde::ser::Error::custom(e.to_string()))?;
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FittedGbdt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        GradientBooster::from_json(&text)
+            .map(|b| FittedGbdt {
+                booster: Arc::new(b),
+            })
+            .map_err(|e| serde::de::Error::custom(format!("the saved trees cannot be read: {e}")))
+    }
 }
 
 impl std::fmt::Debug for FittedGbdt {
@@ -190,6 +248,16 @@ impl FittedGbdt {
         self.decision_function(x, &rows)
     }
 
+    /// Shapley contribution of each feature to the margin of one row, then the bias
+    /// (the mean margin) last: `row.len() + 1` numbers summing to the margin (Lundberg,
+    /// Erion & Lee 2018, "Consistent individualized feature attribution for tree
+    /// ensembles", Algorithm 2, as forust implements it).
+    pub(crate) fn contributions_row(&self, row: &[f64]) -> Vec<f64> {
+        let m = ForustMatrix::new(row, 1, row.len());
+        self.booster
+            .predict_contributions(&m, ContributionsMethod::Shapley, false)
+    }
+
     /// Rounds kept (the best round under early stopping, else all of them).
     pub(crate) fn rounds(&self) -> usize {
         self.booster
@@ -200,6 +268,59 @@ impl FittedGbdt {
     /// Size of the model as forust's JSON, in bytes.
     pub(crate) fn size_bytes(&self) -> usize {
         self.booster.json_dump().map_or(0, |s| s.len())
+    }
+}
+
+/// Which model's scores are published (`model.primary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Primary {
+    /// The L2 logistic regression (the default).
+    #[default]
+    Logistic,
+    /// The gradient-boosted trees; needs the `[gbdt]` parameters.
+    Gbdt,
+}
+
+/// The trees as the primary model: the early-stopped refit and its Platt map, on the
+/// logistic model's encoder (which `model.json` carries beside them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PrimaryTrees {
+    /// The trees as forust's JSON text (read back bit-identical).
+    pub(crate) model: FittedGbdt,
+    /// Platt map from margin to probability, fitted on the held-out fold's margins.
+    pub(crate) calibration: FittedPlatt,
+    /// Rounds kept by early stopping.
+    pub(crate) rounds: usize,
+}
+
+impl PrimaryTrees {
+    /// Calibrated scores of every row of `x`: `sigmoid(a + b margin)`.
+    pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
+        self.model
+            .decision_all(x)
+            .into_iter()
+            .map(|z| self.calibration.apply(z))
+            .collect()
+    }
+
+    /// The `k` features that pushed this row's margin up most: the largest positive
+    /// Shapley contributions (they and the bias sum to the margin, so they share the
+    /// logistic reasons' scale, log-odds), named by `names` (the encoder's features).
+    pub(crate) fn reasons(&self, row: &[f64], k: usize, names: &[String]) -> Vec<(String, f64)> {
+        let mut c: Vec<(usize, f64)> = self
+            .model
+            .contributions_row(row)
+            .into_iter()
+            .take(row.len())
+            .enumerate()
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        c.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        c.into_iter()
+            .take(k)
+            .filter_map(|(j, v)| names.get(j).map(|n| (n.clone(), v)))
+            .collect()
     }
 }
 
@@ -301,6 +422,95 @@ mod tests {
         assert!(c.size_bytes() > 0);
     }
 
+    /// Same seed and thread count, same model (compared as forust's JSON, every split
+    /// and leaf); and, as forust's histograms are summed per feature in a fixed order,
+    /// the same margins, bit for bit, for 1 and 2 threads too (the JSON then differs
+    /// only in its thread count).
+    #[test]
+    fn same_seed_and_threads_give_the_same_model() {
+        let mut rng = Rng(9);
+        let (x, y) = draw(&mut rng, 4_000, |r| -3.0 + r[0] * r[1] + (r[2] * 2.0).sin());
+        let w: Vec<f64> = y
+            .iter()
+            .map(|&v| if v == 1.0 { 7.0 } else { 1.0 })
+            .collect();
+        let fit = |threads: usize| {
+            let g = GbdtParams {
+                threads,
+                n_rounds: 40,
+                ..Default::default()
+            };
+            let m = g.check().unwrap().fit_rounds(&x, &y, &w, 40).unwrap();
+            let margins: Vec<u64> = m.decision_all(&x).into_iter().map(f64::to_bits).collect();
+            (serde_json::to_string(&m).unwrap(), margins)
+        };
+        let one = fit(1);
+        assert!(one == fit(1), "1 thread, twice: not the same model");
+        let two = fit(2);
+        assert!(two == fit(2), "2 threads, twice: not the same model");
+        assert!(one.1 == two.1, "1 thread against 2: margins differ");
+        assert!(one.0 != two.0, "the JSON records the thread count");
+        let other_seed = GbdtParams {
+            seed: 43,
+            threads: 1,
+            n_rounds: 40,
+            ..Default::default()
+        };
+        // No subsampling: the seed has nothing to draw, so it changes nothing either.
+        let m = other_seed
+            .check()
+            .unwrap()
+            .fit_rounds(&x, &y, &w, 40)
+            .unwrap();
+        let margins: Vec<u64> = m.decision_all(&x).into_iter().map(f64::to_bits).collect();
+        assert!(margins == one.1, "another seed changed the margins");
+    }
+
+    /// The saved trees (forust's JSON text inside model.json) score bit-identical.
+    #[test]
+    fn saved_trees_read_back_and_score_bit_identical() {
+        let mut rng = Rng(3);
+        let (x, y) = draw(&mut rng, 3_000, |r| -2.5 + r[0] - (r[1] * r[3]).abs());
+        let w = vec![1.0; y.len()];
+        let m = GbdtParams::default()
+            .check()
+            .unwrap()
+            .fit_rounds(&x, &y, &w, 30)
+            .unwrap();
+        let text = serde_json::to_string(&m).unwrap();
+        let back: FittedGbdt = serde_json::from_str(&text).unwrap();
+        assert!(back == m);
+        let bits = |v: Vec<f64>| v.into_iter().map(f64::to_bits).collect::<Vec<_>>();
+        assert_eq!(bits(back.decision_all(&x)), bits(m.decision_all(&x)));
+        let e = serde_json::from_str::<FittedGbdt>("\"{not trees}\"").unwrap_err();
+        assert!(e.to_string().contains("saved trees cannot be read"), "{e}");
+    }
+
+    /// Shapley contributions and the bias sum to the margin, row by row (to 1e-7:
+    /// forust keeps leaf values in f32, the margin sums them in f64 in another order).
+    #[test]
+    fn contributions_sum_to_the_margin() {
+        let mut rng = Rng(4);
+        let (x, y) = draw(&mut rng, 3_000, |r| -2.5 + r[0] * r[1] - r[2]);
+        let w = vec![1.0; y.len()];
+        let m = GbdtParams::default()
+            .check()
+            .unwrap()
+            .fit_rounds(&x, &y, &w, 30)
+            .unwrap();
+        let margins = m.decision_all(&x);
+        for i in (0..x.n_rows()).step_by(97) {
+            let c = m.contributions_row(x.row(i));
+            assert_eq!(c.len(), x.n_cols() + 1);
+            let sum: f64 = c.iter().sum();
+            assert!(
+                (sum - margins[i]).abs() < 1e-7,
+                "row {i}: {sum} vs {}",
+                margins[i]
+            );
+        }
+    }
+
     #[test]
     fn params_refuse_out_of_range_values() {
         assert!(GbdtParams::default().check().is_ok());
@@ -332,6 +542,13 @@ mod tests {
                     ..Default::default()
                 },
                 "early_stopping_rounds",
+            ),
+            (
+                GbdtParams {
+                    threads: 5_000,
+                    ..Default::default()
+                },
+                "threads",
             ),
         ];
         for (p, name) in cases {

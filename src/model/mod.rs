@@ -58,5 +58,5 @@ pub(crate) use cv::{CvScore, GridSearchResult};
 pub use cv::{GridSearchParams, GridSearchValidParams};
 pub(crate) use estimator::FittedLogisticRegression;
 pub use estimator::LogisticRegressionParams;
-pub(crate) use gbdt::{FittedGbdt, GbdtParams, GbdtValidParams};
+pub(crate) use gbdt::{FittedGbdt, GbdtParams, GbdtValidParams, Primary, PrimaryTrees};
 pub use objective::objective_and_gradient;
