@@ -1,7 +1,8 @@
 //! Databricks sign-in as the Databricks SDKs do it: one [`TokenProvider`] per
 //! workspace, asked for a bearer token before each request by every user of the
-//! workspace (MLflow tracking; Spark Connect and the Volumes store take their token
-//! from it when they connect).
+//! workspace: MLflow tracking, Spark Connect (through the per-call token source of the
+//! vendored client core, see `Spark::connect_signed_in`) and the Volumes store
+//! (`VolumesConfig::token_source`).
 //!
 //! Sources, in the SDKs' order and with their names (the first that applies wins;
 //! `auth_type` in the profile or `DATABRICKS_AUTH_TYPE` picks one outright):

@@ -142,7 +142,8 @@ impl Client {
         content_type: &str,
     ) -> std::result::Result<Vec<u8>, Failure> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
-        for attempt in 0..3u32 {
+        let mut attempt = 0u32;
+        loop {
             // Asked before every request: a provider refreshes a token about to expire.
             let auth = match &self.auth {
                 Some(p) => Some(p.bearer().map_err(|e| Failure {
@@ -201,8 +202,8 @@ impl Client {
                 }
             }
             std::thread::sleep(Duration::from_millis(500 << attempt));
+            attempt += 1;
         }
-        unreachable!("the loop returns on its last attempt")
     }
 
     /// A JSON call of the tracking API: `path` is below `/api/2.0/mlflow/`.
