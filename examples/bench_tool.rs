@@ -259,7 +259,13 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let cfg = load_config(config, Some(source))?;
     let spark = rarecall::spark::Spark::connect(&cfg.remote, cfg.timeout_secs)?;
     let mut timings = rarecall::pipeline::Timings::default();
-    let got = rarecall::pipeline::run_spark(&spark, &cfg.settings, &mut timings)?;
+    let scratch = rarecall::pipeline::Scratch::local(
+        std::env::temp_dir()
+            .join("rarecall-scratch")
+            .to_str()
+            .unwrap_or("/tmp"),
+    )?;
+    let got = rarecall::pipeline::run_spark(&spark, &cfg.settings, Some(&scratch), &mut timings)?;
     let feat_dir = dir.join("features.parquet");
     let t0 = Instant::now();
     spark.query(
@@ -383,7 +389,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
 /// One timed pull of the materialized feature table, then (timed apart) its
 /// conversion into the typed feature table.
 fn pull(remote: &str, path: &str, config: &str) -> Result<()> {
-    let cfg = load_config(config, None)?;
+    let cfg = load_config(config)?;
     let remote = rarecall::remote::parse_sc_url(remote, "--remote")?;
     let spark = rarecall::spark::Spark::connect(&remote, cfg.timeout_secs)?;
     let t0 = Instant::now();
@@ -406,7 +412,7 @@ fn pull(remote: &str, path: &str, config: &str) -> Result<()> {
 }
 
 fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
-    let cfg = load_config(config, None)?;
+    let cfg = load_config(config)?;
     let batches = read_parquet_dir(&dir.join("features.parquet"))?;
     let t = rarecall::table::feature_table(&batches, &cat_names(&cfg))?;
     drop(batches);
@@ -499,7 +505,7 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
                         .zip(&d.folds)
                         .map(|(&w, &f)| if f == fold { 0.0 } else { w })
                         .collect();
-                let m = lr.fit(&d.x, &d.y, &wf, None)?;
+                let m = lr.fit(&d.x, &d.y, &wf)?;
                 folds_out.push(
                     json!({"c": c, "fold": fold, "objective": m.objective, "n_iter": m.n_iter}),
                 );

@@ -42,20 +42,15 @@ const VIEW_FILES: &[(&str, &str)] = &[
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
 const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
 
-/// Renders the event checks with the run's clock (microseconds since the epoch).
-pub(crate) fn render_event_checks(now_us: i64) -> Result<RenderedView> {
-    let (frags, params) = declared(EVENT_CHECKS);
-    if !frags.is_empty() || params.iter().map(String::as_str).ne(["now"]) {
-        return Err(Error::Spark {
-            stage: "event_checks".into(),
-            message: format!("internal: unexpected holes {frags:?} {params:?}"),
-        });
-    }
-    Ok(RenderedView {
-        name: "event_checks".into(),
-        sql: EVENT_CHECKS.to_string(),
-        params: [("now".to_string(), SqlValue::Timestamp(now_us))].into(),
-    })
+/// Renders the event checks (a sum over the `interactions` view's check columns).
+pub(crate) fn render_event_checks() -> Result<RenderedView> {
+    bind(
+        "event_checks",
+        "event_checks",
+        EVENT_CHECKS,
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
 }
 
 /// A typed value bound to a `:name` parameter.
@@ -165,11 +160,13 @@ fn ts_or_null(v: Option<i64>) -> SqlValue {
         .unwrap_or(SqlValue::NullTimestamp)
 }
 
-/// Renders every view of the pipeline in run order.
+/// Renders every view of the pipeline in run order; `now_us` is the run's clock
+/// (events after it are counted as future events by the checks).
 pub(crate) fn render_pipeline(
     p: &Settings,
     types: SourceTypes,
     read: ReadWindow,
+    now_us: i64,
 ) -> Result<Vec<RenderedView>> {
     let c = &p.columns;
     let event_ts = if types.event_ts_is_string {
@@ -182,10 +179,23 @@ pub(crate) fn render_pipeline(
         .iter()
         .map(|(src, std)| format!(",\n        cast({} as string) as {std}", src.quoted()))
         .collect();
-    let cat_modes: String = c
+    let cat_fields: String = c
         .categoricals
         .iter()
-        .map(|(_, std)| format!(",\n        mode({std}, true) as {std}"))
+        .map(|(_, std)| format!(",\n                '{std}', {std}"))
+        .collect();
+    // The value at the first event where it is not null; among events at that same
+    // time, the smallest value (struct order: time, then value), so the result does
+    // not depend on the order Spark collected the events in.
+    let cat_firsts: String = c
+        .categoricals
+        .iter()
+        .map(|(_, std)| {
+            format!(
+                ",\n        array_min(transform(filter(shown, e -> e.{std} is not null), \
+                 e -> named_struct('t', e.event_ts, 'v', e.{std}))).v as {std}"
+            )
+        })
         .collect();
     let cat_cols: String = c
         .categoricals
@@ -221,7 +231,14 @@ pub(crate) fn render_pipeline(
                 params.insert("read_to".into(), ts_or_null(read.to_us));
             }
             "interactions" => {
-                frags.insert("categorical_modes", cat_modes.clone());
+                frags.insert("categorical_fields", cat_fields.clone());
+                frags.insert("categorical_firsts", cat_firsts.clone());
+                let dedupe = match p.duplicate_events {
+                    DuplicatePolicy::Drop => "array_distinct(events)",
+                    DuplicatePolicy::Keep | DuplicatePolicy::Error => "events",
+                };
+                frags.insert("dedupe", dedupe.to_string());
+                params.insert("now".into(), SqlValue::Timestamp(now_us));
             }
             "member_history" => {
                 frags.insert("categorical_columns", cat_cols.clone());
@@ -337,7 +354,7 @@ mod tests {
             "[source]\npath = \"/e\"\n[columns]\ncategoricals = [\"CHANNEL\", \"plan type\"]\n",
         )
         .unwrap();
-        let views = render_pipeline(&p, SourceTypes::default(), ReadWindow::default()).unwrap();
+        let views = render_pipeline(&p, SourceTypes::default(), ReadWindow::default(), 0).unwrap();
         let names: Vec<_> = views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
             names,
@@ -360,10 +377,11 @@ mod tests {
                 .contains("cast(`plan type` as string) as cat_plan_type")
         );
         assert!(
-            views[3]
-                .sql
-                .contains("mode(cat_channel, true) as cat_channel")
+            views[3].sql.contains(
+                "e -> named_struct('t', e.event_ts, 'v', e.cat_channel))).v as cat_channel"
+            )
         );
+        assert!(views[3].sql.contains("array_distinct(events) as kept"));
         assert_eq!(
             views[5].params["split_boundary"].to_string(),
             "timestamp'2024-10-01 00:00:00.000000'"
@@ -379,6 +397,7 @@ mod tests {
                 event_ts_is_string: true,
             },
             ReadWindow::default(),
+            0,
         )
         .unwrap();
         assert!(v[0].sql.contains("try_to_timestamp(`event_ts`)"));

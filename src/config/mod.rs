@@ -181,6 +181,10 @@ pub struct Config {
     pub remote: Remote,
     /// How long a lost server may stay unreachable before the running stage fails.
     pub(crate) reconnect_grace_secs: u64,
+    /// Where Spark writes a run's intermediate Parquet (`spark.scratch_dir`; by default
+    /// the system temp folder when the server is on this machine), or None: then the
+    /// views are recomputed by each query that reads them.
+    pub(crate) scratch_dir: Option<String>,
     /// Workspace credentials for Volume destinations, when there is a workspace.
     pub(crate) databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
@@ -231,8 +235,20 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
     let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
+    let scratch_dir = match raw.spark.scratch_dir.as_deref() {
+        Some("") => None,
+        Some(dir) => Some(absolutize(dir)),
+        None if remote.is_loopback() => Some(
+            std::env::temp_dir()
+                .join("rarecall-scratch")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        None => None,
+    };
     Ok(Config {
         reconnect_grace_secs,
+        scratch_dir,
         databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,
