@@ -51,35 +51,37 @@ def executions(ui, app):
 
 
 def final_plan(text):
-    """The final physical plan of an (adaptive) execution's description."""
+    """The final physical plan tree of an (adaptive) execution's description."""
     m = re.search(r"== Physical Plan ==\n(.*)", text, re.S)
     plan = m.group(1) if m else text
-    # AdaptiveSparkPlan (isFinalPlan=true) prints "+- == Final Plan ==" then the initial one.
-    if "== Final Plan ==" in plan:
-        plan = plan.split("== Final Plan ==", 1)[1].split("== Initial Plan ==", 1)[0]
-    return plan
-
-
-def plan_counts(plan, source):
-    """Operator counts of a physical plan tree (the lines before the node details)."""
     tree = plan.split("\n\n(1)", 1)[0]
-    nodes = [re.sub(r"^[\s:+\-*|]*", "", l) for l in tree.splitlines()]
-    nodes = [n for n in nodes if n]
+    # AdaptiveSparkPlan (isFinalPlan=true) prints "+- == Final Plan ==" then the initial one.
+    if "== Final Plan ==" in tree:
+        tree = tree.split("== Final Plan ==", 1)[1].split("== Initial Plan ==", 1)[0]
+    return tree
+
+
+def plan_counts(text, source):
+    """Operator counts of the final plan tree; a scan reads the source when its node
+    details (the numbered sections of the formatted plan) name the source's path."""
+    details = dict(re.findall(r"\n\((\d+)\) [^\n]*\n(.*?)(?=\n\(\d+\) |\Z)", text, re.S))
+    nodes = []
+    for line in final_plan(text).splitlines():
+        m = re.search(r"([A-Za-z][A-Za-z ]*?)\s*\((\d+)\)\s*$", line)
+        if m:
+            nodes.append((m.group(1).strip(), m.group(2)))
     def count(pred):
-        return sum(1 for n in nodes if pred(n))
-    scans = [n for n in nodes if n.startswith("Scan ") or n.startswith("FileScan") or "LocalTableScan" in n]
-    # Which scan reads the source: the node details carry its location.
-    details = re.findall(r"\(\d+\) (Scan \w+[^\n]*)\n(.*?)(?=\n\(\d+\)|\Z)", plan, re.S)
-    src_scans = sum(1 for _, body in details if source and source in body)
+        return sum(1 for n, _ in nodes if pred(n))
+    scans = [(n, i) for n, i in nodes if n.startswith("Scan") or n == "LocalTableScan"]
+    src = sum(1 for _, i in scans if source and source in details.get(i, ""))
     return {
-        "source_scans": src_scans,
-        "other_scans": max(len(scans) - src_scans, 0),
-        "shuffles": count(lambda n: n.startswith("Exchange") or n.startswith("ShuffleQueryStage")
-                          and False),
-        "broadcasts": count(lambda n: n.startswith("BroadcastExchange")),
-        "sorts": count(lambda n: n.startswith("Sort ") or n.startswith("Sort(") or n == "Sort"),
+        "source_scans": src,
+        "other_scans": len(scans) - src,
+        "shuffles": count(lambda n: n == "Exchange"),
+        "broadcasts": count(lambda n: n == "BroadcastExchange"),
+        "sorts": count(lambda n: n == "Sort"),
         "windows": count(lambda n: n.startswith("Window")),
-        "aggregates": count(lambda n: "Aggregate" in n.split(" ")[0]),
+        "aggregates": count(lambda n: n.endswith("Aggregate")),
     }
 
 
@@ -123,13 +125,12 @@ def run(args):
         if e["id"] in before:
             continue
         jobs = e.get("successJobIds", []) + e.get("failedJobIds", []) + e.get("runningJobIds", [])
-        plan = final_plan(e.get("planDescription", ""))
         desc = e.get("description", "")[:80].replace("\n", " ")
         name = f"{len(rows):02d}-{re.sub(r'[^a-z0-9]+', '-', desc.lower())[:40]}"
         with open(os.path.join(out_dir, name + ".plan.txt"), "w") as f:
             f.write(e.get("planDescription", ""))
         row = {"id": e["id"], "description": desc, "duration_s": e.get("duration", 0) / 1e3}
-        row.update(plan_counts(plan, source))
+        row.update(plan_counts(e.get("planDescription", ""), source))
         row.update(stage_metrics(ui, app, jobs))
         rows.append(row)
     actions = [r for r in rows if r["jobs"] > 0]

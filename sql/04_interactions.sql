@@ -1,7 +1,7 @@
 -- interactions: one row per interaction: member, prediction time, event count, the set
 -- of canonical descriptions, label = any event escalated, the time of the first
--- escalating event, and each categorical as its value at the interaction's first
--- event (the earliest event where it is not null; ties in time: the smallest value).
+-- escalating event, and each categorical as its most frequent value (ties: the
+-- smallest value, as `mode(col, true)`), counted on the event array.
 -- prediction time: the interaction's first event (`interaction_ts`). History features
 -- (sql/05_member_history.sql) look strictly before it.
 -- content: descriptions, event count and categoricals come from the events up to and
@@ -17,7 +17,7 @@
 -- counted but never collected (they fail the checks).
 -- fragments:
 --   {{ categorical_fields }}: ", 'cat_<name>', cat_<name>" for each categorical (struct fields)
---   {{ categorical_firsts }}: ", <first non-null value of cat_<name>> as cat_<name>" for each
+--   {{ categorical_modes }}: ", <most frequent non-null value of cat_<name>> as cat_<name>" for each
 --   {{ dedupe }}: "array_distinct(events)" to drop exact duplicates, or "events"
 -- params:
 --   :now  timestamp  the time of the run: events after it are in the future
@@ -98,7 +98,7 @@ final as (
         ))) as descriptions,
         array_max(transform(shown, e -> e.label)) as label,
         escalation_ts
-        {{ categorical_firsts }},
+        {{ categorical_modes }},
         source_events,
         null_member_events,
         null_ts_events,

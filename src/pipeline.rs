@@ -257,8 +257,8 @@ fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
 ///
 /// With a scratch folder, what later stages read more than once is computed once
 /// (`Spark::materialize`): a CSV or JSON source is converted to Parquet, then the
-/// `descriptions` and `interactions` views are written there and replaced by reads of
-/// it, before the views that depend on them are created. The event checks are columns
+/// `descriptions`, `interactions` and `member_history` views are written there and
+/// replaced by reads of it, before the views that depend on them are created. The event checks are columns
 /// of `interactions`, so they cost no pass of their own. Without one (a remote server
 /// and no `spark.scratch_dir`), every query recomputes the views it reads.
 fn prepare(
@@ -291,6 +291,11 @@ fn prepare(
                 // group-by that partial aggregation does not shrink.
                 (Some(s), "interactions") => {
                     spark.materialize("interactions", &s.path("interactions"), true)?
+                }
+                // Read twice by `features` (the split and the member sample); its
+                // windows are the next largest cost.
+                (Some(s), "member_history") => {
+                    spark.materialize("member_history", &s.path("member_history"), false)?
                 }
                 _ => {}
             }

@@ -184,16 +184,17 @@ pub(crate) fn render_pipeline(
         .iter()
         .map(|(_, std)| format!(",\n                '{std}', {std}"))
         .collect();
-    // The value at the first event where it is not null; among events at that same
-    // time, the smallest value (struct order: time, then value), so the result does
-    // not depend on the order Spark collected the events in.
-    let cat_firsts: String = c
+    // The most frequent non-null value of the interaction's shown events; ties go to
+    // the smallest value (what `mode(col, true)` returns), computed on the event array
+    // of the one aggregation: min of (-count, value) over its distinct values.
+    let cat_modes: String = c
         .categoricals
         .iter()
         .map(|(_, std)| {
+            let vals = format!("filter(transform(shown, e -> e.{std}), x -> x is not null)");
             format!(
-                ",\n        array_min(transform(filter(shown, e -> e.{std} is not null), \
-                 e -> named_struct('t', e.event_ts, 'v', e.{std}))).v as {std}"
+                ",\n        array_min(transform(array_distinct({vals}), \
+                 v -> named_struct('n', -size(filter({vals}, x -> x = v)), 'v', v))).v as {std}"
             )
         })
         .collect();
@@ -232,7 +233,7 @@ pub(crate) fn render_pipeline(
             }
             "interactions" => {
                 frags.insert("categorical_fields", cat_fields.clone());
-                frags.insert("categorical_firsts", cat_firsts.clone());
+                frags.insert("categorical_modes", cat_modes.clone());
                 let dedupe = match p.duplicate_events {
                     DuplicatePolicy::Drop => "array_distinct(events)",
                     DuplicatePolicy::Keep | DuplicatePolicy::Error => "events",
@@ -376,11 +377,10 @@ mod tests {
                 .sql
                 .contains("cast(`plan type` as string) as cat_plan_type")
         );
-        assert!(
-            views[3].sql.contains(
-                "e -> named_struct('t', e.event_ts, 'v', e.cat_channel))).v as cat_channel"
-            )
-        );
+        // The mode with mode(col, true)'s tie rule: min of (-count, value).
+        assert!(views[3].sql.contains(
+            "v -> named_struct('n', -size(filter(filter(transform(shown, e -> e.cat_channel), x -> x is not null), x -> x = v)), 'v', v))).v as cat_channel"
+        ));
         assert!(views[3].sql.contains("array_distinct(events) as kept"));
         assert_eq!(
             views[5].params["split_boundary"].to_string(),

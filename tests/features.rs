@@ -124,12 +124,11 @@ fn one_row_per_interaction_with_label_any_event_and_first_event_time() {
         ["unknown", "web stuff"],
         "unmatched text keeps its cleaned value"
     );
-    // Channel is the value at the interaction's first event (not the most frequent:
-    // i3 has web then chat, and mode's tie rule would give "chat").
+    // Channel is the most frequent value; a tie goes to the smallest value.
     let ch = &t.categoricals[0];
     assert_eq!(ch.name, "cat_channel");
     assert_eq!(ch.value(i1), "phone");
-    assert_eq!(ch.value(i3), "web");
+    assert_eq!(ch.value(i3), "chat");
 }
 
 #[test]
