@@ -389,7 +389,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
 /// One timed pull of the materialized feature table, then (timed apart) its
 /// conversion into the typed feature table.
 fn pull(remote: &str, path: &str, config: &str) -> Result<()> {
-    let cfg = load_config(config)?;
+    let cfg = load_config(config, None)?;
     let remote = rarecall::remote::parse_sc_url(remote, "--remote")?;
     let spark = rarecall::spark::Spark::connect(&remote, cfg.timeout_secs)?;
     let t0 = Instant::now();
@@ -412,7 +412,7 @@ fn pull(remote: &str, path: &str, config: &str) -> Result<()> {
 }
 
 fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
-    let cfg = load_config(config)?;
+    let cfg = load_config(config, None)?;
     let batches = read_parquet_dir(&dir.join("features.parquet"))?;
     let t = rarecall::table::feature_table(&batches, &cat_names(&cfg))?;
     drop(batches);
@@ -505,7 +505,7 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
                         .zip(&d.folds)
                         .map(|(&w, &f)| if f == fold { 0.0 } else { w })
                         .collect();
-                let m = lr.fit(&d.x, &d.y, &wf)?;
+                let m = lr.fit(&d.x, &d.y, &wf, None)?;
                 folds_out.push(
                     json!({"c": c, "fold": fold, "objective": m.objective, "n_iter": m.n_iter}),
                 );

@@ -275,11 +275,11 @@ fn prepare(
     let views = sql::render_pipeline(p, types, read, now_us)?;
     timings.time("create views", || {
         spark.register_rules(&p.rules)?;
-        if let (Some(s), Source::Path { format, .. }) = (scratch, &p.source) {
-            if matches!(format, SourceFormat::Csv | SourceFormat::Json) {
-                // Text sources are parsed once, not at every scan.
-                spark.materialize(crate::spark::SOURCE_VIEW, &s.path("source"), false)?;
-            }
+        // Text sources are parsed once, not at every scan.
+        if let (Some(s), Source::Path { format, .. }) = (scratch, &p.source)
+            && matches!(format, SourceFormat::Csv | SourceFormat::Json)
+        {
+            spark.materialize(crate::spark::SOURCE_VIEW, &s.path("source"), false)?;
         }
         for v in &views {
             spark.create_view(v)?;
