@@ -276,7 +276,13 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let cfg = load_config(config, Some(source))?;
     let spark = rarecall::spark::Spark::connect(&cfg.remote, cfg.timeout_secs)?;
     let mut timings = rarecall::pipeline::Timings::default();
-    let got = rarecall::pipeline::run_spark(&spark, &cfg.settings, &mut timings)?;
+    let scratch = rarecall::pipeline::Scratch::local(
+        std::env::temp_dir()
+            .join("rarecall-scratch")
+            .to_str()
+            .unwrap_or("/tmp"),
+    )?;
+    let got = rarecall::pipeline::run_spark(&spark, &cfg.settings, Some(&scratch), &mut timings)?;
     let feat_dir = dir.join("features.parquet");
     let t0 = Instant::now();
     spark.query(

@@ -18,7 +18,14 @@
 # Environment:
 #   RARECALL_SPARK_PORT   port (default 15002)
 #   RARECALL_CACHE        cache folder (default ~/.cache/rarecall)
-#   RARECALL_SPARK_MEMORY driver heap (default 4g: 3g ran out of memory on a 480 MB collect)
+#   RARECALL_SPARK_MEMORY driver heap (default 6g: fits a 24 GB machine beside the client
+#                         and a second server; 3g ran out on a 480 MB collect, and the
+#                         interaction aggregation of 1M+ members wants more than 4g)
+#   RARECALL_SPARK_CORES  N of local[N] (default: every core of the machine; the local
+#                         server is the one process doing the heavy work while it runs)
+#   RARECALL_SPARK_UI_PORT when set, the Spark UI and its status REST API on that port
+#                         (bench/spark_profile.py reads stage and SQL metrics there);
+#                         off by default, as in the shared settings
 set -euo pipefail
 
 PYSPARK_VERSION="4.3.0"
@@ -26,7 +33,9 @@ PORT="${RARECALL_SPARK_PORT:-15002}"
 CACHE="${RARECALL_CACHE:-$HOME/.cache/rarecall}"
 VENV="$CACHE/venv-pyspark-$PYSPARK_VERSION"
 RUN_DIR="$CACHE/spark-connect-$PORT"
-MEMORY="${RARECALL_SPARK_MEMORY:-4g}"
+MEMORY="${RARECALL_SPARK_MEMORY:-6g}"
+CORES="${RARECALL_SPARK_CORES:-$(nproc)}"
+UI_PORT="${RARECALL_SPARK_UI_PORT:-}"
 SETTINGS="$(cd "$(dirname "$0")/.." && pwd)/docker/spark-connect/spark-connect.conf"
 PY="$VENV/bin/python"
 
@@ -86,12 +95,16 @@ start() {
     log "already running (pid $(cat "$(pid_file)")) on port $PORT"
   else
     local home; home="$(spark_home)"
-    log "starting Spark Connect $PYSPARK_VERSION on 127.0.0.1:$PORT (logs in $RUN_DIR/logs)"
+    local ui=(--conf spark.ui.enabled=false)
+    if [ -n "$UI_PORT" ]; then ui=(--conf spark.ui.enabled=true --conf spark.ui.port="$UI_PORT"); fi
+    log "starting Spark Connect $PYSPARK_VERSION on 127.0.0.1:$PORT, local[$CORES], driver $MEMORY (logs in $RUN_DIR/logs)"
     SPARK_HOME="$home" SPARK_PID_DIR="$RUN_DIR" SPARK_LOG_DIR="$RUN_DIR/logs" \
       SPARK_IDENT_STRING=rarecall SPARK_LOCAL_IP=127.0.0.1 \
       "$home/sbin/start-connect-server.sh" \
       --properties-file "$SETTINGS" \
       --driver-memory "$MEMORY" \
+      --master "local[$CORES]" \
+      "${ui[@]}" \
       --conf spark.connect.grpc.binding.address=127.0.0.1 \
       --conf spark.connect.grpc.binding.port="$PORT" \
       --conf spark.sql.warehouse.dir="$RUN_DIR/warehouse" \

@@ -38,31 +38,36 @@ cleaned as (
     from raw_counts
 ),
 
+-- every cleaned value with its first matching rule; the counts ride along, so that
+-- the events are read and counted once (used twice, `cleaned` would be computed twice)
 matched as (
-    select c.description_raw, min(r.rule_order) as rule_order
+    select
+        c.description_raw,
+        c.description_clean,
+        c.event_count,
+        min(r.rule_order) as rule_order
     from cleaned as c
-    inner join rules as r
+    left join rules as r
         on (r.match_kind = 'exact' and c.description_clean = r.pattern)
         or (r.match_kind = 'regex' and c.description_clean rlike r.pattern)
-    group by c.description_raw
+    group by c.description_raw, c.description_clean, c.event_count
 ),
 
 final as (
     select
-        c.description_raw,
-        c.description_clean,
+        m.description_raw,
+        m.description_clean,
         case
-            when c.description_clean is null then 'unknown'
-            else coalesce(r.canonical, c.description_clean)
+            when m.description_clean is null then 'unknown'
+            else coalesce(r.canonical, m.description_clean)
         end as description_canonical,
         case
-            when c.description_clean is null then '(missing)'
+            when m.description_clean is null then '(missing)'
             when r.rule_name is null then '(unmatched)'
             else r.rule_name
         end as rule_name,
-        c.event_count
-    from cleaned as c
-    left join matched as m on c.description_raw <=> m.description_raw
+        m.event_count
+    from matched as m
     left join rules as r on m.rule_order = r.rule_order
 )
 

@@ -319,6 +319,18 @@ impl Outputs {
         Ok(names)
     }
 
+    /// Deletes every file under `prefix` (object stores have no folders to remove).
+    fn remove_prefix(&self, prefix: &str) -> Result<()> {
+        for name in self.list(prefix)? {
+            let p = ObjectPath::from(name.as_str());
+            match self.runtime.block_on(self.store.delete(&p)) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.io_err(&name, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Writes a run's files safely: all under `runs/<run_id>/` first, then each copied
     /// to its well-known name.
     pub(crate) fn publish(&self, run_id: &str, files: Vec<(String, Vec<u8>)>) -> Result<()> {
@@ -382,6 +394,76 @@ impl Outputs {
 
     pub(crate) fn location(&self) -> &str {
         &self.location
+    }
+}
+
+/// A run's scratch folder on the Spark server's storage (`spark.scratch_dir`): Spark
+/// writes intermediate Parquet there so that later stages read it instead of computing
+/// it again, and the folder is removed when the run ends, failed or not (on drop).
+/// Spark writes and reads it by `path`; this module only opens (proving the location
+/// writable) and removes it.
+pub struct Scratch {
+    outputs: Outputs,
+    /// The run's own folder under the scratch location, as Spark is given it.
+    run_dir: String,
+    /// The same folder relative to the scratch location (object store prefix).
+    prefix: String,
+    /// A local folder: removed with its (empty) subfolders, which object_store leaves.
+    local: Option<std::path::PathBuf>,
+}
+
+impl Scratch {
+    /// A scratch folder on this machine's file system (a local Spark server).
+    pub fn local(dir: &str) -> Result<Scratch> {
+        Self::open(dir, None)
+    }
+
+    /// Opens `dir` and names a folder in it that no other run uses.
+    pub(crate) fn open(dir: &str, databricks: Option<&DatabricksCredentials>) -> Result<Scratch> {
+        let outputs = Outputs::open(dir, databricks)?;
+        let prefix = format!(
+            "rarecall-{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"),
+            std::process::id()
+        );
+        let run_dir = format!("{}/{prefix}", outputs.location);
+        let local = (!dir.contains("://") && !dir.starts_with("/Volumes/"))
+            .then(|| std::path::PathBuf::from(&run_dir));
+        Ok(Scratch {
+            outputs,
+            run_dir,
+            prefix,
+            local,
+        })
+    }
+
+    /// Where Spark writes (and later reads) the intermediate result `name`.
+    pub(crate) fn path(&self, name: &str) -> String {
+        format!("{}/{name}", self.run_dir)
+    }
+
+    /// Removes the run's scratch folder and everything in it.
+    pub(crate) fn remove(&self) -> Result<()> {
+        match &self.local {
+            Some(dir) => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Output {
+                    location: self.run_dir.clone(),
+                    problem: format!("the scratch folder cannot be removed ({e})"),
+                    fix: "remove it by hand; check that this user may delete what the Spark server wrote (spark.scratch_dir)".into(),
+                }),
+                _ => Ok(()),
+            },
+            None => self.outputs.remove_prefix(&self.prefix),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        match self.remove() {
+            Ok(()) => tracing::debug!(dir = %self.run_dir, "scratch folder removed"),
+            Err(e) => tracing::warn!("{e}"),
+        }
     }
 }
 

@@ -8,8 +8,11 @@ use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 
-use crate::config::{ColumnMap, Settings};
+use crate::config::{ColumnMap, Settings, Source, SourceFormat};
+// The scratch folder a run's intermediate Parquet goes to (opened by the caller, which
+// knows the credentials; removed when dropped).
 use crate::error::{Error, Result};
+pub use crate::outputs::Scratch;
 use crate::spark::Spark;
 use crate::sql::{self, SourceTypes};
 use crate::table::{self, EventChecks, FeatureTable};
@@ -251,26 +254,59 @@ fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
 
 /// The stages `run` and `score` share: server version, source and schema check, the
 /// rules and views of `sql/` (plus `extra_view`), the event checks and their verdict.
+///
+/// With a scratch folder, what later stages read more than once is computed once
+/// (`Spark::materialize`): a CSV or JSON source is converted to Parquet, then the
+/// `descriptions`, `interactions` and `member_history` views are written there and
+/// replaced by reads of it, before the views that depend on them are created. The event checks are columns
+/// of `interactions`, so they cost no pass of their own. Without one (a remote server
+/// and no `spark.scratch_dir`), every query recomputes the views it reads.
 fn prepare(
     spark: &Spark,
     p: &Settings,
     read: sql::ReadWindow,
     extra_view: Option<&sql::RenderedView>,
+    scratch: Option<&Scratch>,
     timings: &mut Timings,
 ) -> Result<(String, EventChecks)> {
     let spark_version = timings.time("server version", || spark.version())?;
     let types = timings.time("read source", || register_and_check_source(spark, p))?;
-    let views = sql::render_pipeline(p, types, read)?;
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let views = sql::render_pipeline(p, types, read, now_us)?;
     timings.time("create views", || {
         spark.register_rules(&p.rules)?;
-        for v in views.iter().chain(extra_view) {
+        // Text sources are parsed once, not at every scan.
+        if let (Some(s), Source::Path { format, .. }) = (scratch, &p.source)
+            && matches!(format, SourceFormat::Csv | SourceFormat::Json)
+        {
+            spark.materialize(crate::spark::SOURCE_VIEW, &s.path("source"), false)?;
+        }
+        for v in &views {
+            spark.create_view(v)?;
+            match (scratch, v.name.as_str()) {
+                (Some(s), "descriptions") => {
+                    spark.materialize("descriptions", &s.path("descriptions"), false)?
+                }
+                // One row per interaction out of ~2-3 events each: the nearly-unique
+                // group-by that partial aggregation does not shrink.
+                (Some(s), "interactions") => {
+                    spark.materialize("interactions", &s.path("interactions"), true)?
+                }
+                // Read twice by `features` (the split and the member sample); its
+                // windows are the next largest cost.
+                (Some(s), "member_history") => {
+                    spark.materialize("member_history", &s.path("member_history"), false)?
+                }
+                _ => {}
+            }
+        }
+        if let Some(v) = extra_view {
             spark.create_view(v)?;
         }
         Ok(())
     })?;
-    let now_us = chrono::Utc::now().timestamp_micros();
     let checks = timings.time("check events", || {
-        let q = sql::render_event_checks(now_us)?;
+        let q = sql::render_event_checks()?;
         table::event_checks(&spark.query("event checks", &q.sql, &q.params)?)
     })?;
     validate_events(&checks, p)?;
@@ -293,8 +329,14 @@ fn pull_features(
 }
 
 /// Runs every Spark stage and brings the feature table back.
-pub fn run_spark(spark: &Spark, p: &Settings, timings: &mut Timings) -> Result<SparkOutputs> {
-    let (spark_version, checks) = prepare(spark, p, sql::ReadWindow::default(), None, timings)?;
+pub fn run_spark(
+    spark: &Spark,
+    p: &Settings,
+    scratch: Option<&Scratch>,
+    timings: &mut Timings,
+) -> Result<SparkOutputs> {
+    let (spark_version, checks) =
+        prepare(spark, p, sql::ReadWindow::default(), None, scratch, timings)?;
     check_split(&checks, p)?;
     let audit = timings.time("normalization audit", || {
         spark.query(
@@ -372,6 +414,7 @@ pub(crate) fn run_scoring_spark(
     p: &Settings,
     window: &crate::score::ScoringWindow,
     in_spark: Option<std::collections::BTreeMap<&'static str, String>>,
+    scratch: Option<&Scratch>,
     timings: &mut Timings,
 ) -> Result<ScoringOutputs> {
     let read = sql::ReadWindow {
@@ -379,7 +422,7 @@ pub(crate) fn run_scoring_spark(
         to_us: Some(window.end_us()),
     };
     let scoring_view = sql::render_scoring_window(window.start_us(), window.end_us())?;
-    let (_, checks) = prepare(spark, p, read, Some(&scoring_view), timings)?;
+    let (_, checks) = prepare(spark, p, read, Some(&scoring_view), scratch, timings)?;
     match in_spark {
         None => {
             let features = pull_features(

@@ -27,7 +27,7 @@ use crate::rules::Rules;
 use crate::sql::{RenderedView, SqlValue};
 
 /// Name of the temporary view the source is registered under.
-const SOURCE_VIEW: &str = "rc_source";
+pub(crate) const SOURCE_VIEW: &str = "rc_source";
 /// Name of the temporary view holding the description rules.
 const RULES_VIEW: &str = "rc_rules";
 
@@ -257,9 +257,10 @@ impl Spark {
                     s.table(&quoted.join("."))?
                 }
             };
-            let dtypes = df.dtypes()?;
+            // The view first, then its types: asking the reader for them would make
+            // Spark infer a CSV schema a second time (a full pass over the file).
             df.create_or_replace_temp_view(SOURCE_VIEW)?;
-            Ok(dtypes)
+            s.table(SOURCE_VIEW)?.dtypes()
         })
         .map_err(|e| source_error(e, &name, &remote))
     }
@@ -311,6 +312,40 @@ impl Spark {
         self.call(&format!("view {}", view.name), move |s| {
             s.sql_with_args(&sql, Vec::new(), args.clone())?
                 .create_or_replace_temp_view(&name)
+        })
+    }
+
+    /// Computes a view once: writes its rows to Parquet at `path` (overwriting) and
+    /// replaces the view by a read of that Parquet, so that the views created after
+    /// this and every later query read the result instead of recomputing it (temporary
+    /// views keep the plan they were analyzed with, so create dependents afterwards).
+    /// `cardinality_high` marks a group-by that leaves nearly as many rows as it reads:
+    /// for this one action the session skips the partial aggregation before the
+    /// shuffle (`spark.sql.execution.bypassPartialAggregation`), which would only
+    /// serialize and merge buffers for nothing; set globally it would make every other
+    /// aggregation shuffle all its rows. Spark reads the setting when it plans the
+    /// action, so setting and unsetting around it scopes it to this query.
+    pub(crate) fn materialize(&self, view: &str, path: &str, cardinality_high: bool) -> Result<()> {
+        const BYPASS: &str = "spark.sql.execution.bypassPartialAggregation";
+        let (view, path) = (view.to_string(), path.to_string());
+        self.call(&format!("materialize {view}"), move |s| {
+            if cardinality_high {
+                s.conf().set(BYPASS, "true")?;
+            }
+            let written = s.table(&view).and_then(|df| {
+                df.write()
+                    .mode("overwrite")
+                    .format("parquet")
+                    .save(Some(&path))
+            });
+            if cardinality_high {
+                s.conf().unset(BYPASS)?;
+            }
+            written?;
+            s.read()
+                .format("parquet")
+                .load(Some(&path))
+                .create_or_replace_temp_view(&view)
         })
     }
 

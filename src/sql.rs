@@ -42,20 +42,15 @@ const VIEW_FILES: &[(&str, &str)] = &[
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
 const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
 
-/// Renders the event checks with the run's clock (microseconds since the epoch).
-pub(crate) fn render_event_checks(now_us: i64) -> Result<RenderedView> {
-    let (frags, params) = declared(EVENT_CHECKS);
-    if !frags.is_empty() || params.iter().map(String::as_str).ne(["now"]) {
-        return Err(Error::Spark {
-            stage: "event_checks".into(),
-            message: format!("internal: unexpected holes {frags:?} {params:?}"),
-        });
-    }
-    Ok(RenderedView {
-        name: "event_checks".into(),
-        sql: EVENT_CHECKS.to_string(),
-        params: [("now".to_string(), SqlValue::Timestamp(now_us))].into(),
-    })
+/// Renders the event checks (a sum over the `interactions` view's check columns).
+pub(crate) fn render_event_checks() -> Result<RenderedView> {
+    bind(
+        "event_checks",
+        "event_checks",
+        EVENT_CHECKS,
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
 }
 
 /// A typed value bound to a `:name` parameter.
@@ -165,11 +160,13 @@ fn ts_or_null(v: Option<i64>) -> SqlValue {
         .unwrap_or(SqlValue::NullTimestamp)
 }
 
-/// Renders every view of the pipeline in run order.
+/// Renders every view of the pipeline in run order; `now_us` is the run's clock
+/// (events after it are counted as future events by the checks).
 pub(crate) fn render_pipeline(
     p: &Settings,
     types: SourceTypes,
     read: ReadWindow,
+    now_us: i64,
 ) -> Result<Vec<RenderedView>> {
     let c = &p.columns;
     let event_ts = if types.event_ts_is_string {
@@ -182,10 +179,24 @@ pub(crate) fn render_pipeline(
         .iter()
         .map(|(src, std)| format!(",\n        cast({} as string) as {std}", src.quoted()))
         .collect();
+    let cat_fields: String = c
+        .categoricals
+        .iter()
+        .map(|(_, std)| format!(",\n                '{std}', {std}"))
+        .collect();
+    // The most frequent non-null value of the interaction's shown events; ties go to
+    // the smallest value (what `mode(col, true)` returns), computed on the event array
+    // of the one aggregation: min of (-count, value) over its distinct values.
     let cat_modes: String = c
         .categoricals
         .iter()
-        .map(|(_, std)| format!(",\n        mode({std}, true) as {std}"))
+        .map(|(_, std)| {
+            let vals = format!("filter(transform(shown, e -> e.{std}), x -> x is not null)");
+            format!(
+                ",\n        array_min(transform(array_distinct({vals}), \
+                 v -> named_struct('n', -size(filter({vals}, x -> x = v)), 'v', v))).v as {std}"
+            )
+        })
         .collect();
     let cat_cols: String = c
         .categoricals
@@ -221,7 +232,14 @@ pub(crate) fn render_pipeline(
                 params.insert("read_to".into(), ts_or_null(read.to_us));
             }
             "interactions" => {
+                frags.insert("categorical_fields", cat_fields.clone());
                 frags.insert("categorical_modes", cat_modes.clone());
+                let dedupe = match p.duplicate_events {
+                    DuplicatePolicy::Drop => "array_distinct(events)",
+                    DuplicatePolicy::Keep | DuplicatePolicy::Error => "events",
+                };
+                frags.insert("dedupe", dedupe.to_string());
+                params.insert("now".into(), SqlValue::Timestamp(now_us));
             }
             "member_history" => {
                 frags.insert("categorical_columns", cat_cols.clone());
@@ -337,7 +355,7 @@ mod tests {
             "[source]\npath = \"/e\"\n[columns]\ncategoricals = [\"CHANNEL\", \"plan type\"]\n",
         )
         .unwrap();
-        let views = render_pipeline(&p, SourceTypes::default(), ReadWindow::default()).unwrap();
+        let views = render_pipeline(&p, SourceTypes::default(), ReadWindow::default(), 0).unwrap();
         let names: Vec<_> = views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
             names,
@@ -359,11 +377,11 @@ mod tests {
                 .sql
                 .contains("cast(`plan type` as string) as cat_plan_type")
         );
-        assert!(
-            views[3]
-                .sql
-                .contains("mode(cat_channel, true) as cat_channel")
-        );
+        // The mode with mode(col, true)'s tie rule: min of (-count, value).
+        assert!(views[3].sql.contains(
+            "v -> named_struct('n', -size(filter(filter(transform(shown, e -> e.cat_channel), x -> x is not null), x -> x = v)), 'v', v))).v as cat_channel"
+        ));
+        assert!(views[3].sql.contains("array_distinct(events) as kept"));
         assert_eq!(
             views[5].params["split_boundary"].to_string(),
             "timestamp'2024-10-01 00:00:00.000000'"
@@ -379,6 +397,7 @@ mod tests {
                 event_ts_is_string: true,
             },
             ReadWindow::default(),
+            0,
         )
         .unwrap();
         assert!(v[0].sql.contains("try_to_timestamp(`event_ts`)"));

@@ -948,3 +948,41 @@ fn a_source_not_mounted_into_the_docker_server_names_the_mount_rule() {
         "outputs were written"
     );
 }
+
+/// The intermediate Parquet a run writes (`spark.scratch_dir`) is read by the later
+/// stages and removed when the run ends, whether it succeeded or failed after the
+/// materialization (a split boundary outside the data fails after the event checks).
+#[test]
+fn scratch_parquet_is_used_then_removed_also_on_failure() {
+    let dir = temp_dir("cli-scratch");
+    let src = small_events(&dir);
+    let scratch = dir.join("scratch");
+    for (boundary, ok) in [("2024-10-01", true), ("2031-01-01", false)] {
+        let cfg = dir.join("job.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[spark]\nremote = {:?}\ntimeout_secs = 300\nscratch_dir = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nsplit_boundary = {boundary:?}\nc_grid = [0.1]\ncv_folds = 2\n[output]\ndir = {:?}\n",
+                remote_url(),
+                scratch.display().to_string(),
+                src.display().to_string(),
+                dir.join("out").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let out = rarecall(&["run", "--config", cfg.to_str().unwrap(), "-v"], &dir);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.success(), ok, "{err}");
+        for view in ["descriptions", "interactions"] {
+            assert!(
+                err.contains(&format!("spark: materialize {view} in")),
+                "{view} was not materialized: {err}"
+            );
+        }
+        let left: Vec<_> = std::fs::read_dir(&scratch)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "scratch left behind: {left:?}\n{err}");
+    }
+}

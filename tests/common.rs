@@ -7,7 +7,7 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use rarecall::config::{Settings, settings_from_toml};
 use rarecall::demo::{Event, events_to_batch};
-use rarecall::pipeline::{SparkOutputs, Timings, run_spark};
+use rarecall::pipeline::{Scratch, SparkOutputs, Timings, run_spark};
 use rarecall::remote::parse_sc_url;
 use rarecall::spark::Spark;
 
@@ -114,7 +114,14 @@ pub fn pipeline(path: &Path, extra: &str) -> Settings {
 
 /// Runs every Spark stage.
 pub fn run(p: &Settings) -> rarecall::error::Result<SparkOutputs> {
-    run_spark(&spark(), p, &mut Timings::default())
+    // The materialized path, as `run` takes it with a local server.
+    let scratch = Scratch::local(
+        std::env::temp_dir()
+            .join("rarecall-scratch")
+            .to_str()
+            .unwrap(),
+    )?;
+    run_spark(&spark(), p, Some(&scratch), &mut Timings::default())
 }
 
 /// Compares text with a golden file under tests/golden; `UPDATE_GOLDEN=1` rewrites it.

@@ -1,28 +1,32 @@
 -- event_checks: one row of counts that decide whether the events can be used.
+-- the counts come out of the interaction aggregation (sql/04_interactions.sql), one
+-- row per interaction id (the null id included), so the source is not read again;
+-- read after `interactions` is materialized, this is a small query.
 -- fragments: none
--- params:
---   :now  timestamp  the time of the run: events after it are in the future
+-- params: none
 with
 
-events_std as (
-    select * from source_events
+interactions_std as (
+    select * from interactions
 ),
 
 final as (
     select
-        count(*) as n_events,
-        count_if(member_id is null) as null_member,
-        count_if(interaction_id is null) as null_interaction,
-        count_if(event_ts is null) as null_ts,
-        count_if(label is null or label not in (0, 1)) as bad_label,
-        count_if(event_ts > :now) as future_ts,
-        count(*) - count(distinct struct(*)) as duplicate_events,
-        count(distinct interaction_id) as n_interactions,
-        count(distinct interaction_id, member_id) as n_interaction_members,
+        coalesce(sum(source_events), 0) as n_events,
+        coalesce(sum(null_member_events), 0) as null_member,
+        coalesce(sum(case when interaction_id is null then source_events end), 0)
+            as null_interaction,
+        coalesce(sum(null_ts_events), 0) as null_ts,
+        coalesce(sum(bad_label_events), 0) as bad_label,
+        coalesce(sum(future_events), 0) as future_ts,
+        coalesce(sum(duplicate_events), 0) as duplicate_events,
+        count_if(interaction_id is not null) as n_interactions,
+        coalesce(sum(case when interaction_id is not null then distinct_members end), 0)
+            as n_interaction_members,
         count(distinct member_id) as n_members,
-        unix_micros(min(event_ts)) as min_ts_us,
-        unix_micros(max(event_ts)) as max_ts_us
-    from events_std
+        unix_micros(min(min_event_ts)) as min_ts_us,
+        unix_micros(max(max_event_ts)) as max_ts_us
+    from interactions_std
 )
 
 select * from final

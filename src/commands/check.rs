@@ -14,7 +14,12 @@ use super::common;
 pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
     if args.dry_run {
         let pipeline = config::load_settings(&args.common, None)?;
-        let views = sql::render_pipeline(&pipeline, Default::default(), Default::default())?;
+        let views = sql::render_pipeline(
+            &pipeline,
+            Default::default(),
+            Default::default(),
+            chrono::Utc::now().timestamp_micros(),
+        )?;
         print!("{}", sql::dry_run_text(&views));
     } else {
         let cfg = config::load(&args.common, None, &Env::from_process())?;

@@ -76,6 +76,23 @@ pub(crate) fn open_outputs(cfg: &Config) -> Result<Outputs> {
     Outputs::open(&cfg.output_dir, creds.as_ref())
 }
 
+/// Opens the run's scratch folder (`spark.scratch_dir`), or says why the views will be
+/// recomputed by each query when there is none.
+pub(crate) fn open_scratch(cfg: &Config) -> Result<Option<crate::pipeline::Scratch>> {
+    match &cfg.scratch_dir {
+        Some(dir) => Ok(Some(crate::pipeline::Scratch::open(
+            dir,
+            cfg.databricks.as_ref(),
+        )?)),
+        None => {
+            tracing::info!(
+                "no spark.scratch_dir for a remote server: intermediate views are recomputed by each query that reads them (set spark.scratch_dir, for example a Volume path, to compute them once)"
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// A warning event when the source has exact duplicate events that the policy
 /// let through or dropped (the `error` policy has refused them before this).
 pub(crate) fn warn_duplicates(c: &table::EventChecks, policy: config::DuplicatePolicy) {

@@ -73,7 +73,12 @@ fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<Suggest
     spark.register_rules(&p.rules)?;
     // Only the views the audit needs: the later ones (interactions, features) would
     // check nothing the suggestions depend on.
-    for v in sql::render_pipeline(p, types, sql::ReadWindow::default())? {
+    for v in sql::render_pipeline(
+        p,
+        types,
+        sql::ReadWindow::default(),
+        chrono::Utc::now().timestamp_micros(),
+    )? {
         spark.create_view(&v)?;
         if v.name == "descriptions" {
             break;

@@ -93,7 +93,9 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     // Connect; then, in Spark (`pipeline`): register the source and the rules, check
     // the schema and the events, create the views of sql/, pull the features back.
     let spark = timings.time("connect", || common::connect(cfg))?;
-    let got = pipeline::run_spark(&spark, p, &mut timings)?;
+    let scratch = common::open_scratch(cfg)?;
+    let got = pipeline::run_spark(&spark, p, scratch.as_ref(), &mut timings)?;
+    drop(scratch);
     warn_duplicates(&got.checks, p.duplicate_events);
     let f = &got.features;
     // In Rust (`train`): encode, fit the (class weight, C) grid, calibrate, choose the

@@ -110,7 +110,16 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let mut timings = Timings::default();
     let outputs = common::open_outputs(cfg)?;
     let spark = timings.time("connect", || common::connect(cfg))?;
-    let got = pipeline::run_scoring_spark(&spark, &p, &req.window, frags, &mut timings)?;
+    let scratch = common::open_scratch(cfg)?;
+    let got = pipeline::run_scoring_spark(
+        &spark,
+        &p,
+        &req.window,
+        frags,
+        scratch.as_ref(),
+        &mut timings,
+    )?;
+    drop(scratch);
     warn_duplicates(&got.checks, p.duplicate_events);
     let t = &m.trained;
     // Rows to contact (and, with --all-scores, every scored row), by score desc.

@@ -189,6 +189,10 @@ pub struct Config {
     pub remote: Remote,
     /// How long a lost server may stay unreachable before the running stage fails.
     pub(crate) reconnect_grace_secs: u64,
+    /// Where Spark writes a run's intermediate Parquet (`spark.scratch_dir`; by default
+    /// the system temp folder when the server is on this machine), or None: then the
+    /// views are recomputed by each query that reads them.
+    pub(crate) scratch_dir: Option<String>,
     /// Workspace credentials for Volume destinations, when there is a workspace.
     pub(crate) databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
@@ -249,12 +253,24 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
     let output_dir = absolutize(&output_dir);
     let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
     let mlflow = tracking::mlflow_settings(&raw.mlflow, common.mlflow_uri.as_deref(), None)?;
+    let scratch_dir = match raw.spark.scratch_dir.as_deref() {
+        Some("") => None,
+        Some(dir) => Some(absolutize(dir)),
+        None if remote.is_loopback() => Some(
+            std::env::temp_dir()
+                .join("rarecall-scratch")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        None => None,
+    };
     Ok(Config {
         mlflow,
         signin: tracking::workspace_signin(&remote, env)?,
         profile: common.profile.clone().or(raw.spark.profile.clone()),
         host_flag: common.host.clone(),
         reconnect_grace_secs,
+        scratch_dir,
         databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,

@@ -81,6 +81,7 @@ pub(super) struct RawSpark {
     pub(super) profile: Option<String>,
     pub(super) timeout_secs: Option<u64>,
     pub(super) reconnect_grace_secs: Option<u64>,
+    pub(super) scratch_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
