@@ -14,6 +14,31 @@ pub(crate) use html::{Block, Page, Section};
 pub(crate) const REPORT_FILE: &str = "report.html";
 
 /// A number with `digits` decimals, or `-`.
+/// The first `limit` rows of an outreach list with the features that pushed each score
+/// up most; `run`'s and `score`'s pages show the same table.
+pub(crate) fn outreach_table(rows: &[crate::tables::OutreachRow], limit: usize) -> Block {
+    let rows = rows
+        .iter()
+        .take(limit)
+        .map(|o| {
+            let reasons: Vec<&str> = o.reasons.iter().map(|(n, _)| n.as_str()).collect();
+            vec![
+                o.rank.to_string(),
+                o.member_id.clone(),
+                o.interaction_id.clone(),
+                format!("{:.4}", o.score),
+                reasons.join(", "),
+            ]
+        })
+        .collect();
+    Block::Table {
+        header: ["rank", "member", "interaction", "score", "reasons"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }
+}
+
 pub(crate) fn num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
 }

@@ -430,21 +430,6 @@ fn page(i: &Inputs<'_>, pr_svg: &str) -> Result<Page> {
 
 /// Who is on the list and why: the first 25 rows with their reasons.
 fn outreach_section(l: &TestOutreach) -> Section {
-    let rows = l
-        .outreach
-        .iter()
-        .take(25)
-        .map(|o| {
-            let reasons: Vec<&str> = o.reasons.iter().map(|(n, _)| n.as_str()).collect();
-            vec![
-                o.rank.to_string(),
-                o.member_id.clone(),
-                o.interaction_id.clone(),
-                format!("{:.4}", o.score),
-                reasons.join(", "),
-            ]
-        })
-        .collect();
     Section {
         title: "Outreach list (test window)".into(),
         blocks: vec![
@@ -452,12 +437,7 @@ fn outreach_section(l: &TestOutreach) -> Section {
                 "{} rows; the first 25, with the features that pushed each score up most.",
                 l.outreach.len()
             )),
-            Block::Table {
-                header: ["rank", "member", "interaction", "score", "reasons"]
-                    .map(String::from)
-                    .to_vec(),
-                rows,
-            },
+            report::outreach_table(&l.outreach, 25),
         ],
     }
 }

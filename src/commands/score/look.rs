@@ -90,26 +90,7 @@ pub(super) fn files(i: &Inputs<'_>) -> Result<Vec<(String, Vec<u8>)>> {
     }
     sections.push(Section {
         title: "Selected rows".into(),
-        blocks: vec![Block::Table {
-            header: ["rank", "member", "interaction", "score", "reasons"]
-                .map(String::from)
-                .to_vec(),
-            rows: i
-                .selected
-                .iter()
-                .take(25)
-                .map(|o| {
-                    let reasons: Vec<&str> = o.reasons.iter().map(|(n, _)| n.as_str()).collect();
-                    vec![
-                        o.rank.to_string(),
-                        o.member_id.clone(),
-                        o.interaction_id.clone(),
-                        format!("{:.4}", o.score),
-                        reasons.join(", "),
-                    ]
-                })
-                .collect(),
-        }],
+        blocks: vec![report::outreach_table(i.selected, 25)],
     });
     let mut files = Vec::new();
     match i.drift {
