@@ -711,6 +711,7 @@ fn render_outputs(
         timings,
         drift,
         coef: &calibrated_coef,
+        confidence: cfg.train.confidence(),
     })?;
     if !r.comparison.is_empty() {
         summary["model_comparison"] = json!(r.comparison);

@@ -110,6 +110,7 @@ fn padded(lo: f64, hi: f64) -> Range<f64> {
 pub(crate) fn pr_curve(
     recall: &[f64],
     precision: &[f64],
+    band: &[(f64, f64, f64)],
     point: Option<OperatingPoint>,
     floor: f64,
 ) -> Result<String> {
@@ -130,6 +131,21 @@ pub(crate) fn pr_curve(
             .light_line_style(GRID)
             .draw()
             .map_err(plot_err)?;
+        if band.len() > 1 {
+            // Upper bounds left to right, then lower bounds back: one closed shape.
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|&(r, _, hi)| (r, hi))
+                .chain(band.iter().rev().map(|&(r, lo, _)| (r, lo)))
+                .collect();
+            chart
+                .draw_series([Polygon::new(outline, CURVE.mix(0.15).filled())])
+                .map_err(plot_err)?
+                .label("precision interval (bootstrap)")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 4), (x + 20, y + 4)], CURVE.mix(0.15).filled())
+                });
+        }
         chart
             .draw_series(LineSeries::new(
                 recall.iter().zip(precision).map(|(&r, &p)| (r, p)),
@@ -484,6 +500,7 @@ mod tests {
         let s = pr_curve(
             &[0.0, 0.5, 1.0],
             &[1.0, 0.6, 0.1],
+            &[(0.2, 0.7, 0.9), (0.5, 0.5, 0.7), (0.9, 0.05, 0.15)],
             Some(OperatingPoint {
                 recall: 0.5,
                 precision: 0.6,
@@ -497,6 +514,9 @@ mod tests {
         assert!(t.iter().any(|(_, x)| x == "recall"));
         assert!(t.iter().any(|(_, x)| x == "precision"));
         assert!(t.iter().any(|(_, x)| x.contains("operating point")));
+        assert!(t.iter().any(|(_, x)| x.contains("precision interval")));
+        // The band is one closed shape through all six bounds.
+        assert!(s.contains("<polygon"), "{s}");
         // No label shrunk below the sizes set (plotters' default would be smaller).
         assert!(t.iter().all(|(size, _)| *size >= LABEL_PX - 1e-9), "{t:?}");
         // The caption's size is rounded to whole points on the way (19 px -> 18.5).

@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_chart_renders_with_its_labels() {
-        let svg = super::super::plots::pr_curve(&[0.0, 1.0], &[1.0, 0.1], None, 0.5).unwrap();
+        let svg = super::super::plots::pr_curve(&[0.0, 1.0], &[1.0, 0.1], &[], None, 0.5).unwrap();
         let png = render(&svg).unwrap();
         assert!(png.starts_with(b"\x89PNG"));
         assert!(ink(&png) > 5_000);

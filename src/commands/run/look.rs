@@ -17,7 +17,7 @@ use crate::pipeline;
 use crate::report::{self, Block, Page, Section, num, pct, plots};
 use crate::table::{FeatureTable, Split};
 use crate::tables;
-use crate::threshold::PrCurve;
+use crate::threshold::{self, ConfidenceValidParams, PrCurve};
 use crate::train::{self, TrainedModel};
 
 /// File names.
@@ -159,6 +159,42 @@ pub(super) fn drift(
 
 /// `pr_curve_points.csv` thinned to at most [`MAX_SAMPLED_POINTS`] rows by
 /// distance along the curve; the closing point (no threshold) is always kept.
+/// Cutoffs the precision band is measured at, spread evenly over the sampled curve.
+const BAND_POINTS: usize = 40;
+
+/// The confidence band of the PR curve: at up to [`BAND_POINTS`] cutoffs of the
+/// sampled curve, `(recall, lower, upper)` with the bounds of precision on the test
+/// window from the member-level Poisson bootstrap that gives the operating point its
+/// interval (`threshold::bootstrap_precision_recall`, same level, rounds and seed), so
+/// the band and the point's box are the same measurement.
+fn precision_band(i: &Inputs<'_>, curve: &PrCurve) -> Result<Vec<(f64, f64, f64)>> {
+    let f = &i.got.features;
+    let rows = &i.test.rows;
+    let y: Vec<f64> = rows.iter().map(|&k| f64::from(f.label[k])).collect();
+    let members: Vec<&str> = rows.iter().map(|&k| f.member_id[k].as_str()).collect();
+    let (groups, n_groups) = threshold::group_ids(&members);
+    let weight = vec![1.0; y.len()];
+    let n = curve.thresholds.len();
+    let step = n.div_ceil(BAND_POINTS).max(1);
+    let mut band = Vec::new();
+    for (t, recall) in curve.thresholds.iter().zip(&curve.recall).step_by(step) {
+        let chosen: Vec<bool> = i.test.scores.iter().map(|s| s >= t).collect();
+        let (precision, _) = threshold::bootstrap_precision_recall(
+            &y,
+            &chosen,
+            &weight,
+            &groups,
+            n_groups,
+            i.confidence,
+            i.p.seed as u64,
+        )?;
+        if let Some(p) = precision {
+            band.push((*recall, p.lower, p.upper));
+        }
+    }
+    Ok(band)
+}
+
 fn sampled_curve(c: &PrCurve) -> PrCurve {
     let kept = thin_by_arc_length(&c.recall, &c.precision, MAX_SAMPLED_POINTS);
     let last = c.precision.len().saturating_sub(1);
@@ -187,6 +223,8 @@ pub(super) struct Inputs<'a> {
     pub(super) drift: &'a Drift,
     /// Calibrated coefficients (the population's logit scale).
     pub(super) coef: &'a [f64],
+    /// The bootstrap behind the operating point's intervals, reused for the band.
+    pub(super) confidence: &'a ConfidenceValidParams,
 }
 
 /// `report.html`, `pr_curve.svg`, `pr_curve.png`, `pr_curve_points_sampled.csv`,
@@ -206,7 +244,11 @@ pub(super) fn files(i: &Inputs<'_>) -> Result<Vec<(String, Vec<u8>)>> {
         .as_ref()
         .map(|c| (c.recall.clone(), c.precision.clone()))
         .unwrap_or_default();
-    let pr_svg = plots::pr_curve(&rec, &prec, op, i.p.threshold.target_precision)?;
+    let band = match sampled.as_ref() {
+        Some(c) => precision_band(i, c)?,
+        None => Vec::new(),
+    };
+    let pr_svg = plots::pr_curve(&rec, &prec, &band, op, i.p.threshold.target_precision)?;
     let pr_png = report::png::render(&pr_svg)?;
     let page = page(i, &pr_svg)?;
     Ok(vec![
