@@ -73,7 +73,7 @@ def main():
         print(json.dumps({"forust": r, "sklearn": s}), flush=True)
     rs = [r["secs"] for r, _ in pairs]
     ss = [s["secs"] for _, s in pairs]
-    ratio = [r / s for r, s in pairs]
+    ratio = [r["secs"] / s["secs"] for r, s in pairs]
     med = statistics.median
     print(f"\n| {X.shape[0]} rows x {X.shape[1]} features, {a.rounds} rounds, depth 5, "
           f"{a.threads} thread(s), {a.reps} pairs | median s (range) |")
