@@ -54,11 +54,7 @@ pub(crate) struct TrainedChallenger {
 impl TrainedChallenger {
     /// Calibrated scores of every row of `x`.
     pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
-        self.model
-            .decision_all(x)
-            .into_iter()
-            .map(|z| self.calibration.apply(z))
-            .collect()
+        self.model.calibrated_scores(&self.calibration, x)
     }
 
     /// Size of the model: forust's JSON of the trees and the two Platt numbers.

@@ -235,6 +235,15 @@ impl std::fmt::Debug for FittedGbdt {
 }
 
 impl FittedGbdt {
+    /// Calibrated scores of every row of `x`: the margins through the Platt map,
+    /// `sigmoid(a + b margin)`. One place for the primary trees and the challenger.
+    pub(crate) fn calibrated_scores(&self, platt: &FittedPlatt, x: &Matrix) -> Vec<f64> {
+        self.decision_all(x)
+            .into_iter()
+            .map(|z| platt.apply(z))
+            .collect()
+    }
+
     /// Margins (log-odds of the weighted fit) of the rows `rows` of `x`.
     pub(crate) fn decision_function(&self, x: &Matrix, rows: &[usize]) -> Vec<f64> {
         let data = column_major(x, rows);
@@ -297,11 +306,7 @@ pub(crate) struct PrimaryTrees {
 impl PrimaryTrees {
     /// Calibrated scores of every row of `x`: `sigmoid(a + b margin)`.
     pub(crate) fn score(&self, x: &Matrix) -> Vec<f64> {
-        self.model
-            .decision_all(x)
-            .into_iter()
-            .map(|z| self.calibration.apply(z))
-            .collect()
+        self.model.calibrated_scores(&self.calibration, x)
     }
 
     /// The `k` features that pushed this row's margin up most: the largest positive
