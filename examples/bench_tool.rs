@@ -241,6 +241,25 @@ enum Sub {
         #[arg(long, default_value_t = 5)]
         depth: usize,
     },
+    GbdtEval {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        depth: usize,
+        #[arg(long, default_value_t = 0.1)]
+        lr: f32,
+        #[arg(long, default_value_t = 1.0)]
+        min_leaf: f32,
+        #[arg(long, default_value_t = 1.0)]
+        l2: f32,
+        #[arg(long, default_value_t = 20)]
+        es: usize,
+        #[arg(long, default_value_t = 300)]
+        rounds: usize,
+        /// Scale the loss weights to mean 1 before fitting.
+        #[arg(long)]
+        normalize: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -265,6 +284,16 @@ fn main() -> Result<()> {
             rounds,
             depth,
         } => gbdt(&dir, threads, rounds, depth),
+        Sub::GbdtEval {
+            dir,
+            depth,
+            lr,
+            min_leaf,
+            l2,
+            es,
+            rounds,
+            normalize,
+        } => gbdt_eval(&dir, depth, lr, min_leaf, l2, es, rounds, normalize),
     }
 }
 
@@ -319,6 +348,17 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
         &[n],
         &f64_bytes(&ti.sampling),
     )?;
+    // The test window, encoded by the same fitted encoder (for model comparisons).
+    let test_rows = t.rows_of(Split::Test);
+    let xt = enc.transform(t, &test_rows)?;
+    let yt: Vec<f64> = test_rows.iter().map(|&i| f64::from(t.label[i])).collect();
+    write_npy(
+        &dir.join("x_test.npy"),
+        "<f8",
+        &[xt.n_rows(), xt.n_cols()],
+        &f64_bytes(xt.data()),
+    )?;
+    write_npy(&dir.join("y_test.npy"), "<f8", &[yt.len()], &f64_bytes(&yt))?;
     let folds: Vec<i64> = ti.folds.iter().map(|&f| f as i64).collect();
     write_npy(&dir.join("folds.npy"), "<i8", &[n], &i64_bytes(&folds))?;
     // Raw encoder inputs, in the same row order.
@@ -586,6 +626,102 @@ fn gbdt(dir: &Path, threads: usize, rounds: usize, depth: usize) -> Result<()> {
     println!(
         "{}",
         json!({"secs": secs, "rows": n, "cols": p, "trees": b.trees.len(), "train_log_loss": loss / total, "peak_rss_mib": peak_rss_mib()})
+    );
+    Ok(())
+}
+
+/// Trees as the challenger trains them (early stopping with fold 0 held out, then a
+/// refit on every row with the kept rounds), with the given settings; prints the test
+/// window's average precision of the refit's margins (D/x_test.npy, D/y_test.npy).
+#[allow(clippy::too_many_arguments)]
+fn gbdt_eval(
+    dir: &Path,
+    depth: usize,
+    lr: f32,
+    min_leaf: f32,
+    l2: f32,
+    es: usize,
+    rounds: usize,
+    normalize: bool,
+) -> Result<()> {
+    use forust_ml::GradientBooster;
+    use forust_ml::data::Matrix as ForustMatrix;
+    use forust_ml::metric::Metric;
+    let (shape, data) = read_f64(&dir.join("x.npy"))?;
+    let x = Matrix::from_vec(shape[0], shape[1], data)?;
+    let y = read_f64(&dir.join("y.npy"))?.1;
+    let mut w = read_f64(&dir.join("w.npy"))?.1;
+    if normalize {
+        let mean = w.iter().sum::<f64>() / w.len() as f64;
+        w.iter_mut().for_each(|v| *v /= mean);
+    }
+    let folds = read_usize(&dir.join("folds.npy"))?;
+    let (shape_t, data_t) = read_f64(&dir.join("x_test.npy"))?;
+    let xt = Matrix::from_vec(shape_t[0], shape_t[1], data_t)?;
+    let yt = read_f64(&dir.join("y_test.npy"))?.1;
+    let p = x.n_cols();
+    let cols = |m: &Matrix, rows: &[usize]| {
+        let n = rows.len();
+        let mut out = vec![0.0; n * p];
+        for (r, &i) in rows.iter().enumerate() {
+            for (j, v) in m.data()[i * p..(i + 1) * p].iter().enumerate() {
+                out[j * n + r] = *v;
+            }
+        }
+        out
+    };
+    let booster = |n: usize, stop: bool| {
+        GradientBooster::default()
+            .set_iterations(n)
+            .set_learning_rate(lr)
+            .set_max_depth(depth)
+            .set_min_leaf_weight(min_leaf)
+            .set_l2(l2)
+            .set_seed(42)
+            .set_num_threads(Some(1))
+            .set_evaluation_metric(stop.then_some(Metric::LogLoss))
+            .set_early_stopping_rounds(stop.then_some(es))
+    };
+    let pick = |v: &[f64], rows: &[usize]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    let fit: Vec<usize> = (0..y.len())
+        .filter(|&i| folds[i] != 0 && w[i] > 0.0)
+        .collect();
+    let held: Vec<usize> = (0..y.len())
+        .filter(|&i| folds[i] == 0 && w[i] > 0.0)
+        .collect();
+    let (fd, hd) = (cols(&x, &fit), cols(&x, &held));
+    let (fy, fw, hy, hw) = (
+        pick(&y, &fit),
+        pick(&w, &fit),
+        pick(&y, &held),
+        pick(&w, &held),
+    );
+    let mut b = booster(rounds, true);
+    b.fit(
+        &ForustMatrix::new(&fd, fit.len(), p),
+        &fy,
+        &fw,
+        Some(vec![(ForustMatrix::new(&hd, held.len(), p), &hy, &hw)]),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let kept = b.prediction_iteration.unwrap_or(b.trees.len()).max(1);
+    let all: Vec<usize> = (0..y.len()).filter(|&i| w[i] > 0.0).collect();
+    let ad = cols(&x, &all);
+    let mut r = booster(kept, false);
+    r.fit(
+        &ForustMatrix::new(&ad, all.len(), p),
+        &pick(&y, &all),
+        &pick(&w, &all),
+        None,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let trows: Vec<usize> = (0..yt.len()).collect();
+    let td = cols(&xt, &trows);
+    let margin = r.predict(&ForustMatrix::new(&td, yt.len(), p), true);
+    let curve = precision_recall_curve(&yt, &margin, None)?;
+    println!(
+        "{}",
+        json!({"rounds": kept, "test_ap": rarecall::threshold::average_precision_of(&curve)})
     );
     Ok(())
 }

@@ -217,6 +217,10 @@ pub struct DemoArgs {
     /// interaction (sd 1.5 days; 0 = none): a nonlinear signal for the trees.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub(crate) gap_peak: f64,
+    /// Log-odds of a risk that peaks at 6 interactions in the previous 90 days (sd 1.5
+    /// calls; 0 = none): a rise-and-fall no linear term in the call count can follow.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub(crate) calls_peak: f64,
     /// Also write the rules file that covers every generated spelling here.
     #[arg(long)]
     pub(crate) complete_rules: Option<PathBuf>,

@@ -414,11 +414,20 @@ pub struct DemoSpec {
     /// Gaussian of sd [`GAP_PEAK_SD_DAYS`]. The encoder's gap bins (7-30 days) only
     /// average it and the log gap puts it on one slope; trees can cut around it.
     pub gap_peak: f64,
+    /// A risk that peaks at a middle call count (0 for the demo): log-odds added when
+    /// the member had [`CALLS_PEAK`] interactions in the previous 90 days, falling off
+    /// as a Gaussian of sd [`CALLS_PEAK_SD`] calls. The 90-day count has no bins, only
+    /// `ln(1 + calls)` on one slope, so a linear model cannot rise and fall with it;
+    /// trees can.
+    pub calls_peak: f64,
 }
 
 /// Where the planted gap risk peaks, and its width (days).
 pub const GAP_PEAK_DAYS: f64 = 12.0;
 pub const GAP_PEAK_SD_DAYS: f64 = 1.5;
+/// Where the planted call-count risk peaks, and its width (interactions in 90 days).
+pub const CALLS_PEAK: f64 = 6.0;
+pub const CALLS_PEAK_SD: f64 = 1.5;
 
 /// Generates the events of one member, in time order.
 #[cfg(test)]
@@ -501,6 +510,14 @@ fn member_events_with(
             if let Some(d) = days_since_prev.filter(|_| spec.gap_peak != 0.0) {
                 z +=
                     spec.gap_peak * (-0.5 * ((d - GAP_PEAK_DAYS) / GAP_PEAK_SD_DAYS).powi(2)).exp();
+            }
+            if spec.calls_peak != 0.0 {
+                let calls_90d = history
+                    .iter()
+                    .filter(|(h, _)| t - h <= 90 * DAY_US && *h < t)
+                    .count() as f64;
+                z += spec.calls_peak
+                    * (-0.5 * ((calls_90d - CALLS_PEAK) / CALLS_PEAK_SD).powi(2)).exp();
             }
             z += 0.15 * (n_events as f64 - 1.0);
             let positive = rng.f64() < 1.0 / (1.0 + (-z).exp());

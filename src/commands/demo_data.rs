@@ -14,6 +14,7 @@ pub fn demo_data(args: &DemoArgs) -> anyhow::Result<()> {
         unmapped: args.unmapped,
         channel_shift: args.channel_shift,
         gap_peak: args.gap_peak,
+        calls_peak: args.calls_peak,
     };
     let stats = demo::write_demo_with(&args.out, args.members, args.seed, &spec)?;
     if let Some(path) = &args.complete_rules {
