@@ -36,3 +36,6 @@ mod chromium;
 // What people look at: the report in Chromium, drift between runs, no progress
 // output without a terminal.
 mod report;
+// `[spark.conf]`: session settings take effect, the scoped bypass comes back to them,
+// bad keys exit 2 before anything is written.
+mod session_conf;
