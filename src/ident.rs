@@ -185,6 +185,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text gives a name or a config error, never a panic; a name's quoted
+        /// form reads back as the same name (what Spark parses is what was checked).
+        #[test]
+        fn table_name_quoting_reads_back(text in "[a-z_`. ;-]{0,24}|\\PC{0,24}") {
+            if let Ok(n) = TableName::parse("output.table", &text) {
+                let again = TableName::parse("output.table", &n.quoted());
+                proptest::prop_assert_eq!(again.ok(), Some(n));
+            }
+        }
+    }
+
     #[test]
     fn ident_quoting_cannot_escape() {
         let i = Ident::new("k", "a`; drop table x; --").unwrap();
