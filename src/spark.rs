@@ -20,6 +20,11 @@ use spark_connect::row::{Row, Value};
 use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
 
+// The outreach list as a table (`output.table`).
+mod table;
+
+pub(crate) use table::ListOrigin;
+
 use crate::config::{Source, SourceFormat};
 use crate::error::{Error, Result};
 use crate::remote::{Remote, redact};
@@ -133,6 +138,48 @@ impl Spark {
         Ok(spark)
     }
 
+    /// Applies the session-level settings of `[spark.conf]` (checked by `config`), one
+    /// `SET` each, in order, and logs each at info. A key the server does not know as
+    /// a session setting (a misspelling, which `SET` would accept and ignore, or a
+    /// static or cluster setting such as `spark.driver.memory`) and a value the server
+    /// refuses stop here, before any work, naming the key.
+    pub fn apply_session_conf(&self, conf: &[(String, String)]) -> Result<()> {
+        for (key, value) in conf {
+            let path = crate::config::session_conf_key(key);
+            let k = key.clone();
+            let modifiable =
+                self.call("check session setting", move |s| s.conf().is_modifiable(&k))?;
+            if !modifiable {
+                return Err(Error::config(
+                    path,
+                    "a session setting the server knows (a SQL configuration that is not static)",
+                    format!(
+                        "{key:?}, which the server at {} does not accept per session",
+                        self.remote.host()
+                    ),
+                    "check the spelling against the Spark or Databricks documentation; cluster settings (spark.driver.*, spark.executor.*, static SQL settings) belong in the cluster configuration, not in [spark.conf]",
+                ));
+            }
+            let (k, v) = (key.clone(), value.clone());
+            self.call("apply session setting", move |s| s.conf().set(&k, &v))
+                .map_err(|e| match e {
+                    Error::Spark { message, .. } => Error::config(
+                        crate::config::session_conf_key(key),
+                        "a value the server accepts for this setting",
+                        format!("{value:?} ({message})"),
+                        "correct the value in [spark.conf] (the message above says which type the server expects)",
+                    ),
+                    other => other,
+                })?;
+            tracing::info!(
+                key = key.as_str(),
+                value = value.as_str(),
+                "spark.conf: {key}={value} set for this session"
+            );
+        }
+        Ok(())
+    }
+
     /// Runs one client call on its own thread with the stage deadline. Transport
     /// failures (the connection dropped) are retried while the server comes back
     /// within the grace period: every call here is a read or an idempotent
@@ -214,6 +261,43 @@ impl Spark {
                     return Err(lift(err, stage, &self.remote));
                 }
                 other => return Err(lift(other, stage, &self.remote)),
+            }
+        }
+    }
+
+    /// [`Spark::call`] for a call that must not run twice (an append): one attempt,
+    /// with the same deadline and watch; a dropped connection fails the stage.
+    fn call_once<T, F>(&self, stage: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(SparkSession) -> spark_connect::Result<T> + Send + 'static,
+    {
+        let session = self.session.clone();
+        let remote = self.remote.clone();
+        let watch = Watch {
+            every: Duration::from_secs(2),
+            grace: self.reconnect_grace,
+            reachable: Box::new(move || probe_tcp_quick(&remote)),
+        };
+        let start = std::time::Instant::now();
+        match with_deadline_watched(stage, self.timeout, Some(watch), move || f(session)) {
+            Ok(v) => {
+                let secs = start.elapsed().as_secs_f64();
+                tracing::debug!(
+                    call = stage,
+                    elapsed_s = secs,
+                    "spark: {stage} in {secs:.2} s"
+                );
+                Ok(v)
+            }
+            Err(e) => {
+                if matches!(e, CallError::Timeout { .. }) {
+                    let s = self.session.clone();
+                    let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
+                        s.interrupt_all()
+                    });
+                }
+                Err(lift(e, stage, &self.remote))
             }
         }
     }
@@ -329,17 +413,25 @@ impl Spark {
         const BYPASS: &str = "spark.sql.execution.bypassPartialAggregation";
         let (view, path) = (view.to_string(), path.to_string());
         self.call(&format!("materialize {view}"), move |s| {
-            if cardinality_high {
+            // The session's own value (a `[spark.conf]` setting) comes back afterwards;
+            // without one the key is unset, back to the server's default.
+            let before = if cardinality_high {
+                let before = s.conf().get_with_default(BYPASS, None)?;
                 s.conf().set(BYPASS, "true")?;
-            }
+                Some(before)
+            } else {
+                None
+            };
             let written = s.table(&view).and_then(|df| {
                 df.write()
                     .mode("overwrite")
                     .format("parquet")
                     .save(Some(&path))
             });
-            if cardinality_high {
-                s.conf().unset(BYPASS)?;
+            match before {
+                Some(Some(value)) => s.conf().set(BYPASS, &value)?,
+                Some(None) => s.conf().unset(BYPASS)?,
+                None => {}
             }
             written?;
             s.read()

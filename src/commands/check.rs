@@ -1,5 +1,6 @@
-//! `rarecall check`: connect, print the Spark version, validate the source schema
-//! against the mapping; with `--dry-run`, print the rendered SQL without connecting.
+//! `rarecall check`: connect (with the `[spark.conf]` settings), print the Spark
+//! version, validate the source schema against the mapping and the `output.table`
+//! against the catalog; with `--dry-run`, print the rendered SQL without connecting.
 
 use crate::cli::CheckArgs;
 use crate::config::{self, Config};
@@ -82,6 +83,17 @@ fn check_source(cfg: &Config) -> Result<String> {
     }
     if types.event_ts_is_string {
         out.push_str("  (event_ts is text: parsed with try_to_timestamp)\n");
+    }
+    for (key, value) in &cfg.spark_conf {
+        out.push_str(&format!("session setting {key} = {value}\n"));
+    }
+    if let Some(t) = &cfg.output_table {
+        super::outreach_table::check(&spark, cfg)?;
+        out.push_str(&format!(
+            "output table {} ({}): checked against the catalog (grants show at the first write)\n",
+            t.name,
+            t.mode.as_str()
+        ));
     }
     out.push_str(&signin_lines(cfg));
     Ok(out)

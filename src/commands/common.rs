@@ -45,14 +45,17 @@ pub(crate) fn new_run_id() -> String {
 }
 
 /// Connects to the configured Spark Connect server (deadlines and reconnect grace
-/// from the configuration; tokens from the Databricks sign-in, asked on every call).
+/// from the configuration; tokens from the Databricks sign-in, asked on every call),
+/// then applies the session-level settings of `[spark.conf]`, once.
 pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
-    Spark::connect_signed_in(
+    let spark = Spark::connect_signed_in(
         &cfg.remote,
         cfg.signin.clone(),
         cfg.timeout_secs,
         cfg.reconnect_grace_secs,
-    )
+    )?;
+    spark.apply_session_conf(&cfg.spark_conf)?;
+    Ok(spark)
 }
 
 /// Opens the output destination. A Unity Catalog Volume without a personal access

@@ -10,6 +10,8 @@ mod check;
 pub mod common;
 mod demo_data;
 mod mlflow_log;
+// `output.table`: the outreach list also written to a Spark table, after the files.
+mod outreach_table;
 mod rules_suggest;
 mod run;
 mod score;

@@ -93,6 +93,7 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     // Connect; then, in Spark (`pipeline`): register the source and the rules, check
     // the schema and the events, create the views of sql/, pull the features back.
     let spark = timings.time("connect", || common::connect(cfg))?;
+    super::outreach_table::check(&spark, cfg)?;
     let scratch = common::open_scratch(cfg)?;
     let got = pipeline::run_spark(&spark, p, scratch.as_ref(), &mut timings)?;
     drop(scratch);
@@ -161,6 +162,10 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     timings.time("write outputs", || {
         publish(&outputs, &run_id, files, &summary_row)
     })?;
+    // The table after the files: they are the record, whatever becomes of it.
+    let origin = super::outreach_table::run_origin(cfg, &run_id, got.checks.max_ts_us);
+    let (list, file) = (&listed.outreach, &report.outreach_file);
+    super::outreach_table::write(&spark, cfg, &mut timings, &origin, list, file)?;
     // The summary written above has every stage but the write; the report has all.
     let report = RunReport {
         timings: timings.0,

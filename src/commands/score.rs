@@ -110,6 +110,7 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let mut timings = Timings::default();
     let outputs = common::open_outputs(cfg)?;
     let spark = timings.time("connect", || common::connect(cfg))?;
+    super::outreach_table::check(&spark, cfg)?;
     let scratch = common::open_scratch(cfg)?;
     let got = pipeline::run_scoring_spark(
         &spark,
@@ -217,6 +218,17 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
         outputs.publish(&run_id, files)?;
         common::append_log(&outputs, SCORING_LOG_FILE, &run_id, &log_row)
     })?;
+    // The table after the files: they are the record, whatever becomes of it.
+    let (start, end) = (req.window.start, req.window.end);
+    let origin = super::outreach_table::origin(&run_id, "score", &m.run_id, start, end);
+    super::outreach_table::write(
+        &spark,
+        cfg,
+        &mut timings,
+        &origin,
+        &selected,
+        &outreach_file,
+    )?;
     Ok(ScoreReport {
         run_id: run_id.clone(),
         output_dir: outputs.location().to_string(),

@@ -15,7 +15,9 @@
 
 mod keys;
 mod merge;
+mod output_table;
 mod raw;
+mod session;
 mod tracking;
 
 use std::path::{Path, PathBuf};
@@ -31,7 +33,9 @@ use crate::rules::Rules;
 use crate::train::TrainValidParams;
 
 pub(crate) use keys::suggest_params;
+pub(crate) use output_table::{OutputTable, TableMode};
 use raw::{RawConfig, read_raw};
+pub(crate) use session::key_path as session_conf_key;
 pub(crate) use tracking::{load_mlflow, tracking_endpoint};
 
 /// What happens to exact duplicate event rows (same member, interaction, time,
@@ -193,6 +197,9 @@ pub struct Config {
     /// the system temp folder when the server is on this machine), or None: then the
     /// views are recomputed by each query that reads them.
     pub(crate) scratch_dir: Option<String>,
+    /// Session-level settings from `[spark.conf]`, applied right after connecting
+    /// (key order); the cluster's settings are otherwise left alone.
+    pub(crate) spark_conf: Vec<(String, String)>,
     /// Workspace credentials for Volume destinations, when there is a workspace.
     pub(crate) databricks: Option<remote::DatabricksCredentials>,
     pub timeout_secs: u64,
@@ -200,6 +207,9 @@ pub struct Config {
     /// The training parameters of `settings`, checked (what `train::train` takes).
     pub train: TrainValidParams,
     pub(crate) output_dir: String,
+    /// The Spark table the outreach list is also written to (`output.table`), after
+    /// the files.
+    pub(crate) output_table: Option<OutputTable>,
     /// MLflow tracking (`[mlflow]`, `--mlflow-uri`, `MLFLOW_TRACKING_URI`); `None`: off.
     pub(crate) mlflow: Option<crate::mlflow::MlflowSettings>,
     /// The profile named by `--profile` or `spark.profile` (MLflow on Databricks
@@ -265,6 +275,8 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         None => None,
     };
     Ok(Config {
+        spark_conf: session::session_conf(raw.spark.conf.as_ref())?,
+        output_table: output_table::output_table(&raw.output)?,
         mlflow,
         signin: tracking::workspace_signin(&remote, env)?,
         profile: common.profile.clone().or(raw.spark.profile.clone()),

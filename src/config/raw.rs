@@ -83,6 +83,8 @@ pub(super) struct RawSpark {
     pub(super) timeout_secs: Option<u64>,
     pub(super) reconnect_grace_secs: Option<u64>,
     pub(super) scratch_dir: Option<String>,
+    /// `[spark.conf]`: session-level settings (`config::session`).
+    pub(super) conf: Option<std::collections::BTreeMap<String, toml::Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +164,9 @@ pub(super) struct RawThreshold {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOutput {
     pub(super) dir: Option<String>,
+    /// The Spark table the outreach list also goes to (`config::output_table`).
+    pub(super) table: Option<String>,
+    pub(super) table_mode: Option<String>,
 }
 
 /// Parses the TOML file, refusing unknown keys.
