@@ -259,6 +259,14 @@ enum Sub {
         /// Scale the loss weights to mean 1 before fitting.
         #[arg(long)]
         normalize: bool,
+        /// The loss weights' file in D (w.npy: the grid's first class weight x the
+        /// inverse sampling rate; eval_w.npy: the inverse sampling rate alone).
+        #[arg(long, default_value = "w.npy")]
+        weights: String,
+        /// Leaf size in rows of average weight at the weighted base rate's hessian
+        /// (overrides --min-leaf: min_leaf_weight = m p (1 - p) on mean-1 weights).
+        #[arg(long)]
+        min_leaf_rows: Option<f32>,
     },
 }
 
@@ -293,7 +301,23 @@ fn main() -> Result<()> {
             es,
             rounds,
             normalize,
-        } => gbdt_eval(&dir, depth, lr, min_leaf, l2, es, rounds, normalize),
+            weights,
+            min_leaf_rows,
+        } => {
+            let min_leaf = match min_leaf_rows {
+                Some(m) => {
+                    let y = read_f64(&dir.join("y.npy"))?.1;
+                    let w = read_f64(&dir.join(&weights))?.1;
+                    let p =
+                        y.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() / w.iter().sum::<f64>();
+                    m * (p * (1.0 - p)) as f32
+                }
+                None => min_leaf,
+            };
+            gbdt_eval(
+                &dir, depth, lr, min_leaf, l2, es, rounds, normalize, &weights,
+            )
+        }
     }
 }
 
@@ -643,6 +667,7 @@ fn gbdt_eval(
     es: usize,
     rounds: usize,
     normalize: bool,
+    weights: &str,
 ) -> Result<()> {
     use forust_ml::GradientBooster;
     use forust_ml::data::Matrix as ForustMatrix;
@@ -650,7 +675,7 @@ fn gbdt_eval(
     let (shape, data) = read_f64(&dir.join("x.npy"))?;
     let x = Matrix::from_vec(shape[0], shape[1], data)?;
     let y = read_f64(&dir.join("y.npy"))?.1;
-    let mut w = read_f64(&dir.join("w.npy"))?.1;
+    let mut w = read_f64(&dir.join(weights))?.1;
     if normalize {
         let mean = w.iter().sum::<f64>() / w.len() as f64;
         w.iter_mut().for_each(|v| *v /= mean);

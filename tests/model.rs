@@ -486,3 +486,72 @@ fn a_challenger_run_writes_the_comparison_and_leaves_the_outreach_list_alone() {
         );
     }
 }
+
+/// Test AP of the logistic model and of the trees (`model.challenger = "gbdt"`, the
+/// `[gbdt]` defaults) on the same test rows of `src`, from model_comparison.csv.
+fn logistic_and_tree_aps(dir: &Path, name: &str, src: &Path) -> (f64, f64) {
+    let out = dir.join(name);
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 0.1, 1.0]\ncv_folds = 3\nchallenger = \"gbdt\"\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\n[output]\ndir = {:?}\n",
+            remote_url(),
+            src.display().to_string(),
+            out.display().to_string()
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
+        .args(["run", "-q", "--config", cfg.to_str().unwrap()])
+        .env_remove("SPARK_REMOTE")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = std::fs::read_to_string(out.join("model_comparison.csv")).unwrap();
+    let ap = |model: &str| -> f64 {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{model},")))
+            .unwrap_or_else(|| panic!("no {model} row:\n{table}"));
+        row.split(',').nth(1).unwrap().parse().unwrap()
+    };
+    (ap("logistic"), ap("gbdt"))
+}
+
+/// Issue 14: on generated data whose risk rises and falls with the member's call count
+/// over the previous 90 days (`demo-data --calls-peak 3`: +3 log-odds at 6 calls, sd
+/// 1.5; the encoder has only `ln(1 + calls)` for it, one slope), the trees' test AP
+/// beats the logistic model's; on the plain demo (every effect additive in log-odds,
+/// with bins for the gaps: the logistic model's own form) it does not beat it by more
+/// than noise. Same seed, members and settings for both; the trees at the `[gbdt]`
+/// defaults.
+///
+/// Stated tolerances, from release-build runs of this setting on 5 seeds at 4,000
+/// members and 3 at 20,000 (issue 14's note, bench/gbdt_signal.sh): planted risk,
+/// trees - logistic +0.05 to +0.12, so the test asks for more than +0.03; plain demo,
+/// -0.07 to +0.01, so it asks for at most +0.02.
+#[test]
+fn trees_beat_the_logistic_model_on_a_rise_and_fall_risk_and_not_on_additive_data() {
+    let dir = temp_dir("trees-signal");
+    let demo = |name: &str, calls_peak: f64| {
+        let src = dir.join(format!("{name}.parquet"));
+        let spec = rarecall::demo::DemoSpec {
+            calls_peak,
+            ..Default::default()
+        };
+        rarecall::demo::write_demo_with(&src, 4000, 1, &spec).unwrap();
+        src
+    };
+    let (lr, trees) = logistic_and_tree_aps(&dir, "peaked", &demo("peaked", 3.0));
+    assert!(
+        trees > lr + 0.03,
+        "planted rise-and-fall risk: trees AP {trees:.4}, logistic AP {lr:.4}"
+    );
+    let (lr, trees) = logistic_and_tree_aps(&dir, "additive", &demo("additive", 0.0));
+    assert!(
+        trees <= lr + 0.02,
+        "additive demo: trees AP {trees:.4}, logistic AP {lr:.4}"
+    );
+}

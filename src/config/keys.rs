@@ -154,10 +154,10 @@ pub(super) const TRAIN_KEYS: &[ParamKey] = &[
         "set the rounds without improvement before stopping, e.g. 50",
     ),
     key(
-        "challenger.min_leaf_weight",
-        "gbdt.min_leaf_weight",
+        "challenger.min_leaf_rows",
+        "gbdt.min_leaf_rows",
         None,
-        "set the least hessian in a leaf from 0 to 1e6, e.g. 20",
+        "set the least leaf size, in rows of average weight, from 0 to 1e6, e.g. 80",
     ),
     key(
         "challenger.threads",
@@ -348,6 +348,10 @@ mod tests {
             (
                 "[model]\nprimary = \"gbdt\"\n[gbdt]\nthreads = 2000",
                 "challenger.threads",
+            ),
+            (
+                "[model]\nchallenger = \"gbdt\"\n[gbdt]\nmin_leaf_rows = -1",
+                "challenger.min_leaf_rows",
             ),
         ];
         let mut seen = BTreeSet::new();

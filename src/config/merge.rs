@@ -116,7 +116,7 @@ pub(super) fn merge(
                     early_stopping_rounds: g
                         .early_stopping_rounds
                         .unwrap_or(d.early_stopping_rounds),
-                    min_leaf_weight: g.min_leaf_weight.unwrap_or(d.min_leaf_weight),
+                    min_leaf_rows: g.min_leaf_rows.unwrap_or(d.min_leaf_rows),
                     // The model's seed unless [gbdt] sets its own.
                     seed: g.seed.unwrap_or(seed as u64),
                     threads: g.threads.unwrap_or(d.threads),

@@ -64,7 +64,7 @@ pub(super) struct RawGbdt {
     pub(super) max_depth: Option<usize>,
     pub(super) n_rounds: Option<usize>,
     pub(super) early_stopping_rounds: Option<usize>,
-    pub(super) min_leaf_weight: Option<f64>,
+    pub(super) min_leaf_rows: Option<f64>,
     pub(super) seed: Option<u64>,
     pub(super) threads: Option<usize>,
 }

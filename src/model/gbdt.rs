@@ -42,11 +42,11 @@ pub(crate) struct GbdtParams {
     /// Stop when the held-out weighted log loss has not improved for this many rounds
     /// (1 to 1000); 50 by default.
     pub(crate) early_stopping_rounds: usize,
-    /// Least summed hessian in a leaf, on loss weights scaled to mean 1 (0 to 1e6); 20
-    /// by default. A leaf's hessian is about `w p (1 - p)`, so 20 asks for some 80
-    /// rows of average weight at p near 0.5: with a few hundred positives, smaller
-    /// leaves fit noise (measured in issue 14's note).
-    pub(crate) min_leaf_weight: f64,
+    /// Least size of a leaf, in rows of average weight (0 to 1e6); 80 by default. It
+    /// becomes forust's least summed hessian by [`min_leaf_hessian`], so that it means
+    /// the same with balanced or unit class weights and any sampling rate. With a few
+    /// hundred positives, smaller leaves fit noise (measured in issue 14's note).
+    pub(crate) min_leaf_rows: f64,
     pub(crate) seed: u64,
     /// Threads of the fit; 0 (the default) uses one per core.
     pub(crate) threads: usize,
@@ -63,7 +63,7 @@ impl Default for GbdtParams {
             max_depth: 2,
             n_rounds: 800,
             early_stopping_rounds: 50,
-            min_leaf_weight: 20.0,
+            min_leaf_rows: 80.0,
             seed: 42,
             threads: 0,
         }
@@ -105,11 +105,11 @@ impl ParamGuard for GbdtParams {
                 self.threads,
             ));
         }
-        if !(self.min_leaf_weight >= 0.0 && self.min_leaf_weight <= 1e6) {
+        if !(self.min_leaf_rows >= 0.0 && self.min_leaf_rows <= 1e6) {
             return Err(Error::params(
-                "min_leaf_weight",
+                "min_leaf_rows",
                 "a number from 0 to 1e6",
-                self.min_leaf_weight,
+                self.min_leaf_rows,
             ));
         }
         if !(1..=1_000).contains(&self.early_stopping_rounds) {
@@ -142,10 +142,11 @@ fn column_major(x: &Matrix, rows: &[usize]) -> Vec<f64> {
 /// The factor that scales the loss weights of `rows` to mean 1: `n / sum(w)`.
 ///
 /// Why: the weights are class weight x inverse sampling rate, so their scale moves
-/// with the base rate and the downsampling, and `min_leaf_weight` and forust's L2
+/// with the base rate and the downsampling, and the least leaf hessian and forust's L2
 /// penalty (both in hessian units, `sum w p (1 - p)`) would mean something else on
-/// every data set. A common factor leaves the weighted loss's minimizer unchanged
-/// (Chen & Guestrin 2016, "XGBoost", eq. 2: the regularizer is what it rescales).
+/// every data set. A common factor leaves the unpenalized weighted loss's minimizer
+/// unchanged; only the penalty's and the leaf floor's weight against it moves (Chen &
+/// Guestrin 2016, "XGBoost", eq. 2).
 fn unit_mean_scale(w: &[f64], rows: &[usize]) -> f64 {
     let total: f64 = rows.iter().map(|&i| w[i]).sum();
     if total > 0.0 {
@@ -153,6 +154,20 @@ fn unit_mean_scale(w: &[f64], rows: &[usize]) -> f64 {
     } else {
         1.0
     }
+}
+
+/// Least summed hessian of a leaf that holds about `rows` rows of weight 1 (the mean,
+/// after [`unit_mean_scale`]):
+///
+/// `H_min = rows * p (1 - p)`, `p` = the weighted base rate `sum(w y) / sum(w)`.
+///
+/// Why: a leaf's hessian under log loss is `sum w_i p_i (1 - p_i)` (Chen & Guestrin
+/// 2016, "XGBoost", eq. 6), and once the trees have the base rate, `p_i` is near `p`.
+/// Balanced class weights make `p` 0.5 (0.25 per row); unit class weights leave it
+/// at the sampled base rate (about 0.02 per row here). One fixed hessian would ask for
+/// leaves 12 times larger in rows with unit weights than with balanced ones.
+fn min_leaf_hessian(rows: f64, base_rate: f64) -> f64 {
+    rows * base_rate * (1.0 - base_rate)
 }
 
 fn tree_error(e: impl std::fmt::Display) -> Error {
@@ -163,16 +178,36 @@ fn tree_error(e: impl std::fmt::Display) -> Error {
 }
 
 impl GbdtValidParams {
-    fn booster(&self, rounds: usize, early_stopping: bool) -> Result<GradientBooster> {
+    /// `min_leaf_hessian` is forust's least summed hessian of a leaf, for weights of
+    /// mean 1 ([`min_leaf_hessian`]).
+    fn booster(
+        &self,
+        rounds: usize,
+        early_stopping: bool,
+        min_leaf_hessian: f64,
+    ) -> Result<GradientBooster> {
         Ok(GradientBooster::default()
             .set_iterations(rounds)
             .set_learning_rate(self.learning_rate as f32)
             .set_max_depth(self.max_depth)
-            .set_min_leaf_weight(self.min_leaf_weight as f32)
+            .set_min_leaf_weight(min_leaf_hessian as f32)
             .set_seed(self.seed)
             .set_num_threads((self.threads > 0).then_some(self.threads))
             .set_evaluation_metric(early_stopping.then_some(Metric::LogLoss))
             .set_early_stopping_rounds(early_stopping.then_some(self.early_stopping_rounds)))
+    }
+
+    /// The factor that scales the loss weights of `rows` to mean 1
+    /// ([`unit_mean_scale`]), and the least leaf hessian for `min_leaf_rows` on those
+    /// weights ([`min_leaf_hessian`]).
+    fn weight_scale(&self, y: &[f64], w: &[f64], rows: &[usize]) -> (f64, f64) {
+        let total: f64 = rows.iter().map(|&i| w[i]).sum();
+        let positive: f64 = rows.iter().map(|&i| w[i] * y[i]).sum();
+        let base_rate = if total > 0.0 { positive / total } else { 0.5 };
+        (
+            unit_mean_scale(w, rows),
+            min_leaf_hessian(self.min_leaf_rows, base_rate),
+        )
     }
 
     /// Fits on the rows `fit` of `x` (loss weights `w`) for at most `n_rounds`, stopping
@@ -187,11 +222,11 @@ impl GbdtValidParams {
         fit: &[usize],
         eval: &[usize],
     ) -> Result<FittedGbdt> {
-        let mut b = self.booster(self.n_rounds, true)?;
+        let (scale, leaf) = self.weight_scale(y, w, fit);
+        let mut b = self.booster(self.n_rounds, true, leaf)?;
         let data = column_major(x, fit);
         let eval_data = column_major(x, eval);
         let pick = |v: &[f64], rows: &[usize]| rows.iter().map(|&i| v[i]).collect::<Vec<_>>();
-        let scale = unit_mean_scale(w, fit);
         let (fy, ey) = (pick(y, fit), pick(y, eval));
         let fw: Vec<f64> = fit.iter().map(|&i| w[i] * scale).collect();
         let ew: Vec<f64> = eval.iter().map(|&i| w[i] * scale).collect();
@@ -214,10 +249,10 @@ impl GbdtValidParams {
         rounds: usize,
     ) -> Result<FittedGbdt> {
         let rows: Vec<usize> = (0..y.len()).filter(|&i| w[i] > 0.0).collect();
-        let mut b = self.booster(rounds.max(1), false)?;
+        let (scale, leaf) = self.weight_scale(y, w, &rows);
+        let mut b = self.booster(rounds.max(1), false, leaf)?;
         let data = column_major(x, &rows);
         let m = ForustMatrix::new(&data, rows.len(), x.n_cols());
-        let scale = unit_mean_scale(w, &rows);
         let fy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
         let fw: Vec<f64> = rows.iter().map(|&i| w[i] * scale).collect();
         b.fit(&m, &fy, &fw, None).map_err(tree_error)?;
@@ -554,6 +589,20 @@ mod tests {
         }
     }
 
+    /// Balanced weights put the base rate at 0.5, unit ones leave it low: the same
+    /// leaf size in rows gives the hessians of those rows in each case.
+    #[test]
+    fn the_least_leaf_hessian_follows_the_weighted_base_rate() {
+        assert!((min_leaf_hessian(80.0, 0.5) - 20.0).abs() < 1e-12);
+        assert!((min_leaf_hessian(80.0, 0.02) - 1.568).abs() < 1e-12);
+        assert_eq!(min_leaf_hessian(0.0, 0.3), 0.0);
+        let g = GbdtParams::default().check().unwrap();
+        let y = [1.0, 0.0, 0.0, 0.0];
+        let (scale, leaf) = g.weight_scale(&y, &[3.0, 1.0, 1.0, 1.0], &[0, 1, 2, 3]);
+        assert!((scale - 4.0 / 6.0).abs() < 1e-12);
+        assert!((leaf - 80.0 * 0.25).abs() < 1e-12, "3 of 6 weight positive");
+    }
+
     #[test]
     fn params_refuse_out_of_range_values() {
         assert!(GbdtParams::default().check().is_ok());
@@ -595,17 +644,17 @@ mod tests {
             ),
             (
                 GbdtParams {
-                    min_leaf_weight: f64::NAN,
+                    min_leaf_rows: f64::NAN,
                     ..Default::default()
                 },
-                "min_leaf_weight",
+                "min_leaf_rows",
             ),
             (
                 GbdtParams {
-                    min_leaf_weight: -1.0,
+                    min_leaf_rows: -1.0,
                     ..Default::default()
                 },
-                "min_leaf_weight",
+                "min_leaf_rows",
             ),
         ];
         for (p, name) in cases {
