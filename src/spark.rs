@@ -180,6 +180,18 @@ impl Spark {
         Ok(())
     }
 
+    /// The reachability watch of a call: the server's port is probed every 2 s, and a
+    /// server unreachable for the grace period fails the call now, not when the (long)
+    /// stage timeout runs out.
+    fn watch(&self) -> Watch {
+        let remote = self.remote.clone();
+        Watch {
+            every: Duration::from_secs(2),
+            grace: self.reconnect_grace,
+            reachable: Box::new(move || probe_tcp_quick(&remote)),
+        }
+    }
+
     /// Runs one client call on its own thread with the stage deadline. Transport
     /// failures (the connection dropped) are retried while the server comes back
     /// within the grace period: every call here is a read or an idempotent
@@ -199,14 +211,10 @@ impl Spark {
             // While the client retries a lost server (reattach, backoff), watch the
             // port: a server that stays unreachable for the grace period fails the
             // stage now, not when the (long) stage timeout runs out.
-            let remote = self.remote.clone();
-            let watch = Watch {
-                every: Duration::from_secs(2),
-                grace: self.reconnect_grace,
-                reachable: Box::new(move || probe_tcp_quick(&remote)),
-            };
             let err =
-                match with_deadline_watched(stage, self.timeout, Some(watch), move || g(session)) {
+                match with_deadline_watched(stage, self.timeout, Some(self.watch()), move || {
+                    g(session)
+                }) {
                     Ok(v) => {
                         let secs = start.elapsed().as_secs_f64();
                         tracing::debug!(
@@ -273,14 +281,8 @@ impl Spark {
         F: FnOnce(SparkSession) -> spark_connect::Result<T> + Send + 'static,
     {
         let session = self.session.clone();
-        let remote = self.remote.clone();
-        let watch = Watch {
-            every: Duration::from_secs(2),
-            grace: self.reconnect_grace,
-            reachable: Box::new(move || probe_tcp_quick(&remote)),
-        };
         let start = std::time::Instant::now();
-        match with_deadline_watched(stage, self.timeout, Some(watch), move || f(session)) {
+        match with_deadline_watched(stage, self.timeout, Some(self.watch()), move || f(session)) {
             Ok(v) => {
                 let secs = start.elapsed().as_secs_f64();
                 tracing::debug!(

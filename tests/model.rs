@@ -421,26 +421,7 @@ fn a_challenger_run_writes_the_comparison_and_leaves_the_outreach_list_alone() {
     let dir = temp_dir("run-challenger");
     let src = demo_events(&dir, 1500, false);
     let run = |name: &str, extra: &str| -> std::path::PathBuf {
-        let out = dir.join(name);
-        let cfg = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &cfg,
-            format!(
-                "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 1.0]\ncv_folds = 3\n{extra}\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\ntop_k = 50\n[output]\ndir = {:?}\n",
-                remote_url(),
-                src.display().to_string(),
-                out.display().to_string()
-            ),
-        )
-        .unwrap();
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rarecall"))
-            .args(["run", "-q", "--config", cfg.to_str().unwrap()])
-            .env_remove("SPARK_REMOTE")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let stdout = String::from_utf8_lossy(&o.stdout);
+        let (out, stdout) = run_small(&dir, name, &src, &format!("c_grid = [0.01, 1.0]\n{extra}"));
         assert_eq!(
             stdout.contains("model comparison"),
             !extra.is_empty(),
@@ -487,15 +468,15 @@ fn a_challenger_run_writes_the_comparison_and_leaves_the_outreach_list_alone() {
     }
 }
 
-/// Test AP of the logistic model and of the trees (`model.challenger = "gbdt"`, the
-/// `[gbdt]` defaults) on the same test rows of `src`, from model_comparison.csv.
-fn logistic_and_tree_aps(dir: &Path, name: &str, src: &Path) -> (f64, f64) {
+/// `rarecall run` on `src` with a small grid (3 folds, floor 0.2, top 50) and the
+/// `[model]` lines `model`, writing to `dir/name`; returns that folder and stdout.
+fn run_small(dir: &Path, name: &str, src: &Path, model: &str) -> (std::path::PathBuf, String) {
     let out = dir.join(name);
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
         format!(
-            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\nc_grid = [0.01, 0.1, 1.0]\ncv_folds = 3\nchallenger = \"gbdt\"\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\n[output]\ndir = {:?}\n",
+            "[spark]\nremote = {:?}\n[source]\npath = {:?}\n[columns]\ncategoricals = [\"channel\", \"region\", \"plan_type\"]\n[model]\ncv_folds = 3\n{model}\n[features]\nmin_support = 5\n[threshold]\ntarget_precision = 0.2\ntop_k = 50\n[output]\ndir = {:?}\n",
             remote_url(),
             src.display().to_string(),
             out.display().to_string()
@@ -509,6 +490,14 @@ fn logistic_and_tree_aps(dir: &Path, name: &str, src: &Path) -> (f64, f64) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (out, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Test AP of the logistic model and of the trees (`model.challenger = "gbdt"`, the
+/// `[gbdt]` defaults) on the same test rows of `src`, from model_comparison.csv.
+fn logistic_and_tree_aps(dir: &Path, name: &str, src: &Path) -> (f64, f64) {
+    let model = "c_grid = [0.01, 0.1, 1.0]\nchallenger = \"gbdt\"";
+    let (out, _) = run_small(dir, name, src, model);
     let table = std::fs::read_to_string(out.join("model_comparison.csv")).unwrap();
     let ap = |model: &str| -> f64 {
         let row = table
