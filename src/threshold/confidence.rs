@@ -107,12 +107,40 @@ fn poisson1(u: f64) -> u8 {
     k
 }
 
-/// Bootstrap multiplicities: `rounds x n_groups` Poisson(1) draws, seeded.
+/// Bootstrap multiplicities: `rounds x n_groups` Poisson(1) draws, seeded, replicate
+/// after replicate (the draws of [`Replicates`], held at once).
 fn multiplicities(n_groups: usize, rounds: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed ^ 0x005E_ED0F_B007;
-    (0..n_groups * rounds)
-        .map(|_| poisson1((splitmix(&mut state) >> 11) as f64 / (1u64 << 53) as f64))
-        .collect()
+    let mut reps = Replicates::new(n_groups, seed);
+    let mut out = Vec::with_capacity(n_groups * rounds);
+    for _ in 0..rounds {
+        out.extend_from_slice(reps.next_replicate());
+    }
+    out
+}
+
+/// The same draws as [`multiplicities`], one replicate at a time. Why: a test window
+/// can hold a million members, and `rounds x n_groups` bytes at once (1 GB at 1,000
+/// rounds) would outgrow the training matrix; one replicate is `n_groups` bytes.
+struct Replicates {
+    state: u64,
+    buf: Vec<u8>,
+}
+
+impl Replicates {
+    fn new(n_groups: usize, seed: u64) -> Self {
+        Replicates {
+            state: seed ^ 0x005E_ED0F_B007,
+            buf: vec![0; n_groups],
+        }
+    }
+
+    /// The next replicate's multiplicity of every group.
+    fn next_replicate(&mut self) -> &[u8] {
+        for m in &mut self.buf {
+            *m = poisson1((splitmix(&mut self.state) >> 11) as f64 / (1u64 << 53) as f64);
+        }
+        &self.buf
+    }
 }
 
 /// The `q`-quantile of `v` by the inverted empirical CDF (NumPy's
@@ -325,11 +353,12 @@ pub(crate) fn bootstrap_precision_recall(
         })
     };
     let (hits, sel, pos) = sums(&|_| 1.0);
-    let mult = multiplicities(n_groups, conf.rounds, seed);
+    let mut reps = Replicates::new(n_groups, seed);
     let mut ps = Vec::with_capacity(conf.rounds);
     let mut rs = Vec::with_capacity(conf.rounds);
-    for r in 0..conf.rounds {
-        let (h, s, p) = sums(&|g| f64::from(mult[r * n_groups + g]));
+    for _ in 0..conf.rounds {
+        let mult = reps.next_replicate();
+        let (h, s, p) = sums(&|g| f64::from(mult[g]));
         if s > 0.0 {
             ps.push(h / s);
         }
@@ -337,26 +366,100 @@ pub(crate) fn bootstrap_precision_recall(
             rs.push(h / p);
         }
     }
-    let interval = |estimate: f64, v: &mut Vec<f64>| -> Interval {
-        let lo = (1.0 - conf.level) / 2.0;
-        let (lower, upper) = if v.is_empty() {
-            (estimate, estimate)
-        } else {
-            (
-                quantile_inverted_cdf(v, lo),
-                quantile_inverted_cdf(v, 1.0 - lo),
-            )
-        };
-        Interval {
-            estimate,
-            lower,
-            upper,
-            level: conf.level,
-        }
-    };
-    let precision = (sel > 0.0).then(|| interval(hits / sel, &mut ps));
-    let recall = (pos > 0.0).then(|| interval(hits / pos, &mut rs));
+    let precision = (sel > 0.0).then(|| percentile_interval(hits / sel, &mut ps, conf.level));
+    let recall = (pos > 0.0).then(|| percentile_interval(hits / pos, &mut rs, conf.level));
     Ok((precision, recall))
+}
+
+/// The percentile bootstrap interval at `level` around `estimate`: the
+/// `(1 - level) / 2` and `(1 + level) / 2` quantiles of the replicates `v` (inverted
+/// CDF, as NumPy's `method="inverted_cdf"`); the estimate itself when `v` is empty.
+/// Efron & Tibshirani 1993, "An Introduction to the Bootstrap", section 13.3.
+fn percentile_interval(estimate: f64, v: &mut [f64], level: f64) -> Interval {
+    let lo = (1.0 - level) / 2.0;
+    let (lower, upper) = if v.is_empty() {
+        (estimate, estimate)
+    } else {
+        (
+            quantile_inverted_cdf(v, lo),
+            quantile_inverted_cdf(v, 1.0 - lo),
+        )
+    };
+    Interval {
+        estimate,
+        lower,
+        upper,
+        level,
+    }
+}
+
+/// Precision of "contact every row scoring at least `cutoffs[j]`", for every cutoff
+/// at once, with the member-level bootstrap interval of
+/// [`bootstrap_precision_recall`] (the same replicates, so the same interval to
+/// rounding): `None` where a cutoff selects no weight.
+///
+/// Why not call that function per cutoff: each call would draw every replicate again.
+/// Here each replicate is drawn once ([`Replicates`]) and one pass over the rows adds
+/// each row's weighted hits and weight to the first cutoff it passes; running sums
+/// down the cutoffs (sorted high to low here) give every cutoff's counts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn bootstrap_precision_at_cutoffs(
+    y: &[f64],
+    score: &[f64],
+    weight: &[f64],
+    cutoffs: &[f64],
+    groups: &[usize],
+    n_groups: usize,
+    conf: &ConfidenceValidParams,
+    seed: u64,
+) -> Result<Vec<Option<Interval>>> {
+    check_inputs(y, score, Some(weight))?;
+    check_groups(groups, n_groups, y.len())?;
+    let mut order: Vec<usize> = (0..cutoffs.len()).collect();
+    order.sort_by(|&a, &b| cutoffs[b].total_cmp(&cutoffs[a]));
+    let sorted: Vec<f64> = order.iter().map(|&j| cutoffs[j]).collect();
+    // Row i's bucket: the first (highest) sorted cutoff it reaches; none below them all.
+    let bucket: Vec<Option<usize>> = score
+        .iter()
+        .map(|s| {
+            let k = sorted.partition_point(|c| *c > *s);
+            (k < sorted.len()).then_some(k)
+        })
+        .collect();
+    let k = sorted.len();
+    let counts = |mult: &dyn Fn(usize) -> f64| -> Vec<(f64, f64)> {
+        let mut by = vec![(0.0_f64, 0.0_f64); k];
+        for (i, b) in bucket.iter().enumerate() {
+            if let Some(b) = *b {
+                let m = mult(groups[i]);
+                by[b].0 += m * y[i] * weight[i];
+                by[b].1 += m * weight[i];
+            }
+        }
+        let mut run = (0.0, 0.0);
+        for v in &mut by {
+            run = (run.0 + v.0, run.1 + v.1);
+            *v = run;
+        }
+        by
+    };
+    let observed = counts(&|_| 1.0);
+    let mut reps = Replicates::new(n_groups, seed);
+    let mut ps: Vec<Vec<f64>> = vec![Vec::with_capacity(conf.rounds); k];
+    for _ in 0..conf.rounds {
+        let mult = reps.next_replicate();
+        for (j, (h, s)) in counts(&|g| f64::from(mult[g])).into_iter().enumerate() {
+            if s > 0.0 {
+                ps[j].push(h / s);
+            }
+        }
+    }
+    let mut out = vec![None; k];
+    for (pos, &j) in order.iter().enumerate() {
+        let (h, s) = observed[pos];
+        out[j] = (s > 0.0).then(|| percentile_interval(h / s, &mut ps[pos], conf.level));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -385,6 +488,61 @@ mod tests {
             (mean - 1.0).abs() < 0.01 && (var - 1.0).abs() < 0.02,
             "{mean} {var}"
         );
+    }
+
+    /// The band's intervals at many cutoffs are those of one call per cutoff (the same
+    /// replicates, summed in another order: to 1e-12), and one replicate at a time
+    /// draws what the whole table holds.
+    #[test]
+    fn the_band_at_every_cutoff_is_the_single_cutoff_bootstrap() {
+        let n = 3_000;
+        let score: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f64 / 1000.0)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from((i * 31) % 97 < (score[i] * 40.0) as usize)))
+            .collect();
+        let weight: Vec<f64> = (0..n).map(|i| 1.0 + (i % 3) as f64).collect();
+        let members: Vec<usize> = (0..n).map(|i| i / 4).collect();
+        let (groups, n_groups) = group_ids(&members);
+        let conf = ConfidenceParams {
+            level: 0.9,
+            rounds: 200,
+        }
+        .check()
+        .unwrap();
+        let cutoffs = [0.5, 0.95, 0.1, 2.0, 0.0];
+        let band = bootstrap_precision_at_cutoffs(
+            &y, &score, &weight, &cutoffs, &groups, n_groups, &conf, 17,
+        )
+        .unwrap();
+        for (t, got) in cutoffs.iter().zip(&band) {
+            let chosen: Vec<bool> = score.iter().map(|s| s >= t).collect();
+            let (want, _) =
+                bootstrap_precision_recall(&y, &chosen, &weight, &groups, n_groups, &conf, 17)
+                    .unwrap();
+            match (got, want) {
+                (None, None) => assert_eq!(*t, 2.0),
+                (Some(g), Some(w)) => {
+                    for (a, b) in [
+                        (g.estimate, w.estimate),
+                        (g.lower, w.lower),
+                        (g.upper, w.upper),
+                    ] {
+                        assert!((a - b).abs() < 1e-12, "cutoff {t}: {g:?} vs {w:?}");
+                    }
+                }
+                other => panic!("cutoff {t}: {other:?}"),
+            }
+        }
+        let table = multiplicities(n_groups, 3, 5);
+        let mut reps = Replicates::new(n_groups, 5);
+        for r in 0..3 {
+            assert_eq!(
+                reps.next_replicate(),
+                &table[r * n_groups..(r + 1) * n_groups]
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::params::{ParamGuard, Valid, checked};
 
 mod confidence;
 pub(crate) use confidence::{
-    ConfidenceParams, ConfidenceValidParams, Interval, bootstrap_precision_recall, group_ids,
+    ConfidenceParams, ConfidenceValidParams, Interval, bootstrap_precision_at_cutoffs,
+    bootstrap_precision_recall, group_ids,
 };
 
 /// A precision-recall curve in scikit-learn's layout.

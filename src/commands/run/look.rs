@@ -176,23 +176,28 @@ fn precision_band(i: &Inputs<'_>, curve: &PrCurve) -> Result<Vec<(f64, f64, f64)
     let weight = vec![1.0; y.len()];
     let n = curve.thresholds.len();
     let step = n.div_ceil(BAND_POINTS).max(1);
-    let mut band = Vec::new();
-    for (t, recall) in curve.thresholds.iter().zip(&curve.recall).step_by(step) {
-        let chosen: Vec<bool> = i.test.scores.iter().map(|s| s >= t).collect();
-        let (precision, _) = threshold::bootstrap_precision_recall(
-            &y,
-            &chosen,
-            &weight,
-            &groups,
-            n_groups,
-            i.confidence,
-            i.p.seed as u64,
-        )?;
-        if let Some(p) = precision {
-            band.push((*recall, p.lower, p.upper));
-        }
-    }
-    Ok(band)
+    let (cutoffs, recalls): (Vec<f64>, Vec<f64>) = curve
+        .thresholds
+        .iter()
+        .zip(&curve.recall)
+        .step_by(step)
+        .map(|(t, r)| (*t, *r))
+        .unzip();
+    let precision = threshold::bootstrap_precision_at_cutoffs(
+        &y,
+        &i.test.scores,
+        &weight,
+        &cutoffs,
+        &groups,
+        n_groups,
+        i.confidence,
+        i.p.seed as u64,
+    )?;
+    Ok(recalls
+        .into_iter()
+        .zip(precision)
+        .filter_map(|(r, p)| p.map(|p| (r, p.lower, p.upper)))
+        .collect())
 }
 
 fn sampled_curve(c: &PrCurve) -> PrCurve {
