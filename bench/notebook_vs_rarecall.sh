@@ -104,7 +104,8 @@ r = {"side": "notebook", "pair": int(pair), "position": int(pos), "wall_s": floa
      "peak_rss_mib": int(rss.group(1)) / 1024 if rss else None}
 if rc == "0":
     j = json.loads(open(so).read().strip().splitlines()[-1])
-    r.update(status="ok", feature_s=j["feature_s"], train_s=j["stages"]["train (C grid, refit)"],
+    r.update(status="ok", feature_s=j["feature_s"],
+             train_s=j["stages"]["encode"] + j["stages"]["train (C grid, refit)"],
              test_ap=j["test_ap"], train_rows=j["train_rows"], test_rows=j["test_rows"],
              features=j["features"], best_c=j["best_c"], events=j["events"])
 else:
