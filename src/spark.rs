@@ -216,12 +216,7 @@ impl Spark {
                     g(session)
                 }) {
                     Ok(v) => {
-                        let secs = start.elapsed().as_secs_f64();
-                        tracing::debug!(
-                            call = stage,
-                            elapsed_s = secs,
-                            "spark: {stage} in {secs:.2} s"
-                        );
+                        log_done(stage, start);
                         return Ok(v);
                     }
                     Err(e) => e,
@@ -261,11 +256,7 @@ impl Spark {
                     });
                 }
                 CallError::Timeout { .. } => {
-                    // Best effort: stop the server-side work we no longer wait for.
-                    let s = self.session.clone();
-                    let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
-                        s.interrupt_all()
-                    });
+                    self.interrupt_abandoned();
                     return Err(lift(err, stage, &self.remote));
                 }
                 other => return Err(lift(other, stage, &self.remote)),
@@ -284,24 +275,25 @@ impl Spark {
         let start = std::time::Instant::now();
         match with_deadline_watched(stage, self.timeout, Some(self.watch()), move || f(session)) {
             Ok(v) => {
-                let secs = start.elapsed().as_secs_f64();
-                tracing::debug!(
-                    call = stage,
-                    elapsed_s = secs,
-                    "spark: {stage} in {secs:.2} s"
-                );
+                log_done(stage, start);
                 Ok(v)
             }
             Err(e) => {
                 if matches!(e, CallError::Timeout { .. }) {
-                    let s = self.session.clone();
-                    let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
-                        s.interrupt_all()
-                    });
+                    self.interrupt_abandoned();
                 }
                 Err(lift(e, stage, &self.remote))
             }
         }
+    }
+
+    /// Best effort, after a stage timed out: stop the server-side work nobody waits
+    /// for any more (at most 10 s; its own failure is not the stage's error).
+    fn interrupt_abandoned(&self) {
+        let s = self.session.clone();
+        let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
+            s.interrupt_all()
+        });
     }
 
     /// Waits up to the grace period for the server's port to accept connections.
@@ -672,4 +664,13 @@ where
             }
         }
     }
+}
+/// The debug line of a client call that returned: its stage and seconds.
+fn log_done(stage: &str, start: std::time::Instant) {
+    let secs = start.elapsed().as_secs_f64();
+    tracing::debug!(
+        call = stage,
+        elapsed_s = secs,
+        "spark: {stage} in {secs:.2} s"
+    );
 }
