@@ -20,12 +20,7 @@ THREADS="${THREADS:-1}"
 SKVENV="$CACHE/venv-sklearn"
 log() { echo "bench/gbdt: $*" >&2; }
 
-if [ ! -f "$SKVENV/.rarecall-bench" ]; then
-  log "installing scikit-learn, numpy, threadpoolctl into $SKVENV"
-  python3 -m venv "$SKVENV"
-  "$SKVENV/bin/pip" install -q --disable-pip-version-check "scikit-learn>=1.6" numpy threadpoolctl
-  touch "$SKVENV/.rarecall-bench"
-fi
+. bench/sklearn-venv.sh # the script has cd-ed to the repository root
 cargo build --release --bin rarecall --example bench_tool
 mkdir -p "$WORK"
 SRC="$WORK/events-$MEMBERS.parquet"

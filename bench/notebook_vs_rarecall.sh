@@ -36,12 +36,7 @@ SKVENV="$CACHE/venv-sklearn"
 log() { echo "bench: $*" >&2; }
 
 # the scikit-learn virtualenv of bench/run.sh, plus pandas and pyarrow for the notebook
-if [ ! -f "$SKVENV/.rarecall-bench" ]; then
-  log "installing scikit-learn, numpy, threadpoolctl into $SKVENV"
-  python3 -m venv "$SKVENV"
-  "$SKVENV/bin/pip" install -q --disable-pip-version-check "scikit-learn>=1.6" numpy threadpoolctl
-  touch "$SKVENV/.rarecall-bench"
-fi
+. bench/sklearn-venv.sh # the script has cd-ed to the repository root
 if [ ! -f "$SKVENV/.rarecall-notebook" ]; then
   log "installing pandas, pyarrow into $SKVENV"
   "$SKVENV/bin/pip" install -q --disable-pip-version-check "pandas>=2.2" "pyarrow>=15"

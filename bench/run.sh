@@ -38,12 +38,7 @@ scripts/spark-local.sh start
 PYSPARK_PY="$(ls -d "$CACHE"/venv-pyspark-*/bin/python | tail -1)"
 "$PYSPARK_PY" -c 'import pyarrow' 2>/dev/null || "$PYSPARK_PY" -m pip install -q pyarrow
 
-if [ ! -f "$SKVENV/.rarecall-bench" ]; then
-  log "installing scikit-learn, numpy, threadpoolctl into $SKVENV"
-  python3 -m venv "$SKVENV"
-  "$SKVENV/bin/pip" install -q --disable-pip-version-check "scikit-learn>=1.6" numpy threadpoolctl
-  touch "$SKVENV/.rarecall-bench"
-fi
+. bench/sklearn-venv.sh # the script has cd-ed to the repository root
 command -v taskset >/dev/null || { log "taskset (util-linux) is needed"; exit 1; }
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
