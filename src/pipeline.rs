@@ -34,13 +34,33 @@ impl Timings {
         let out = f();
         let secs = start.elapsed().as_secs_f64();
         if out.is_ok() {
-            tracing::info!(elapsed_s = secs, "{stage} done in {secs:.2} s");
+            // The peak so far, after each stage: which stage sets the client's peak
+            // memory shows as the first line where it jumps (scale runs, issue 17).
+            match peak_rss_bytes() {
+                Some(b) => {
+                    let mib = b as f64 / 1_048_576.0;
+                    tracing::info!(
+                        elapsed_s = secs,
+                        peak_rss_mib = mib,
+                        "{stage} done in {secs:.2} s (peak memory so far {mib:.0} MiB)"
+                    );
+                }
+                None => tracing::info!(elapsed_s = secs, "{stage} done in {secs:.2} s"),
+            }
         } else {
             tracing::debug!(elapsed_s = secs, "{stage} failed after {secs:.2} s");
         }
         self.0.push((stage.to_string(), secs));
         out
     }
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), if known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// What the Spark side produced.

@@ -148,10 +148,5 @@ pub(crate) fn warn_drift(rows: &[crate::drift::DriftRow], warn: f64) {
     );
 }
 
-/// Peak resident memory of this process so far (Linux `VmHWM`), if known.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+// Where the stage log reads it; the run summary and the runs log report it too.
+pub use crate::pipeline::peak_rss_bytes;
