@@ -304,7 +304,7 @@ pub(crate) fn comparisons(
     logistic.validation_average_precision = validation_average_precision;
     let mut gbdt = rows.compare(
         "gbdt",
-        &challenger.score(&test.x),
+        &train::score_in_blocks(&trained.encoder, t, &test.rows, |x| challenger.score(x))?,
         &challenger.threshold,
         challenger.fit_seconds,
         challenger.size_bytes(),

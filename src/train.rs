@@ -646,7 +646,6 @@ pub(crate) struct TestReport {
     /// Test rows (indices into the feature table), in table order.
     pub(crate) rows: Vec<usize>,
     pub(crate) scores: Vec<f64>,
-    pub(crate) x: Matrix,
     /// `None` when the test window has no positive (no curve can be drawn).
     pub(crate) curve: Option<PrCurve>,
     pub(crate) average_precision: Option<f64>,
@@ -655,11 +654,42 @@ pub(crate) struct TestReport {
     pub(crate) calibration: Vec<crate::threshold::CalibrationBin>,
 }
 
+/// Rows encoded and scored at a time by [`score_in_blocks`]: 65,536 rows of about
+/// 70 features are some 37 MB.
+const SCORING_BLOCK_ROWS: usize = 1 << 16;
+
+/// Encodes `rows` of `t` a block at a time and scores each block with `score`. The
+/// test window's matrix is never held whole: the client's memory is set by the
+/// training matrix, not by the population scored (issue 17). The encoding is row by
+/// row (fitted maps, no statistic of the rows being transformed), so the scores are
+/// the ones of one whole matrix.
+pub(crate) fn score_in_blocks(
+    encoder: &FittedFeatureEncoder,
+    t: &FeatureTable,
+    rows: &[usize],
+    score: impl Fn(&Matrix) -> Vec<f64>,
+) -> Result<Vec<f64>> {
+    score_in_blocks_of(SCORING_BLOCK_ROWS, encoder, t, rows, score)
+}
+
+fn score_in_blocks_of(
+    block_rows: usize,
+    encoder: &FittedFeatureEncoder,
+    t: &FeatureTable,
+    rows: &[usize],
+    score: impl Fn(&Matrix) -> Vec<f64>,
+) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for block in rows.chunks(block_rows.max(1)) {
+        out.extend(score(&encoder.transform(t, block)?));
+    }
+    Ok(out)
+}
+
 /// Applies the model to the test rows of `t`.
 pub(crate) fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport> {
     let rows = t.rows_of(Split::Test);
-    let x = m.encoder.transform(t, &rows)?;
-    let scores = m.score(&x);
+    let scores = score_in_blocks(&m.encoder, t, &rows, |x| m.score(x))?;
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let positives = y.iter().filter(|&&v| v == 1.0).count();
     let curve = if positives > 0 {
@@ -673,7 +703,6 @@ pub(crate) fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport>
         curve,
         rows,
         scores,
-        x,
         positives,
     })
 }
@@ -708,6 +737,96 @@ mod tests {
         assert_eq!(
             cutoff_for_volume(&s, &[1.0, 1.0, 1.0, 5.0, 1.0, 1.0], 4.0),
             0.7
+        );
+    }
+
+    #[test]
+    fn scores_in_blocks_are_the_scores_of_the_whole_matrix() {
+        use crate::table::{Categorical, DescriptionSets, NUMERIC_FEATURES};
+        // 60 rows: a numeric column that moves, two descriptions (40 and 30 rows), a
+        // categorical with three values; every 4th row positive.
+        let n = 60;
+        let mut numeric = vec![vec![1.0; n]; NUMERIC_FEATURES.len()];
+        numeric[0] = (0..n).map(|i| (i % 13) as f64).collect();
+        let mut offsets = vec![0];
+        let mut ids = Vec::new();
+        for i in 0..n {
+            if i % 3 != 0 {
+                ids.push(0);
+            }
+            if i % 2 == 0 {
+                ids.push(1);
+            }
+            offsets.push(ids.len());
+        }
+        let t = FeatureTable {
+            interaction_id: (0..n).map(|i| format!("i{i}")).collect(),
+            member_id: (0..n).map(|i| format!("m{}", i / 2)).collect(),
+            interaction_ts_us: (0..n as i64).collect(),
+            label: (0..n).map(|i| u8::from(i % 4 == 0)).collect(),
+            split: vec![Split::Train; n],
+            sample_weight: vec![1.0; n],
+            numeric,
+            descriptions: DescriptionSets {
+                dictionary: vec!["billing question".into(), "claim denied".into()],
+                offsets,
+                ids,
+            },
+            categoricals: vec![Categorical {
+                name: "cat_channel".into(),
+                dictionary: vec!["phone".into(), "chat".into(), "mail".into()],
+                codes: (0..n as u32).map(|i| i % 3).collect(),
+            }],
+        };
+        let rows: Vec<usize> = (0..n).collect();
+        let y: Vec<f64> = t.label.iter().map(|&l| f64::from(l)).collect();
+        let folds: Vec<usize> = (0..n).map(|i| (i / 2) % 3).collect();
+        let params = FeatureEncoderParams {
+            multi_hot: crate::encode::MultiHotParams {
+                top_n: 5,
+                min_support: 5,
+            },
+            tokens: crate::encode::tokens::TokenParams {
+                top_n: 5,
+                min_support: 5,
+            },
+            crosses: crate::encode::cross::CrossParams { top_n: 1 },
+            target: Default::default(),
+            missing_days: 365.0,
+        };
+        let (enc, x) = params
+            .check()
+            .unwrap()
+            .fit_transform(&t, &rows, &y, &vec![1.0; n], &folds, 3)
+            .unwrap();
+        // A score that reads every column: a fixed weighted sum per row.
+        let score = |m: &Matrix| -> Vec<f64> {
+            m.rows()
+                .map(|r| {
+                    r.iter()
+                        .enumerate()
+                        .map(|(j, v)| (j as f64 + 0.5) * v)
+                        .sum()
+                })
+                .collect()
+        };
+        let whole = score(&enc.transform(&t, &rows).unwrap());
+        let odd: Vec<usize> = (0..n).rev().step_by(2).collect();
+        for block in [1, 7, 60, 1000] {
+            assert_eq!(
+                score_in_blocks_of(block, &enc, &t, &rows, score).unwrap(),
+                whole,
+                "block {block}"
+            );
+            let picked: Vec<f64> = odd.iter().map(|&i| whole[i]).collect();
+            assert_eq!(
+                score_in_blocks_of(block, &enc, &t, &odd, score).unwrap(),
+                picked
+            );
+        }
+        assert!(
+            x.n_cols() > NUMERIC_FEATURES.len(),
+            "descriptions and the categorical encoded"
         );
     }
 

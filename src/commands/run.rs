@@ -104,14 +104,17 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let (trained, train_report, set) = timings.time("train (encode, C grid, refit)", || {
         train::train_keeping_set(f, params)
     })?;
+    // The encoded training set is kept for the challenger's trees only; without them
+    // it goes before the test window is scored (the client's peak memory, issue 17).
+    let set = params.challenger().is_some().then_some(set);
     let test = timings.time("score test window", || train::evaluate(&trained, f))?;
     // The challenger, when configured: trees on the same training set, compared on the
     // same test rows. With model.primary = "gbdt" the trees then take the logistic
     // model's place (scores, threshold, outreach list, model.json).
-    let (trained, test, comparison) = match params.challenger() {
-        Some(g) => {
+    let (trained, test, comparison) = match (params.challenger(), &set) {
+        (Some(g), Some(set)) => {
             let ch = timings.time("train challenger (gbdt)", || {
-                challenger::train_gbdt(f, &set, params, g)
+                challenger::train_gbdt(f, set, params, g)
             })?;
             let fit = (
                 train_report.fit_seconds,
@@ -119,7 +122,7 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
             );
             challenger::settle(f, trained, test, fit, ch, params)?
         }
-        None => (trained, test, Vec::new()),
+        _ => (trained, test, Vec::new()),
     };
     drop(set);
     // Who to contact in the test window, and how that list did there.
@@ -208,24 +211,27 @@ fn test_outreach(
         }
         None => (Vec::new(), None),
     };
-    let to_rows = |sel: &[usize]| -> Vec<tables::OutreachRow> {
-        sel.iter()
+    // Only the listed rows are encoded again, for their reasons: the test window's
+    // matrix is not kept (train::score_in_blocks).
+    let to_rows = |sel: &[usize]| -> Result<Vec<tables::OutreachRow>> {
+        let table_rows: Vec<usize> = sel.iter().map(|&k| test.rows[k]).collect();
+        let x = trained.encoder.transform(f, &table_rows)?;
+        Ok(sel
+            .iter()
+            .zip(&table_rows)
             .enumerate()
-            .map(|(rank, &k)| {
-                let i = test.rows[k];
-                tables::OutreachRow {
-                    rank: rank + 1,
-                    member_id: f.member_id[i].clone(),
-                    interaction_id: f.interaction_id[i].clone(),
-                    interaction_ts_us: f.interaction_ts_us[i],
-                    score: test.scores[k],
-                    reasons: trained.reasons(test.x.row(k), 3),
-                }
+            .map(|(rank, (&k, &i))| tables::OutreachRow {
+                rank: rank + 1,
+                member_id: f.member_id[i].clone(),
+                interaction_id: f.interaction_id[i].clone(),
+                interaction_ts_us: f.interaction_ts_us[i],
+                score: test.scores[k],
+                reasons: trained.reasons(x.row(rank), 3),
             })
-            .collect()
+            .collect())
     };
-    let outreach = to_rows(&selected);
-    let top_k = to_rows(&threshold::top_n(&test.scores, &keys, p.threshold.top_k)?);
+    let outreach = to_rows(&selected)?;
+    let top_k = to_rows(&threshold::top_n(&test.scores, &keys, p.threshold.top_k)?)?;
     let hits = selected
         .iter()
         .filter(|&&k| f.label[test.rows[k]] == 1)
