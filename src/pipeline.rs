@@ -333,18 +333,80 @@ fn prepare(
     Ok((spark_version, checks))
 }
 
-/// Pulls a feature-shaped query back into a typed table.
+impl crate::spark::BatchSink for table::FeatureTableBuilder {
+    fn push(&mut self, batch: &RecordBatch) {
+        table::FeatureTableBuilder::push(self, batch);
+    }
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn truncate(&mut self, rows: usize) {
+        table::FeatureTableBuilder::truncate(self, rows);
+    }
+}
+
+/// How many parts a pull of at most `rows` rows takes, `part_rows` a part (at least
+/// one part).
+fn pull_parts(rows: i64, part_rows: i64) -> i64 {
+    let part_rows = part_rows.max(1);
+    (rows.max(1) + part_rows - 1) / part_rows
+}
+
+/// Pulls a feature-shaped query back into a typed table, batch by batch as they
+/// arrive (never held twice, as Arrow and as the table), in parts of members
+/// (`pmod(xxhash64(member_id), parts)`), one per `spark.pull_part_rows` of
+/// `upper_rows`, an upper bound of the rows (the interactions read). With a scratch folder and more than one part,
+/// the rows are written once and each part reads them back; without one, each part
+/// recomputes the query. The table is sorted at the end, so the parts change nothing
+/// in it.
 fn pull_features(
     spark: &Spark,
     p: &Settings,
-    stage: &str,
-    query: &str,
-    params: &std::collections::BTreeMap<String, sql::SqlValue>,
+    (stage, query, params): (
+        &str,
+        &str,
+        &std::collections::BTreeMap<String, sql::SqlValue>,
+    ),
+    upper_rows: i64,
+    scratch: Option<&Scratch>,
     timings: &mut Timings,
 ) -> Result<FeatureTable> {
     let cat_names: Vec<String> = p.columns.categoricals.iter().map(|c| c.1.clone()).collect();
+    let parts = pull_parts(upper_rows, spark.pull_part_rows());
     timings.time(stage, || {
-        table::feature_table(&spark.query(stage, query, params)?, &cat_names)
+        let (from, params) = match scratch {
+            Some(s) if parts > 1 => {
+                spark.create_view(&sql::RenderedView {
+                    name: "pulled_rows".into(),
+                    sql: query.to_string(),
+                    params: params.clone(),
+                })?;
+                spark.materialize("pulled_rows", &s.path("pulled_rows"), false)?;
+                ("pulled_rows".to_string(), Default::default())
+            }
+            _ => (format!("({query})"), params.clone()),
+        };
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(table::FeatureTableBuilder::new(
+            &cat_names,
+        )));
+        for k in 0..parts {
+            let q = if parts == 1 {
+                format!("select * from {from}")
+            } else {
+                format!("select * from {from} where pmod(xxhash64(member_id), {parts}) = {k}")
+            };
+            spark.query_into(stage, &q, &params, &sink)?;
+        }
+        if parts > 1 {
+            tracing::debug!(parts, "{stage}: pulled in {parts} parts of members");
+        }
+        let builder = std::mem::replace(
+            &mut *sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            table::FeatureTableBuilder::new(&[]),
+        );
+        builder.finish()
     })
 }
 
@@ -373,13 +435,17 @@ pub fn run_spark(
     let features = pull_features(
         spark,
         p,
-        "pull features",
-        "select * from features where in_sample and (split = 'test' or interaction_ts >= :train_from)",
-        &[(
-            "train_from".to_string(),
-            sql::SqlValue::Timestamp(train_from_us.unwrap_or(i64::MIN / 2)),
-        )]
-        .into(),
+        (
+            "pull features",
+            "select * from features where in_sample and (split = 'test' or interaction_ts >= :train_from)",
+            &[(
+                "train_from".to_string(),
+                sql::SqlValue::Timestamp(train_from_us.unwrap_or(i64::MIN / 2)),
+            )]
+            .into(),
+        ),
+        checks.n_interactions,
+        scratch,
         timings,
     )?;
     let train = features.rows_of(table::Split::Train);
@@ -448,9 +514,13 @@ pub(crate) fn run_scoring_spark(
             let features = pull_features(
                 spark,
                 p,
-                "pull window features",
-                "select * from scoring_window",
-                &Default::default(),
+                (
+                    "pull window features",
+                    "select * from scoring_window",
+                    &Default::default(),
+                ),
+                checks.n_interactions,
+                scratch,
                 timings,
             )?;
             Ok(ScoringOutputs {
@@ -477,6 +547,18 @@ pub(crate) fn run_scoring_spark(
 mod tests {
     use super::*;
     use crate::config::settings_from_toml;
+
+    #[test]
+    fn a_pull_takes_one_part_per_part_rows_started() {
+        assert_eq!(pull_parts(0, 2_000_000), 1);
+        assert_eq!(pull_parts(1, 2_000_000), 1);
+        assert_eq!(pull_parts(2_000_000, 2_000_000), 1);
+        assert_eq!(pull_parts(2_000_001, 2_000_000), 2);
+        // 3M members of demo data: about 13.3M interactions read, 7 parts.
+        assert_eq!(pull_parts(13_300_000, 2_000_000), 7);
+        assert_eq!(pull_parts(10, 3), 4);
+        assert_eq!(pull_parts(10, 0), 10, "a part of at least one row");
+    }
 
     fn dt(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -178,38 +178,102 @@ fn intern(map: &mut HashMap<String, u32>, v: &str) -> u32 {
 /// in_sample`, sorted by (time, interaction id) so every later stage is deterministic
 /// whatever order Spark returned the rows in.
 pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result<FeatureTable> {
-    let mut t = FeatureTable {
-        numeric: vec![Vec::new(); NUMERIC_FEATURES.len()],
-        categoricals: categoricals
-            .iter()
-            .map(|n| Categorical {
-                name: n.clone(),
-                dictionary: Vec::new(),
-                codes: Vec::new(),
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let mut cat_maps: Vec<HashMap<String, u32>> = vec![HashMap::new(); categoricals.len()];
-    let mut desc_map: HashMap<String, u32> = HashMap::new();
-    // Descriptions in arrival order, as compressed sparse rows.
-    let mut desc_rows = DescriptionSets {
-        offsets: vec![0],
-        ..Default::default()
-    };
-    for b in batches {
+    let mut b = FeatureTableBuilder::new(categoricals);
+    for batch in batches {
+        b.push(batch);
+    }
+    b.finish()
+}
+
+/// The feature table built one Arrow batch at a time, as the batches arrive from
+/// Spark (`Spark::query_into`): each batch is converted and dropped, so the whole
+/// result is never held twice, as Arrow and as the table (issue 17). The first bad
+/// batch's error is kept and the later batches are ignored; [`Self::finish`]
+/// returns it.
+#[derive(Debug)]
+pub struct FeatureTableBuilder {
+    t: FeatureTable,
+    categoricals: Vec<String>,
+    cat_maps: Vec<HashMap<String, u32>>,
+    desc_map: HashMap<String, u32>,
+    /// Descriptions in arrival order, as compressed sparse rows.
+    desc_rows: DescriptionSets,
+    error: Option<Error>,
+}
+
+impl FeatureTableBuilder {
+    pub fn new(categoricals: &[String]) -> FeatureTableBuilder {
+        FeatureTableBuilder {
+            t: FeatureTable {
+                numeric: vec![Vec::new(); NUMERIC_FEATURES.len()],
+                categoricals: categoricals
+                    .iter()
+                    .map(|n| Categorical {
+                        name: n.clone(),
+                        dictionary: Vec::new(),
+                        codes: Vec::new(),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+            categoricals: categoricals.to_vec(),
+            cat_maps: vec![HashMap::new(); categoricals.len()],
+            desc_map: HashMap::new(),
+            desc_rows: DescriptionSets {
+                offsets: vec![0],
+                ..Default::default()
+            },
+            error: None,
+        }
+    }
+
+    /// Rows received so far.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+
+    /// Back to the first `n` rows (a retried part of the pull); the dictionaries
+    /// keep what they have seen, which only adds codes no row uses.
+    pub fn truncate(&mut self, n: usize) {
+        if n >= self.t.len() {
+            return;
+        }
+        let t = &mut self.t;
+        t.interaction_id.truncate(n);
+        t.member_id.truncate(n);
+        t.interaction_ts_us.truncate(n);
+        t.label.truncate(n);
+        t.split.truncate(n);
+        t.sample_weight.truncate(n);
+        for c in &mut t.numeric {
+            c.truncate(n);
+        }
+        for c in &mut t.categoricals {
+            c.codes.truncate(n);
+        }
+        self.desc_rows.ids.truncate(self.desc_rows.offsets[n]);
+        self.desc_rows.offsets.truncate(n + 1);
+    }
+
+    /// Adds one batch's rows (nothing after an error).
+    pub fn push(&mut self, b: &RecordBatch) {
+        if self.error.is_none()
+            && let Err(e) = self.add(b)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn add(&mut self, b: &RecordBatch) -> Result<()> {
+        let t = &mut self.t;
+        // Every column is read before any is appended: a bad batch adds no row, so
+        // the columns never disagree in length.
         let ids = utf8(b, "interaction_id")?;
         let members = utf8(b, "member_id")?;
-        for i in 0..b.num_rows() {
-            let (Some(id), Some(m)) = (text(&ids, i), text(&members, i)) else {
-                return Err(arrow_err(
-                    "non-null interaction and member ids",
-                    format!("a null in row {i}"),
-                ));
-            };
-            t.interaction_id.push(id.to_owned());
-            t.member_id.push(m.to_owned());
-        }
         let ts = cast(column(b, "interaction_ts")?, &DataType::Int64)
             .map_err(|e| arrow_err("interaction_ts as a timestamp", e.to_string()))?;
         let ts = ts.as_primitive::<Int64Type>();
@@ -220,6 +284,46 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
             DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, _) => 0,
             _ => 1,
         };
+        let label = as_f64(b, "label")?;
+        let split_col = utf8(b, "split")?;
+        let mut split = Vec::with_capacity(b.num_rows());
+        for i in 0..b.num_rows() {
+            split.push(match text(&split_col, i) {
+                Some("train") => Split::Train,
+                Some("test") => Split::Test,
+                other => return Err(arrow_err("split train or test", format!("{other:?}"))),
+            });
+        }
+        let weight = as_f64(b, "sample_weight")?;
+        let numeric: Vec<Vec<f64>> = NUMERIC_FEATURES
+            .iter()
+            .map(|name| as_f64(b, name))
+            .collect::<Result<_>>()?;
+        let list = cast(
+            column(b, "descriptions")?,
+            &DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        )
+        .map_err(|e| arrow_err("descriptions as array<string>", e.to_string()))?;
+        let list: &ListArray = list.as_list::<i32>();
+        let cats: Vec<Arc<dyn Array>> = self
+            .categoricals
+            .iter()
+            .map(|name| utf8(b, name))
+            .collect::<Result<_>>()?;
+        for i in 0..b.num_rows() {
+            if text(&ids, i).is_none() || text(&members, i).is_none() {
+                return Err(arrow_err(
+                    "non-null interaction and member ids",
+                    format!("a null in row {}", t.len() + i),
+                ));
+            }
+        }
+        for i in 0..b.num_rows() {
+            t.interaction_id
+                .push(text(&ids, i).unwrap_or_default().to_owned());
+            t.member_id
+                .push(text(&members, i).unwrap_or_default().to_owned());
+        }
         for i in 0..ts.len() {
             let v = ts.value(i);
             t.interaction_ts_us.push(if unit_to_us == 0 {
@@ -228,27 +332,13 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
                 v * unit_to_us
             });
         }
-        for v in as_f64(b, "label")? {
-            t.label.push(u8::from(v == 1.0));
+        t.label.extend(label.iter().map(|&v| u8::from(v == 1.0)));
+        t.split.extend(split);
+        t.sample_weight.extend(weight);
+        for (col, values) in t.numeric.iter_mut().zip(numeric) {
+            col.extend(values);
         }
-        let split = utf8(b, "split")?;
-        for i in 0..b.num_rows() {
-            t.split.push(match text(&split, i) {
-                Some("train") => Split::Train,
-                Some("test") => Split::Test,
-                other => return Err(arrow_err("split train or test", format!("{other:?}"))),
-            });
-        }
-        t.sample_weight.extend(as_f64(b, "sample_weight")?);
-        for (j, name) in NUMERIC_FEATURES.iter().enumerate() {
-            t.numeric[j].extend(as_f64(b, name)?);
-        }
-        let list = cast(
-            column(b, "descriptions")?,
-            &DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
-        )
-        .map_err(|e| arrow_err("descriptions as array<string>", e.to_string()))?;
-        let list: &ListArray = list.as_list::<i32>();
+        let desc_rows = &mut self.desc_rows;
         for i in 0..list.len() {
             if !list.is_null(i) {
                 let values = list.value(i);
@@ -257,49 +347,61 @@ pub fn feature_table(batches: &[RecordBatch], categoricals: &[String]) -> Result
                     if values.is_null(k) {
                         continue;
                     }
-                    desc_rows.ids.push(intern(&mut desc_map, values.value(k)));
+                    desc_rows
+                        .ids
+                        .push(intern(&mut self.desc_map, values.value(k)));
                 }
             }
             desc_rows.offsets.push(desc_rows.ids.len());
         }
-        for (c, name) in categoricals.iter().enumerate() {
-            let values = utf8(b, name)?;
+        for (c, values) in cats.iter().enumerate() {
             for i in 0..b.num_rows() {
-                let v = text(&values, i).unwrap_or(MISSING_CATEGORY);
-                let code = intern(&mut cat_maps[c], v);
+                let v = text(values, i).unwrap_or(MISSING_CATEGORY);
+                let code = intern(&mut self.cat_maps[c], v);
                 t.categoricals[c].codes.push(code);
             }
         }
+        Ok(())
     }
-    for (c, map) in cat_maps.into_iter().enumerate() {
-        let mut dict = vec![String::new(); map.len()];
-        for (k, v) in map {
+
+    /// The table, in its deterministic order, or the first batch's error.
+    pub fn finish(self) -> Result<FeatureTable> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut t = self.t;
+        for (c, map) in self.cat_maps.into_iter().enumerate() {
+            let mut dict = vec![String::new(); map.len()];
+            for (k, v) in map {
+                dict[v as usize] = k;
+            }
+            t.categoricals[c].dictionary = dict;
+        }
+        let mut dict = vec![String::new(); self.desc_map.len()];
+        for (k, v) in self.desc_map {
             dict[v as usize] = k;
         }
-        t.categoricals[c].dictionary = dict;
-    }
-    let mut dict = vec![String::new(); desc_map.len()];
-    for (k, v) in desc_map {
-        dict[v as usize] = k;
-    }
-    t.descriptions.dictionary = dict;
+        t.descriptions.dictionary = dict;
 
-    // Deterministic order: by time, then interaction id.
-    let mut order: Vec<usize> = (0..t.len()).collect();
-    order.sort_by(|&a, &b| {
-        t.interaction_ts_us[a]
-            .cmp(&t.interaction_ts_us[b])
-            .then_with(|| t.interaction_id[a].cmp(&t.interaction_id[b]))
-    });
-    Ok(permute(t, &order, desc_rows))
+        // Deterministic order: by time, then interaction id.
+        let mut order: Vec<usize> = (0..t.len()).collect();
+        order.sort_by(|&a, &b| {
+            t.interaction_ts_us[a]
+                .cmp(&t.interaction_ts_us[b])
+                .then_with(|| t.interaction_id[a].cmp(&t.interaction_id[b]))
+        });
+        Ok(permute(t, &order, self.desc_rows))
+    }
 }
 
-fn permute(mut t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> FeatureTable {
-    fn pick<T: Copy>(v: &[T], order: &[usize]) -> Vec<T> {
+fn permute(t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> FeatureTable {
+    /// Each column is consumed as it is reordered, so at most one column is held
+    /// twice (the table is the client's largest object after the pull).
+    fn pick<T: Copy>(v: Vec<T>, order: &[usize]) -> Vec<T> {
         order.iter().map(|&i| v[i]).collect()
     }
     /// Moves the strings into their new order (no copy of the text).
-    fn take(v: &mut [String], order: &[usize]) -> Vec<String> {
+    fn take(mut v: Vec<String>, order: &[usize]) -> Vec<String> {
         order.iter().map(|&i| std::mem::take(&mut v[i])).collect()
     }
     let mut offsets = Vec::with_capacity(order.len() + 1);
@@ -309,14 +411,15 @@ fn permute(mut t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> 
         ids.extend_from_slice(&desc_rows.ids[desc_rows.offsets[i]..desc_rows.offsets[i + 1]]);
         offsets.push(ids.len());
     }
+    drop(desc_rows);
     FeatureTable {
-        interaction_id: take(&mut t.interaction_id, order),
-        member_id: take(&mut t.member_id, order),
-        interaction_ts_us: pick(&t.interaction_ts_us, order),
-        label: pick(&t.label, order),
-        split: pick(&t.split, order),
-        sample_weight: pick(&t.sample_weight, order),
-        numeric: t.numeric.iter().map(|c| pick(c, order)).collect(),
+        interaction_id: take(t.interaction_id, order),
+        member_id: take(t.member_id, order),
+        interaction_ts_us: pick(t.interaction_ts_us, order),
+        label: pick(t.label, order),
+        split: pick(t.split, order),
+        sample_weight: pick(t.sample_weight, order),
+        numeric: t.numeric.into_iter().map(|c| pick(c, order)).collect(),
         descriptions: DescriptionSets {
             dictionary: t.descriptions.dictionary,
             offsets,
@@ -326,7 +429,7 @@ fn permute(mut t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> 
             .categoricals
             .into_iter()
             .map(|c| Categorical {
-                codes: pick(&c.codes, order),
+                codes: pick(c.codes, order),
                 ..c
             })
             .collect(),
@@ -421,4 +524,161 @@ pub(crate) fn event_checks(batches: &[RecordBatch]) -> Result<EventChecks> {
         min_ts_us: int("min_ts_us")?,
         max_ts_us: int("max_ts_us")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        ArrayRef, Float64Array, Int32Array, ListBuilder, StringArray, StringBuilder,
+        TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::Schema;
+
+    /// A features batch of rows `from..to`: interaction `i<k>` of member `m<k % 3>`
+    /// at k seconds (so arrival order is not time order when batches come reversed).
+    fn batch(from: usize, to: usize, null_member_at: Option<usize>) -> RecordBatch {
+        let ks: Vec<usize> = (from..to).collect();
+        let mut cols: Vec<(String, ArrayRef)> = vec![
+            (
+                "interaction_id".into(),
+                Arc::new(StringArray::from_iter_values(
+                    ks.iter().map(|k| format!("i{k:03}")),
+                )),
+            ),
+            (
+                "member_id".into(),
+                Arc::new(StringArray::from(
+                    ks.iter()
+                        .map(|&k| (Some(k) != null_member_at).then(|| format!("m{}", k % 3)))
+                        .collect::<Vec<_>>(),
+                )),
+            ),
+            (
+                "interaction_ts".into(),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    ks.iter().map(|&k| k as i64 * 1_000_000),
+                )),
+            ),
+            (
+                "label".into(),
+                Arc::new(Int32Array::from_iter_values(
+                    ks.iter().map(|&k| i32::from(k % 4 == 0)),
+                )),
+            ),
+            (
+                "split".into(),
+                Arc::new(StringArray::from_iter_values(
+                    ks.iter().map(|&k| if k < 6 { "train" } else { "test" }),
+                )),
+            ),
+            (
+                "sample_weight".into(),
+                Arc::new(Float64Array::from_iter_values(ks.iter().map(|_| 1.5))),
+            ),
+        ];
+        for (j, name) in NUMERIC_FEATURES.iter().enumerate() {
+            let v: Vec<Option<f64>> = ks
+                .iter()
+                .map(|&k| (k % 5 != 0).then_some((k * j) as f64))
+                .collect();
+            cols.push((name.to_string(), Arc::new(Float64Array::from(v))));
+        }
+        let mut list = ListBuilder::new(StringBuilder::new());
+        for &k in &ks {
+            for d in ["billing", "claim", "dental"].iter().take(k % 4) {
+                list.values().append_value(d);
+            }
+            list.append(k % 7 != 3);
+        }
+        cols.push(("descriptions".into(), Arc::new(list.finish())));
+        cols.push((
+            "cat_channel".into(),
+            Arc::new(StringArray::from(
+                ks.iter()
+                    .map(|&k| (k % 6 != 1).then_some(["phone", "chat"][k % 2]))
+                    .collect::<Vec<_>>(),
+            )),
+        ));
+        let schema = Schema::new(
+            cols.iter()
+                .map(|(n, a)| Field::new(n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).unwrap()
+    }
+
+    fn snapshot(t: &FeatureTable) -> String {
+        let mut s = String::new();
+        for i in 0..t.len() {
+            let descs: Vec<&str> = t.descriptions.row(i).collect();
+            let c = &t.categoricals[0];
+            s += &format!(
+                "{} {} {} {} {:?} {} {:?} {:?} {}\n",
+                t.interaction_id[i],
+                t.member_id[i],
+                t.interaction_ts_us[i],
+                t.label[i],
+                t.split[i],
+                t.sample_weight[i],
+                t.numeric.iter().map(|col| col[i]).collect::<Vec<_>>(),
+                descs,
+                c.dictionary[c.codes[i] as usize],
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn a_table_built_batch_by_batch_is_the_table_of_one_batch() {
+        let cats = vec!["cat_channel".to_string()];
+        let whole = feature_table(&[batch(0, 12, None)], &cats).unwrap();
+        assert_eq!(whole.len(), 12);
+        // The batches arrive in another order and sizes: the table is the same.
+        let mut b = FeatureTableBuilder::new(&cats);
+        for (from, to) in [(9, 12), (0, 1), (5, 9), (1, 5)] {
+            b.push(&batch(from, to, None));
+        }
+        assert_eq!(b.len(), 12);
+        let parts = b.finish().unwrap();
+        assert_eq!(snapshot(&parts), snapshot(&whole));
+        // A part received twice after a rollback (a retried query) counts once.
+        let mut b = FeatureTableBuilder::new(&cats);
+        b.push(&batch(0, 5, None));
+        b.push(&batch(5, 9, None));
+        b.truncate(5);
+        assert_eq!(b.len(), 5);
+        b.push(&batch(5, 9, None));
+        b.truncate(99);
+        b.push(&batch(9, 12, None));
+        assert_eq!(snapshot(&b.finish().unwrap()), snapshot(&whole));
+        assert_eq!(whole.interaction_id[0], "i000");
+        assert_eq!(whole.interaction_ts_us[11], 11_000_000);
+        assert!(whole.numeric[1][5].is_nan(), "a null number is NaN");
+        assert_eq!(
+            whole.descriptions.row(3).count(),
+            0,
+            "a null list is no description"
+        );
+        let missing = &whole.categoricals[0].dictionary[whole.categoricals[0].codes[1] as usize];
+        assert_eq!(missing, MISSING_CATEGORY);
+    }
+
+    #[test]
+    fn a_bad_batch_is_the_error_and_adds_no_row() {
+        let cats = vec!["cat_channel".to_string()];
+        let mut b = FeatureTableBuilder::new(&cats);
+        b.push(&batch(0, 4, None));
+        b.push(&batch(4, 8, Some(6)));
+        assert_eq!(b.len(), 4, "the bad batch added nothing");
+        b.push(&batch(8, 12, None));
+        assert_eq!(b.len(), 4, "nothing after the error");
+        let e = b.finish().unwrap_err().to_string();
+        assert!(e.contains("non-null interaction and member ids"), "{e}");
+        assert!(e.contains("row 6"), "{e}");
+        let mut b = FeatureTableBuilder::new(&cats);
+        b.push(&batch(0, 4, None).project(&[0, 1, 2]).unwrap());
+        let e = b.finish().unwrap_err().to_string();
+        assert!(e.contains("label"), "a missing column is named: {e}");
+    }
 }

@@ -2,6 +2,8 @@
 
 use rarecall::table::{FeatureTable, NUMERIC_FEATURES, Split};
 
+use rarecall::pipeline::{Scratch, Timings, run_spark};
+
 use crate::common::*;
 
 fn feature(t: &FeatureTable, id: &str, name: &str) -> f64 {
@@ -91,6 +93,40 @@ fn table() -> FeatureTable {
         "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
     );
     run(&p).unwrap().features
+}
+
+/// The feature pull in parts of members (`spark.pull_part_rows`: no result may reach
+/// the driver's `spark.driver.maxResultSize`) gives the table of a pull in one part,
+/// with the rows written once to the scratch folder and without one (each part then
+/// recomputes the query).
+#[test]
+fn a_pull_in_parts_of_members_is_the_pull_in_one() {
+    let whole = table();
+    assert!(whole.len() >= 6, "enough rows for several parts");
+    let dir = temp_dir("features-parts");
+    let path = dir.join("events.parquet");
+    write_parquet(&path, &events(), None);
+    let p = pipeline(
+        &path,
+        "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
+    );
+    let scratch = Scratch::local(dir.join("scratch").to_str().unwrap()).unwrap();
+    for with_scratch in [true, false] {
+        let spark = spark().with_pull_part_rows(2);
+        let got = run_spark(
+            &spark,
+            &p,
+            with_scratch.then_some(&scratch),
+            &mut Timings::default(),
+        )
+        .unwrap()
+        .features;
+        assert_eq!(
+            format!("{got:?}"),
+            format!("{whole:?}"),
+            "pulled in parts (scratch: {with_scratch})"
+        );
+    }
 }
 
 #[test]

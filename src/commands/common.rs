@@ -53,7 +53,8 @@ pub(crate) fn connect(cfg: &Config) -> Result<Spark> {
         cfg.signin.clone(),
         cfg.timeout_secs,
         cfg.reconnect_grace_secs,
-    )?;
+    )?
+    .with_pull_part_rows(cfg.pull_part_rows);
     spark.apply_session_conf(&cfg.spark_conf)?;
     Ok(spark)
 }

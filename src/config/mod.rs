@@ -187,6 +187,13 @@ impl Settings {
     }
 }
 
+/// Interactions per part of the feature pull (`spark.pull_part_rows`). Spark
+/// collects a query's result in the driver and refuses one whose serialized rows
+/// exceed `spark.driver.maxResultSize` (1 GiB by default): a 3M-member pull in one
+/// query sent 1,096 MiB and failed. At about 110 bytes a row, 2M rows are some
+/// 220 MB, well under it.
+pub(crate) const DEFAULT_PULL_PART_ROWS: i64 = 2_000_000;
+
 /// The checked configuration of `run` and `check`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -197,6 +204,9 @@ pub struct Config {
     /// the system temp folder when the server is on this machine), or None: then the
     /// views are recomputed by each query that reads them.
     pub(crate) scratch_dir: Option<String>,
+    /// The feature pull takes one query per this many interactions read (parts of
+    /// members), so no single result reaches the driver's `maxResultSize`.
+    pub(crate) pull_part_rows: i64,
     /// Session-level settings from `[spark.conf]`, applied right after connecting
     /// (key order); the cluster's settings are otherwise left alone.
     pub(crate) spark_conf: Vec<(String, String)>,
@@ -262,6 +272,17 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         .unwrap_or_else(|| "out".to_string());
     let output_dir = absolutize(&output_dir);
     let reconnect_grace_secs = raw.spark.reconnect_grace_secs.unwrap_or(30);
+    let pull_part_rows = raw.spark.pull_part_rows.unwrap_or(DEFAULT_PULL_PART_ROWS);
+    if pull_part_rows < 1 {
+        return Err(Error::config(
+            "spark.pull_part_rows",
+            "a number of interactions >= 1",
+            pull_part_rows,
+            format!(
+                "remove spark.pull_part_rows (default {DEFAULT_PULL_PART_ROWS}) or set a positive number; lower it when the cluster's spark.driver.maxResultSize is small"
+            ),
+        ));
+    }
     let mlflow = tracking::mlflow_settings(&raw.mlflow, common.mlflow_uri.as_deref(), None)?;
     let scratch_dir = match raw.spark.scratch_dir.as_deref() {
         Some("") => None,
@@ -283,6 +304,7 @@ pub fn load(common: &CommonArgs, run: Option<&RunArgs>, env: &Env) -> Result<Con
         host_flag: common.host.clone(),
         reconnect_grace_secs,
         scratch_dir,
+        pull_part_rows,
         databricks: remote::databricks_credentials(&remote, env),
         remote,
         timeout_secs,

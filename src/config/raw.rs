@@ -83,6 +83,7 @@ pub(super) struct RawSpark {
     pub(super) timeout_secs: Option<u64>,
     pub(super) reconnect_grace_secs: Option<u64>,
     pub(super) scratch_dir: Option<String>,
+    pub(super) pull_part_rows: Option<i64>,
     /// `[spark.conf]`: session-level settings (`config::session`).
     pub(super) conf: Option<std::collections::BTreeMap<String, toml::Value>>,
 }
