@@ -69,9 +69,18 @@ fn map_err(stage: &str, remote: &Remote, e: SparkError) -> Error {
     } else {
         format!("{class}{first}")
     };
+    let mut message: String = first.chars().take(600).collect();
+    // The driver refuses a result larger than its spark.driver.maxResultSize: a cluster
+    // setting, not a session one, so the fix is to ask for smaller results.
+    if msg.contains("spark.driver.maxResultSize") {
+        message.push_str(&format!(
+            "; fix: lower spark.pull_part_rows (default {}: each part of the feature pull is one result), or raise spark.driver.maxResultSize in the cluster's Spark configuration (it cannot be set per session)",
+            crate::config::DEFAULT_PULL_PART_ROWS
+        ));
+    }
     Error::Spark {
         stage: stage.to_string(),
-        message: first.chars().take(600).collect(),
+        message,
     }
 }
 
@@ -770,4 +779,28 @@ fn log_done(stage: &str, start: std::time::Instant) {
         elapsed_s = secs,
         "spark: {stage} in {secs:.2} s"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_over_the_drivers_limit_says_how_to_ask_for_smaller_ones() {
+        let remote = crate::remote::parse_sc_url("sc://127.0.0.1:15002", "test").unwrap();
+        let e = SparkError::connect_msg(
+            "Job aborted due to stage failure: Total size of serialized results of 2 tasks (1095.9 MiB) is bigger than spark.driver.maxResultSize (1024.0 MiB)",
+        );
+        let text = map_err("pull features", &remote, e).to_string();
+        assert!(
+            text.contains("pull features") && text.contains("1095.9 MiB"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fix: lower spark.pull_part_rows (default 2000000"),
+            "{text}"
+        );
+        let other = map_err("pull features", &remote, SparkError::connect_msg("boom")).to_string();
+        assert!(!other.contains("fix"), "{other}");
+    }
 }
