@@ -315,10 +315,19 @@ impl Spark {
     /// Best effort, after a stage timed out: stop the server-side work nobody waits
     /// for any more (at most 10 s; its own failure is not the stage's error).
     fn interrupt_abandoned(&self) {
+        (self.interrupter())();
+    }
+
+    /// The same best-effort interrupt of this session's running work, as a function
+    /// another thread can call (the signal handler of `commands::interrupt`).
+    pub(crate) fn interrupter(&self) -> impl Fn() + Send + Sync + 'static {
         let s = self.session.clone();
-        let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
-            s.interrupt_all()
-        });
+        move || {
+            let s = s.clone();
+            let _ = with_deadline("interrupt", Duration::from_secs(10), move || {
+                s.interrupt_all()
+            });
+        }
     }
 
     /// Waits up to the grace period for the server's port to accept connections.

@@ -1,6 +1,8 @@
 //! Faults: a server that never answers (timeouts), a Spark Connect server killed
-//! in the middle of a query (bounded failure, nothing written, a rerun succeeds), and
-//! a result stream the server ends early on purpose (the pull comes back whole).
+//! in the middle of a query (bounded failure, nothing written, a rerun succeeds), a
+//! result stream the server ends early on purpose (the pull comes back whole, both
+//! collected and streamed batch by batch), and a run stopped by SIGTERM (the Spark
+//! work interrupted, the scratch folder removed, exit 130).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -208,4 +210,102 @@ fn a_result_stream_the_server_ends_early_is_resumed_not_truncated() {
         })
         .sum();
     assert_eq!(sum, n * (n - 1) / 2, "each row exactly once");
+    // The same pull streamed batch by batch (`Spark::query_into`, the feature pull's
+    // path): every row, each once, across the reattaches.
+    #[derive(Default)]
+    struct Sum {
+        rows: usize,
+        sum: i64,
+    }
+    impl rarecall::spark::BatchSink for Sum {
+        fn push(&mut self, b: &arrow::record_batch::RecordBatch) {
+            self.rows += b.num_rows();
+            self.sum += b
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .sum::<i64>();
+        }
+        fn rows(&self) -> usize {
+            self.rows
+        }
+        fn truncate(&mut self, rows: usize) {
+            assert_eq!(rows, self.rows, "no retry here");
+        }
+    }
+    let sink = std::sync::Arc::new(std::sync::Mutex::new(Sum::default()));
+    let received = spark
+        .query_into(
+            "large pull, streamed",
+            &format!("select id, concat('row-', cast(id as string)) as label from range({n})"),
+            &Default::default(),
+            &sink,
+        )
+        .unwrap();
+    let got = sink.lock().unwrap();
+    assert_eq!(
+        (received, got.rows as i64),
+        (n as u64, n),
+        "every row, streamed"
+    );
+    assert_eq!(got.sum, n * (n - 1) / 2, "each row exactly once, streamed");
+}
+
+/// A run stopped by SIGTERM (a scheduler cancelling it) or Ctrl-C while Spark works:
+/// the session's work is interrupted, the run's scratch folder is removed (a signal
+/// ends the process without `Drop`; at a few million members the folder holds
+/// gigabytes), the exit code is 130, and nothing is written.
+#[test]
+fn a_run_stopped_by_a_signal_removes_its_scratch_folder_and_writes_nothing() {
+    let dir = temp_dir("fault-signal");
+    let scratch = dir.join("scratch");
+    let cfg = config(
+        &dir,
+        &remote_url(),
+        &format!("scratch_dir = {:?}", scratch.display().to_string()),
+    );
+    let mut child = rarecall(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    let mut signalled = false;
+    let run_dirs = || -> Vec<PathBuf> {
+        std::fs::read_dir(&scratch)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        // Once the interactions are written to the scratch folder, mid-run.
+        if !signalled && line.contains("check events ...") {
+            let written = run_dirs();
+            assert_eq!(written.len(), 1, "the run's scratch folder: {written:?}");
+            assert!(
+                std::fs::read_dir(&written[0]).unwrap().next().is_some(),
+                "Spark wrote into it"
+            );
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            signalled = true;
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    let all = lines.join("\n");
+    assert!(signalled, "never reached the event checks: {all}");
+    assert_eq!(status.code(), Some(130), "{all}");
+    assert!(
+        all.contains("interrupted: stopping this run's Spark work"),
+        "{all}"
+    );
+    assert!(run_dirs().is_empty(), "scratch removed: {:?}", run_dirs());
+    let out = dir.join("out");
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "nothing written: {written:?}");
 }

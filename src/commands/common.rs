@@ -82,12 +82,16 @@ pub(crate) fn open_outputs(cfg: &Config) -> Result<Outputs> {
 
 /// Opens the run's scratch folder (`spark.scratch_dir`), or says why the views will be
 /// recomputed by each query when there is none.
-pub(crate) fn open_scratch(cfg: &Config) -> Result<Option<crate::pipeline::Scratch>> {
+pub(crate) fn open_scratch(
+    cfg: &Config,
+    spark: &Spark,
+) -> Result<Option<super::interrupt::GuardedScratch>> {
     match &cfg.scratch_dir {
-        Some(dir) => Ok(Some(crate::pipeline::Scratch::open(
-            dir,
-            cfg.databricks.as_ref(),
-        )?)),
+        Some(dir) => {
+            let scratch = crate::pipeline::Scratch::open(dir, cfg.databricks.as_ref())?;
+            // Removed on SIGINT/SIGTERM too, not only at the end of the run.
+            Ok(Some(super::interrupt::GuardedScratch::new(scratch, spark)))
+        }
         None => {
             tracing::info!(
                 "no spark.scratch_dir for a remote server: intermediate views are recomputed by each query that reads them (set spark.scratch_dir, for example a Volume path, to compute them once)"

@@ -9,6 +9,8 @@
 mod check;
 pub mod common;
 mod demo_data;
+// SIGINT/SIGTERM: stop the Spark work, remove the scratch folder, exit 130.
+mod interrupt;
 mod mlflow_log;
 // `output.table`: the outreach list also written to a Spark table, after the files.
 mod outreach_table;

@@ -94,8 +94,8 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     // the schema and the events, create the views of sql/, pull the features back.
     let spark = timings.time("connect", || common::connect(cfg))?;
     super::outreach_table::check(&spark, cfg)?;
-    let scratch = common::open_scratch(cfg)?;
-    let got = pipeline::run_spark(&spark, p, scratch.as_ref(), &mut timings)?;
+    let scratch = common::open_scratch(cfg, &spark)?;
+    let got = pipeline::run_spark(&spark, p, scratch.as_deref(), &mut timings)?;
     drop(scratch);
     warn_duplicates(&got.checks, p.duplicate_events);
     let f = &got.features;

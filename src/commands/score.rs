@@ -111,13 +111,13 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
     let outputs = common::open_outputs(cfg)?;
     let spark = timings.time("connect", || common::connect(cfg))?;
     super::outreach_table::check(&spark, cfg)?;
-    let scratch = common::open_scratch(cfg)?;
+    let scratch = common::open_scratch(cfg, &spark)?;
     let got = pipeline::run_scoring_spark(
         &spark,
         &p,
         &req.window,
         frags,
-        scratch.as_ref(),
+        scratch.as_deref(),
         &mut timings,
     )?;
     drop(scratch);
