@@ -740,6 +740,28 @@ mod tests {
         );
     }
 
+    /// Encoder parameters: (top n, least support) of the description flags and of the
+    /// words, and the crossed descriptions.
+    fn encoder_params(
+        (flags, flag_support): (usize, usize),
+        (words, word_support): (usize, usize),
+        crosses: usize,
+    ) -> FeatureEncoderParams {
+        FeatureEncoderParams {
+            multi_hot: crate::encode::MultiHotParams {
+                top_n: flags,
+                min_support: flag_support,
+            },
+            tokens: crate::encode::tokens::TokenParams {
+                top_n: words,
+                min_support: word_support,
+            },
+            crosses: crate::encode::cross::CrossParams { top_n: crosses },
+            target: Default::default(),
+            missing_days: 365.0,
+        }
+    }
+
     #[test]
     fn scores_in_blocks_are_the_scores_of_the_whole_matrix() {
         use crate::table::{Categorical, DescriptionSets, NUMERIC_FEATURES};
@@ -781,20 +803,7 @@ mod tests {
         let rows: Vec<usize> = (0..n).collect();
         let y: Vec<f64> = t.label.iter().map(|&l| f64::from(l)).collect();
         let folds: Vec<usize> = (0..n).map(|i| (i / 2) % 3).collect();
-        let params = FeatureEncoderParams {
-            multi_hot: crate::encode::MultiHotParams {
-                top_n: 5,
-                min_support: 5,
-            },
-            tokens: crate::encode::tokens::TokenParams {
-                top_n: 5,
-                min_support: 5,
-            },
-            crosses: crate::encode::cross::CrossParams { top_n: 1 },
-            target: Default::default(),
-            missing_days: 365.0,
-        };
-        let (enc, x) = params
+        let (enc, x) = encoder_params((5, 5), (5, 5), 1)
             .check()
             .unwrap()
             .fit_transform(&t, &rows, &y, &vec![1.0; n], &folds, 3)
@@ -833,19 +842,7 @@ mod tests {
     #[test]
     fn train_params_name_a_refused_part_by_its_path() {
         let ok = TrainParams {
-            encoder: FeatureEncoderParams {
-                multi_hot: crate::encode::MultiHotParams {
-                    top_n: 40,
-                    min_support: 20,
-                },
-                tokens: crate::encode::tokens::TokenParams {
-                    top_n: 60,
-                    min_support: 20,
-                },
-                crosses: crate::encode::cross::CrossParams { top_n: 5 },
-                target: Default::default(),
-                missing_days: 365.0,
-            },
+            encoder: encoder_params((40, 20), (60, 20), 5),
             grid: GridSearchParams {
                 c_grid: vec![0.1, 1.0],
                 n_folds: 5,

@@ -99,6 +99,32 @@ fn server_pid(port: u16) -> String {
         .to_string()
 }
 
+/// Runs the job, calls `act(pid)` once when a stderr line contains `trigger`, and
+/// returns the exit status, the stderr lines and when `act` ran (None: never).
+fn run_acting_at(
+    cfg: &Path,
+    trigger: &str,
+    mut act: impl FnMut(u32),
+) -> (std::process::ExitStatus, Vec<String>, Option<Instant>) {
+    let mut child = rarecall(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    let mut acted_at = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if acted_at.is_none() && line.contains(trigger) {
+            act(child.id());
+            acted_at = Some(Instant::now());
+        }
+        lines.push(line);
+    }
+    (child.wait().unwrap(), lines, acted_at)
+}
+
 #[test]
 fn the_server_killed_mid_query_fails_fast_writes_nothing_and_a_rerun_succeeds() {
     let port = 15004;
@@ -110,24 +136,10 @@ fn the_server_killed_mid_query_fails_fast_writes_nothing_and_a_rerun_succeeds() 
         "timeout_secs = 600\nreconnect_grace_secs = 8",
     );
     // Kill the server as soon as the features are being pulled.
-    let mut child = rarecall(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = Vec::new();
-    let mut killed_at = None;
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        if killed_at.is_none() && line.contains("check events ...") {
-            let pid = server_pid(port);
-            Command::new("kill").args(["-9", &pid]).status().unwrap();
-            killed_at = Some(Instant::now());
-        }
-        lines.push(line);
-    }
-    let status = child.wait().unwrap();
+    let (status, lines, killed_at) = run_acting_at(&cfg, "check events ...", |_| {
+        let pid = server_pid(port);
+        Command::new("kill").args(["-9", &pid]).status().unwrap();
+    });
     let all = lines.join("\n");
     let killed_at = killed_at.unwrap_or_else(|| panic!("never reached the pull: {all}"));
     assert_eq!(status.code(), Some(2), "{all}");
@@ -265,38 +277,24 @@ fn a_run_stopped_by_a_signal_removes_its_scratch_folder_and_writes_nothing() {
         &remote_url(),
         &format!("scratch_dir = {:?}", scratch.display().to_string()),
     );
-    let mut child = rarecall(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = Vec::new();
-    let mut signalled = false;
     let run_dirs = || -> Vec<PathBuf> {
         std::fs::read_dir(&scratch)
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default()
     };
-    for line in BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        // Once the interactions are written to the scratch folder, mid-run.
-        if !signalled && line.contains("check events ...") {
-            let written = run_dirs();
-            assert_eq!(written.len(), 1, "the run's scratch folder: {written:?}");
-            assert!(
-                std::fs::read_dir(&written[0]).unwrap().next().is_some(),
-                "Spark wrote into it"
-            );
-            let pid = child.id().to_string();
-            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-            signalled = true;
-        }
-        lines.push(line);
-    }
-    let status = child.wait().unwrap();
+    // Once the interactions are written to the scratch folder, mid-run.
+    let (status, lines, signalled) = run_acting_at(&cfg, "check events ...", |pid| {
+        let written = run_dirs();
+        assert_eq!(written.len(), 1, "the run's scratch folder: {written:?}");
+        assert!(
+            std::fs::read_dir(&written[0]).unwrap().next().is_some(),
+            "Spark wrote into it"
+        );
+        let pid = pid.to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    });
     let all = lines.join("\n");
-    assert!(signalled, "never reached the event checks: {all}");
+    assert!(signalled.is_some(), "never reached the event checks: {all}");
     assert_eq!(status.code(), Some(130), "{all}");
     assert!(
         all.contains("interrupted: stopping this run's Spark work"),

@@ -83,8 +83,9 @@ fn events() -> Vec<rarecall::demo::Event> {
     ]
 }
 
-fn table() -> FeatureTable {
-    let dir = temp_dir("features");
+/// The hand-made events in a fresh folder, and the settings that read them.
+fn job(name: &str) -> (std::path::PathBuf, rarecall::config::Settings) {
+    let dir = temp_dir(name);
     let path = dir.join("events.parquet");
     write_parquet(&path, &events(), None);
     // Ratio large enough to keep every negative member: this module checks features.
@@ -92,7 +93,11 @@ fn table() -> FeatureTable {
         &path,
         "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
     );
-    run(&p).unwrap().features
+    (dir, p)
+}
+
+fn table() -> FeatureTable {
+    run(&job("features").1).unwrap().features
 }
 
 /// The feature pull in parts of members (`spark.pull_part_rows`: no result may reach
@@ -103,13 +108,7 @@ fn table() -> FeatureTable {
 fn a_pull_in_parts_of_members_is_the_pull_in_one() {
     let whole = table();
     assert!(whole.len() >= 6, "enough rows for several parts");
-    let dir = temp_dir("features-parts");
-    let path = dir.join("events.parquet");
-    write_parquet(&path, &events(), None);
-    let p = pipeline(
-        &path,
-        "[model]\nsplit_boundary = \"2024-03-01\"\ntarget_neg_pos_member_ratio = 100\n",
-    );
+    let (dir, p) = job("features-parts");
     let scratch = Scratch::local(dir.join("scratch").to_str().unwrap()).unwrap();
     for with_scratch in [true, false] {
         let spark = spark().with_pull_part_rows(2);
