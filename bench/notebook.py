@@ -12,7 +12,7 @@ The notebook's steps, in its order (ORIGINAL_NOTEBOOK.md "How It Works"):
  1. load: pandas.read_parquet (pyarrow) of the whole event table.
  2. clean & normalize: trim, lower-case, collapse whitespace, strip edge punctuation,
     then the first matching rule of rules/pydescription_rules.csv gives the canonical
-    value (as rarecall's sql/03_descriptions.sql). Chosen: the cleaning runs on the
+    value (as rarecall's sql/02_descriptions.sql). Chosen: the cleaning runs on the
     distinct raw values and is mapped back (the cheap pandas idiom), not row by row.
  3. aggregate & engineer: one row per interaction (member, first event time, event
     count, label = any event escalated, each categorical's most frequent value, ties

@@ -887,7 +887,7 @@ mod tests {
         }
     }
 
-    /// The cleaning of sql/03_descriptions.sql, mirrored for this test.
+    /// The cleaning of sql/02_descriptions.sql, mirrored for this test.
     fn spark_clean(s: &str) -> String {
         let lowered = crate::rules::clean_text(s);
         let edge = regex::Regex::new(r"^[\p{P}\p{S}\s]+|[\p{P}\p{S}\s]+$").unwrap();

@@ -420,12 +420,13 @@ pub fn run_spark(
     let (spark_version, checks) =
         prepare(spark, p, sql::ReadWindow::default(), None, scratch, timings)?;
     check_split(&checks, p)?;
+    // The descriptions view counts every source row; only when exact duplicates were
+    // found and are dropped does the audit count again without them.
+    let recount =
+        p.duplicate_events == crate::config::DuplicatePolicy::Drop && checks.duplicate_events > 0;
+    let audit_query = sql::render_normalization_audit(recount)?;
     let audit = timings.time("normalization audit", || {
-        spark.query(
-            "normalization audit",
-            "select * from descriptions order by event_count desc, description_raw asc nulls first",
-            &Default::default(),
-        )
+        spark.query("normalization audit", &audit_query.sql, &audit_query.params)
     })?;
     // Burn-in: the first days of the data are history only (their own rolling counts
     // and history are truncated by the start of the data), not training rows.

@@ -1,7 +1,7 @@
 //! The PYDESCRIPTION canonical mapping rules: parsing and checking the rules file.
 //!
 //! Format: CSV with the header `rule,match,pattern,canonical`; one rule a line, tried
-//! in file order, first match wins (in Spark, `sql/03_descriptions.sql`). `match` is
+//! in file order, first match wins (in Spark, `sql/02_descriptions.sql`). `match` is
 //! `exact` (the cleaned value equals `pattern`) or `regex` (the cleaned value matches
 //! `pattern`, Java regex semantics in Spark). Patterns are checked here with the
 //! `regex` crate, so a rule must stay within the syntax both engines share (no
@@ -50,7 +50,7 @@ pub struct Rules {
     pub rules: Vec<Rule>,
 }
 
-/// The cleaning Spark applies before matching (`sql/03_descriptions.sql`), mirrored
+/// The cleaning Spark applies before matching (`sql/02_descriptions.sql`), mirrored
 /// for exact patterns and canonical values: lower-case, collapse whitespace, strip
 /// ASCII punctuation and whitespace at both ends (Java's `\p{Punct}`).
 pub(crate) fn clean_text(s: &str) -> String {

@@ -23,24 +23,49 @@ const VIEW_FILES: &[(&str, &str)] = &[
         "01_source_events",
         include_str!("../sql/01_source_events.sql"),
     ),
-    ("02_events", include_str!("../sql/02_events.sql")),
     (
-        "03_descriptions",
-        include_str!("../sql/03_descriptions.sql"),
+        "02_descriptions",
+        include_str!("../sql/02_descriptions.sql"),
     ),
     (
-        "04_interactions",
-        include_str!("../sql/04_interactions.sql"),
+        "03_interactions",
+        include_str!("../sql/03_interactions.sql"),
     ),
     (
-        "05_member_history",
-        include_str!("../sql/05_member_history.sql"),
+        "04_member_history",
+        include_str!("../sql/04_member_history.sql"),
     ),
-    ("06_features", include_str!("../sql/06_features.sql")),
+    ("05_features", include_str!("../sql/05_features.sql")),
 ];
 
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
 const EVENT_CHECKS: &str = include_str!("../sql/checks/event_checks.sql");
+
+/// `sql/checks/normalization_audit.sql`: the descriptions with their counts taken
+/// again without exact duplicate events.
+const NORMALIZATION_AUDIT: &str = include_str!("../sql/checks/normalization_audit.sql");
+
+/// The query of the normalization audit: the `descriptions` view, whose event counts
+/// include every source row; with `recount_without_duplicates` (the drop policy, and
+/// exact duplicates found), each raw value's events counted again after dropping the
+/// duplicates (`select distinct *`, a shuffle of every event: only when it changes a
+/// count).
+pub(crate) fn render_normalization_audit(recount_without_duplicates: bool) -> Result<RenderedView> {
+    if !recount_without_duplicates {
+        return Ok(RenderedView {
+            name: "normalization_audit".into(),
+            sql: "select * from descriptions order by event_count desc, description_raw asc nulls first".into(),
+            params: BTreeMap::new(),
+        });
+    }
+    bind(
+        "normalization_audit",
+        "normalization_audit",
+        NORMALIZATION_AUDIT,
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
+}
 
 /// Renders the event checks (a sum over the `interactions` view's check columns).
 pub(crate) fn render_event_checks() -> Result<RenderedView> {
@@ -214,13 +239,6 @@ pub(crate) fn render_pipeline(
         let mut frags: BTreeMap<&str, String> = BTreeMap::new();
         let mut params: BTreeMap<String, SqlValue> = BTreeMap::new();
         match name.as_str() {
-            "events" => {
-                let dedupe = match p.duplicate_events {
-                    DuplicatePolicy::Drop => "distinct",
-                    DuplicatePolicy::Keep | DuplicatePolicy::Error => "",
-                };
-                frags.insert("dedupe", dedupe.to_string());
-            }
             "source_events" => {
                 frags.insert("member_id", c.member_id.quoted());
                 frags.insert("interaction_id", c.interaction_id.quoted());
@@ -361,7 +379,6 @@ mod tests {
             names,
             [
                 "source_events",
-                "events",
                 "descriptions",
                 "interactions",
                 "member_history",
@@ -378,12 +395,12 @@ mod tests {
                 .contains("cast(`plan type` as string) as cat_plan_type")
         );
         // The mode with mode(col, true)'s tie rule: min of (-count, value).
-        assert!(views[3].sql.contains(
+        assert!(views[2].sql.contains(
             "v -> named_struct('n', -size(filter(filter(transform(shown, e -> e.cat_channel), x -> x is not null), x -> x = v)), 'v', v))).v as cat_channel"
         ));
-        assert!(views[3].sql.contains("array_distinct(events) as kept"));
+        assert!(views[2].sql.contains("array_distinct(events) as kept"));
         assert_eq!(
-            views[5].params["split_boundary"].to_string(),
+            views[4].params["split_boundary"].to_string(),
             "timestamp'2024-10-01 00:00:00.000000'"
         );
     }
@@ -410,6 +427,17 @@ mod tests {
         f.insert("a", "1".to_string());
         f.insert("b", "2".to_string());
         assert!(render("t", "-- h\nselect {{ a }}", &f).is_err());
+    }
+
+    #[test]
+    fn the_audit_counts_again_without_duplicates_only_when_asked() {
+        let plain = render_normalization_audit(false).unwrap();
+        assert!(plain.sql.starts_with("select * from descriptions"));
+        assert!(!plain.sql.contains("distinct"));
+        let recount = render_normalization_audit(true).unwrap();
+        assert!(recount.sql.contains("select distinct * from source_events"));
+        assert!(recount.sql.contains("<=>"), "a null raw value joins too");
+        assert!(recount.params.is_empty());
     }
 
     #[test]

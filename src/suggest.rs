@@ -54,7 +54,7 @@ const HIGH_VOLUME_COVER: f64 = 0.8;
 const HIGH_VOLUME_MIN_SHARE: f64 = 0.001;
 
 /// One row of the normalization audit (the `descriptions` view of
-/// `sql/03_descriptions.sql`): one distinct raw value.
+/// `sql/02_descriptions.sql`): one distinct raw value.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct AuditRow {
     pub(crate) raw: Option<String>,
@@ -944,7 +944,7 @@ mod tests {
         }
     }
 
-    /// The audit of generated events in pure Rust: cleaned as `sql/03_descriptions.sql`
+    /// The audit of generated events in pure Rust: cleaned as `sql/02_descriptions.sql`
     /// cleans (trim, lower-case, collapse whitespace, strip edge punctuation), matched
     /// with the shipped rules, counted per raw value.
     fn audit_of(events: &[crate::demo::Event], rules: &Rules) -> Vec<AuditRow> {

@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 
-/// Numeric feature columns of `sql/05_member_history.sql`, in order.
+/// Numeric feature columns of `sql/04_member_history.sql`, in order.
 pub const NUMERIC_FEATURES: &[&str] = &[
     "n_events",
     "days_since_prev",

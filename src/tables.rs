@@ -18,7 +18,7 @@ fn csv_err(e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// The rows of the `descriptions` view (`sql/03_descriptions.sql`), in their order.
+/// The rows of the `descriptions` view (`sql/02_descriptions.sql`), in their order.
 pub(crate) fn audit_rows(batches: &[RecordBatch]) -> Result<Vec<AuditRow>> {
     let mut out = Vec::new();
     for b in batches {

@@ -410,6 +410,13 @@ fn exact_duplicate_events_are_dropped_by_default_and_counted() {
         std::fs::read(b.join("test_scores.csv")).unwrap(),
         "dropping the duplicates gives the clean source's scores"
     );
+    // The audit counts the events the features are built from: the duplicates found,
+    // its counts are taken again without them, so they are the clean source's.
+    assert_eq!(
+        std::fs::read_to_string(a.join("pydescription_normalization_audit.csv")).unwrap(),
+        std::fs::read_to_string(b.join("pydescription_normalization_audit.csv")).unwrap(),
+        "the audit of the source with duplicates dropped is the clean source's"
+    );
 }
 
 /// `model.challenger = "gbdt"`: model_comparison.csv with the logistic model and the

@@ -1,5 +1,5 @@
 -- event_checks: one row of counts that decide whether the events can be used.
--- the counts come out of the interaction aggregation (sql/04_interactions.sql), one
+-- the counts come out of the interaction aggregation (sql/03_interactions.sql), one
 -- row per interaction id (the null id included), so the source is not read again;
 -- read after `interactions` is materialized, this is a small query.
 -- fragments: none

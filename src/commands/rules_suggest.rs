@@ -84,10 +84,15 @@ fn propose(cfg: &Config, params: &suggest::SuggestValidParams) -> Result<Suggest
             break;
         }
     }
+    // No event checks here: under the drop policy the counts are always taken again
+    // without exact duplicates.
+    let audit_query = sql::render_normalization_audit(
+        p.duplicate_events == crate::config::DuplicatePolicy::Drop,
+    )?;
     let audit = tables::audit_rows(&spark.query(
         "normalization audit",
-        "select * from descriptions order by event_count desc, description_raw asc nulls first",
-        &Default::default(),
+        &audit_query.sql,
+        &audit_query.params,
     )?)?;
     if audit.iter().map(|r| r.events).sum::<i64>() == 0 {
         return Err(error::Error::Source {

@@ -3,7 +3,7 @@
 -- escalating event, and each categorical as its most frequent value (ties: the
 -- smallest value, as `mode(col, true)`), counted on the event array.
 -- prediction time: the interaction's first event (`interaction_ts`). History features
--- (sql/05_member_history.sql) look strictly before it.
+-- (sql/04_member_history.sql) look strictly before it.
 -- content: descriptions, event count and categoricals come from the events up to and
 -- including the first escalating event; events after it are dropped, because they
 -- record what the escalation caused (transfers, complaints logged afterwards) and

@@ -1,5 +1,7 @@
 -- descriptions: every distinct raw description with its cleaned and canonical value,
--- the rule that fired and its event count (the normalization audit).
+-- the rule that fired and its event count (the normalization audit): every source
+-- row counts, exact duplicates too; under the drop policy, when the event checks find
+-- duplicates, the audit recounts without them (sql/checks/normalization_audit.sql).
 -- cleaning: trim, lower-case, collapse whitespace, strip edge punctuation; then the
 -- first matching rule of rc_rules (ordered) gives the canonical value; unmatched
 -- values keep their cleaned text; null or empty-after-cleaning become 'unknown'.
@@ -8,7 +10,7 @@
 with
 
 events_raw as (
-    select description_raw from events
+    select description_raw from source_events
 ),
 
 rules as (
