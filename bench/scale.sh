@@ -61,35 +61,9 @@ for n in $SIZES; do
   set -e
   after=$(cat "$logs"/*.out 2>/dev/null | grep -c "Java heap space\|OutOfMemoryError" || true)
   scripts/spark-local.sh stop
-  python3 - "$n" "$rc" "$((after - before))" "$OUT/stderr-$n.txt" "$run" >> "$OUT/results.jsonl" <<'EOF'
-import json, re, sys
-n, rc, heap, stderr, run = sys.argv[1:6]
-text = open(stderr).read()
-stages = [
-    {"stage": m[0], "seconds": float(m[1]), "peak_mib": float(m[2])}
-    for m in re.findall(r"rarecall: (.+?) done in ([0-9.]+) s \(peak memory so far ([0-9.]+) MiB\)", text)
-]
-wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
-rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-secs = 0.0
-if wall:
-    for part in wall.group(1).split(":"):
-        secs = secs * 60 + float(part)
-row = {"members": int(n), "rc": int(rc), "heap_errors": int(heap), "wall_s": secs,
-       "peak_rss_mib": int(rss.group(1)) / 1024 if rss else None, "stages": stages,
-       "error": next((l for l in text.splitlines() if l.startswith("error:")), None)}
-try:
-    s = json.load(open(f"{run}/run_summary.json"))
-    row["train_rows"] = s["rows"]["train_sampled"]
-    row["test_rows"] = s["rows"]["test"]
-    row["features"] = s["rows"]["features"]
-    row["events"] = s["data"]["events"]
-    row["test_ap"] = s["test"].get("average_precision")
-except (OSError, KeyError, ValueError):
-    pass
-print(json.dumps(row))
-EOF
+  python3 bench/scale_table.py row "$n" "$rc" "$((after - before))" "$OUT/stderr-$n.txt" "$run" \
+    >> "$OUT/results.jsonl"
   log "members $n: exit $rc, heap errors in the server log: $((after - before))"
 done
-python3 bench/scale_table.py "$OUT/results.jsonl" > "$OUT/table.md"
+python3 bench/scale_table.py table "$OUT/results.jsonl" > "$OUT/table.md"
 cat "$OUT/table.md"

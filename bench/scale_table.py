@@ -1,7 +1,11 @@
 """The table of bench/scale.sh: one column per size, the exponents between sizes and
 a projection to 10M members.
 
-    python3 bench/scale_table.py results.jsonl
+    python3 bench/scale_table.py row MEMBERS EXIT_CODE HEAP_ERRORS STDERR RUN_DIR >> results.jsonl
+    python3 bench/scale_table.py table results.jsonl
+
+`row` reads one run: its stderr (the stage lines "<stage> done in X s (peak memory
+so far Y MiB)" and /usr/bin/time -v's report) and its run_summary.json.
 
 Exponent b between sizes n1 < n2 for a quantity q: b = ln(q2 / q1) / ln(n2 / n1), so
 q ~ members^b there (1 = linear). The projection to 10M members extends the last
@@ -12,6 +16,7 @@ spills, the driver's result limit, a machine's RAM).
 
 import json
 import math
+import re
 import sys
 
 TARGET = 10_000_000
@@ -34,7 +39,35 @@ def matrix_mib(row):
     return row["train_rows"] * row["features"] * 8 / 2**20
 
 
-def main(path):
+def row(n, rc, heap, stderr, run):
+    text = open(stderr).read()
+    stages = [
+        {"stage": m[0], "seconds": float(m[1]), "peak_mib": float(m[2])}
+        for m in re.findall(
+            r"rarecall: (.+?) done in ([0-9.]+) s \(peak memory so far ([0-9.]+) MiB\)", text)
+    ]
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    secs = 0.0
+    if wall:
+        for part in wall.group(1).split(":"):
+            secs = secs * 60 + float(part)
+    out = {"members": int(n), "rc": int(rc), "heap_errors": int(heap), "wall_s": secs,
+           "peak_rss_mib": int(rss.group(1)) / 1024 if rss else None, "stages": stages,
+           "error": next((l for l in text.splitlines() if l.startswith("error:")), None)}
+    try:
+        s = json.load(open(f"{run}/run_summary.json"))
+        out["train_rows"] = s["rows"]["train_sampled"]
+        out["test_rows"] = s["rows"]["test"]
+        out["features"] = s["rows"]["features"]
+        out["events"] = s["data"]["events"]
+        out["test_ap"] = s["test"].get("average_precision")
+    except (OSError, KeyError, ValueError):
+        pass
+    print(json.dumps(out))
+
+
+def table(path):
     rows = [json.loads(l) for l in open(path) if l.strip()]
     # The last run of each size.
     by_size = {}
@@ -89,4 +122,7 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "row":
+        row(*sys.argv[2:7])
+    else:
+        table(sys.argv[2])
