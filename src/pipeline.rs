@@ -355,10 +355,11 @@ fn pull_parts(rows: i64, part_rows: i64) -> i64 {
 /// Pulls a feature-shaped query back into a typed table, batch by batch as they
 /// arrive (never held twice, as Arrow and as the table), in parts of members
 /// (`pmod(xxhash64(member_id), parts)`), one per `spark.pull_part_rows` of
-/// `upper_rows`, an upper bound of the rows (the interactions read). With a scratch folder and more than one part,
-/// the rows are written once and each part reads them back; without one, each part
-/// recomputes the query. The table is sorted at the end, so the parts change nothing
-/// in it.
+/// `upper_rows`, an upper bound of the rows (the interactions read): the driver
+/// refuses a result over its `spark.driver.maxResultSize`. With a scratch folder and
+/// more than one part, the rows are written once and each part reads them back;
+/// without one, each part recomputes the query. The table is sorted at the end, so
+/// the parts change nothing in it.
 fn pull_features(
     spark: &Spark,
     p: &Settings,
