@@ -378,7 +378,7 @@ def cmd_e2e_run(a):
                     sys.exit(f"rarecall run failed on {src}:\n{p.stderr[-3000:]}")
                 summary = json.loads((Path(out) / "run_summary.json").read_text())
             stages = {m.group(1): float(m.group(2))
-                      for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s$", p.stderr, re.M)}
+                      for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s(?: \(peak memory so far [0-9.]+ MiB\))?$", p.stderr, re.M)}
             rss_kb = int(re.search(r"MAXRSS_KB (\d+)", p.stderr).group(1))
             rows = summary["rows"]
             runs.append({"members": mbr, "events": summary["data"]["events"],

@@ -68,7 +68,7 @@ import json, re, sys
 out, err, wall, pair, pos = sys.argv[1:]
 e = open(err).read()
 s = json.load(open(f"{out}/run_summary.json"))
-stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s$", e, re.M)}
+stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s(?: \(peak memory so far [0-9.]+ MiB\))?$", e, re.M)}
 names = list(stages)
 spark = sum(stages[k] for k in names[: names.index("train (encode, C grid, refit)")])
 print(json.dumps({"side": "rarecall", "pair": int(pair), "position": int(pos), "status": "ok",
