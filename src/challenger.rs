@@ -235,8 +235,9 @@ impl TestRows<'_> {
 
 /// The models settled after the challenger is trained: the comparison on the test
 /// rows, then, with `model.primary = "gbdt"`, the trees put in the logistic model's
-/// place (`trained` carries them and their threshold, and the test window is scored
-/// again by them). Returns the primary model, its test report and the comparison.
+/// place (`trained` carries them and their threshold, and the test report is made
+/// from the trees' scores of the comparison). Returns the primary model, its test
+/// report and the comparison.
 pub(crate) fn settle(
     t: &FeatureTable,
     trained: TrainedModel,
@@ -245,7 +246,18 @@ pub(crate) fn settle(
     challenger: TrainedChallenger,
     p: &TrainValidParams,
 ) -> Result<(TrainedModel, TestReport, Vec<Comparison>)> {
-    let mut rows = comparisons(t, &trained, logistic_fit, &test, &challenger, p)?;
+    // The trees score the test window once, for the comparison and, as the primary,
+    // for its test report.
+    let gbdt_scores =
+        train::score_in_blocks(&trained.encoder, t, &test.rows, |x| challenger.score(x))?;
+    let mut rows = comparisons(
+        t,
+        &trained,
+        logistic_fit,
+        &test,
+        (&challenger, &gbdt_scores),
+        p,
+    )?;
     if p.primary() == Primary::Logistic {
         return Ok((trained, test, rows));
     }
@@ -259,19 +271,20 @@ pub(crate) fn settle(
         }),
         ..trained
     };
-    let test = train::evaluate(&primary, t)?;
+    let test = train::test_report(t, test.rows, gbdt_scores)?;
     Ok((primary, test, rows))
 }
 
 /// The comparison of the logistic model (`trained`, fitted in `fit_seconds`, with its
 /// average precision on the validation slice) and the
-/// challenger on the test rows of `t` (`test`), each at its own threshold.
+/// challenger (with its scores of the test rows) on the test rows of `t` (`test`),
+/// each at its own threshold.
 pub(crate) fn comparisons(
     t: &FeatureTable,
     trained: &TrainedModel,
     (fit_seconds, validation_average_precision): (f64, f64),
     test: &TestReport,
-    challenger: &TrainedChallenger,
+    (challenger, gbdt_scores): (&TrainedChallenger, &[f64]),
     p: &TrainValidParams,
 ) -> Result<Vec<Comparison>> {
     let y: Vec<f64> = test.rows.iter().map(|&i| f64::from(t.label[i])).collect();
@@ -304,7 +317,7 @@ pub(crate) fn comparisons(
     logistic.validation_average_precision = validation_average_precision;
     let mut gbdt = rows.compare(
         "gbdt",
-        &train::score_in_blocks(&trained.encoder, t, &test.rows, |x| challenger.score(x))?,
+        gbdt_scores,
         &challenger.threshold,
         challenger.fit_seconds,
         challenger.size_bytes(),

@@ -690,6 +690,16 @@ fn score_in_blocks_of(
 pub(crate) fn evaluate(m: &TrainedModel, t: &FeatureTable) -> Result<TestReport> {
     let rows = t.rows_of(Split::Test);
     let scores = score_in_blocks(&m.encoder, t, &rows, |x| m.score(x))?;
+    test_report(t, rows, scores)
+}
+
+/// The metrics of scores already computed for the test rows `rows` of `t` (the
+/// challenger's, when it becomes the primary: its scores are not computed again).
+pub(crate) fn test_report(
+    t: &FeatureTable,
+    rows: Vec<usize>,
+    scores: Vec<f64>,
+) -> Result<TestReport> {
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let positives = y.iter().filter(|&&v| v == 1.0).count();
     let curve = if positives > 0 {
