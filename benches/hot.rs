@@ -105,8 +105,8 @@ fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
     };
     let mut y = Vec::with_capacity(n);
     for i in 0..n {
-        t.interaction_id.push(format!("i{i}"));
-        t.member_id.push(format!("m{}", i / 3));
+        t.interaction_id.push(&format!("i{i}"));
+        t.member_id.push(&format!("m{}", i / 3));
         t.interaction_ts_us.push(i as i64);
         let label = u8::from(rng.uniform() < 0.03);
         t.label.push(label);

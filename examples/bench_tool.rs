@@ -164,7 +164,7 @@ fn train_inputs(t: &FeatureTable, cfg: &Config) -> TrainInputs {
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling = rows.iter().map(|&i| t.sample_weight[i]).collect();
-    let members: Vec<&str> = rows.iter().map(|&i| t.member_id[i].as_str()).collect();
+    let members: Vec<&str> = rows.iter().map(|&i| &t.member_id[i]).collect();
     let folds = rarecall::train::member_folds(&members, &y, p.grid().n_folds, p.seed());
     TrainInputs {
         rows,

@@ -108,10 +108,7 @@ pub(crate) fn train_gbdt(
     let refit_val = cal(model.decision_function(&set.x, &val));
     let val_y: Vec<f64> = val.iter().map(|&k| set.y[k]).collect();
     let val_w: Vec<f64> = val.iter().map(|&k| set.sampling[k]).collect();
-    let members: Vec<&str> = val
-        .iter()
-        .map(|&k| t.member_id[set.rows[k]].as_str())
-        .collect();
+    let members: Vec<&str> = val.iter().map(|&k| &t.member_id[set.rows[k]]).collect();
     let (groups, n_groups) = group_ids(&members);
     let (threshold, _) = operating_point(
         p,
@@ -288,12 +285,8 @@ pub(crate) fn comparisons(
     p: &TrainValidParams,
 ) -> Result<Vec<Comparison>> {
     let y: Vec<f64> = test.rows.iter().map(|&i| f64::from(t.label[i])).collect();
-    let keys: Vec<&str> = test
-        .rows
-        .iter()
-        .map(|&i| t.interaction_id[i].as_str())
-        .collect();
-    let members: Vec<&str> = test.rows.iter().map(|&i| t.member_id[i].as_str()).collect();
+    let keys: Vec<&str> = test.rows.iter().map(|&i| &t.interaction_id[i]).collect();
+    let members: Vec<&str> = test.rows.iter().map(|&i| &t.member_id[i]).collect();
     let (groups, n_groups) = group_ids(&members);
     let rows = TestRows {
         y: &y,

@@ -377,13 +377,15 @@ fn pull_features(
     timings.time(stage, || {
         let (from, params) = match scratch {
             Some(s) if parts > 1 => {
+                // One view per pull: "pull test window" writes `pulled_test_window`.
+                let view = stage.replacen("pull", "pulled", 1).replace(' ', "_");
                 spark.create_view(&sql::RenderedView {
-                    name: "pulled_rows".into(),
+                    name: view.clone(),
                     sql: query.to_string(),
                     params: params.clone(),
                 })?;
-                spark.materialize("pulled_rows", &s.path("pulled_rows"), false)?;
-                ("pulled_rows".to_string(), Default::default())
+                spark.materialize(&view, &s.path(&view), false)?;
+                (view, Default::default())
             }
             _ => (format!("({query})"), params.clone()),
         };
@@ -411,8 +413,25 @@ fn pull_features(
     })
 }
 
-/// Runs every Spark stage and brings the feature table back.
+/// Runs every Spark stage and brings the feature table back, both windows: the
+/// training rows, then the test window appended ([`run_spark_training`], then
+/// [`pull_test_window`]).
 pub fn run_spark(
+    spark: &Spark,
+    p: &Settings,
+    scratch: Option<&Scratch>,
+    timings: &mut Timings,
+) -> Result<SparkOutputs> {
+    let mut got = run_spark_training(spark, p, scratch, timings)?;
+    pull_test_window(spark, p, &mut got, scratch, timings)?;
+    Ok(got)
+}
+
+/// Runs every Spark stage and brings the training rows back; the test window stays
+/// in Spark until [`pull_test_window`]. `run` pulls it once the model is trained and
+/// its matrix dropped, so the client never holds the test window beside the training
+/// matrix (issue 17: peak memory bounded by the training sample).
+pub fn run_spark_training(
     spark: &Spark,
     p: &Settings,
     scratch: Option<&Scratch>,
@@ -439,7 +458,7 @@ pub fn run_spark(
         p,
         (
             "pull features",
-            "select * from features where in_sample and (split = 'test' or interaction_ts >= :train_from)",
+            "select * from features where in_sample and split = 'train' and interaction_ts >= :train_from",
             &[(
                 "train_from".to_string(),
                 sql::SqlValue::Timestamp(train_from_us.unwrap_or(i64::MIN / 2)),
@@ -450,11 +469,9 @@ pub fn run_spark(
         scratch,
         timings,
     )?;
-    let train = features.rows_of(table::Split::Train);
-    let test = features.rows_of(table::Split::Test);
     // The split check guaranteed events on both sides; the training sample is empty
     // only when no member has a positive interaction there.
-    if train.is_empty() || features.positives_of(table::Split::Train) == 0 {
+    if features.is_empty() || features.positives_of(table::Split::Train) == 0 {
         return Err(Error::data(
             format!(
                 "the training window (after the {}-day burn-in, before {}) has no positive interaction",
@@ -463,6 +480,38 @@ pub fn run_spark(
             "move model.split_boundary later, lower features.burn_in_days, or check columns.label",
         ));
     }
+    let sampled_negative_weight = features.sample_weight.iter().copied().fold(1.0, f64::max);
+    Ok(SparkOutputs {
+        spark_version,
+        checks,
+        features,
+        audit,
+        sampled_negative_weight,
+    })
+}
+
+/// Pulls the test window (never sampled) and appends it to `got.features` after the
+/// training rows: the table one pull of both would have given (rows sort by time,
+/// and every test row is later than every training row).
+pub fn pull_test_window(
+    spark: &Spark,
+    p: &Settings,
+    got: &mut SparkOutputs,
+    scratch: Option<&Scratch>,
+    timings: &mut Timings,
+) -> Result<()> {
+    let test = pull_features(
+        spark,
+        p,
+        (
+            "pull test window",
+            "select * from features where in_sample and split = 'test'",
+            &Default::default(),
+        ),
+        got.checks.n_interactions,
+        scratch,
+        timings,
+    )?;
     if test.is_empty() {
         return Err(Error::data(
             format!(
@@ -472,17 +521,7 @@ pub fn run_spark(
             "move model.split_boundary earlier",
         ));
     }
-    let sampled_negative_weight = train
-        .iter()
-        .map(|&i| features.sample_weight[i])
-        .fold(1.0, f64::max);
-    Ok(SparkOutputs {
-        spark_version,
-        checks,
-        features,
-        audit,
-        sampled_negative_weight,
-    })
+    got.features.append(test)
 }
 
 /// What the Spark side of `score` produced.

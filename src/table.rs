@@ -15,6 +15,9 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 
+mod str_column;
+pub use str_column::StrColumn;
+
 /// Numeric feature columns of `sql/04_member_history.sql`, in order.
 pub const NUMERIC_FEATURES: &[&str] = &[
     "n_events",
@@ -77,8 +80,8 @@ pub(crate) const MISSING_CATEGORY: &str = "(missing)";
 /// Interaction-level features for the train sample and the test window.
 #[derive(Debug, Clone, Default)]
 pub struct FeatureTable {
-    pub interaction_id: Vec<String>,
-    pub member_id: Vec<String>,
+    pub interaction_id: StrColumn,
+    pub member_id: StrColumn,
     pub interaction_ts_us: Vec<i64>,
     pub label: Vec<u8>,
     pub split: Vec<Split>,
@@ -106,6 +109,98 @@ impl FeatureTable {
     }
     pub fn row_index(&self, interaction_id: &str) -> Option<usize> {
         self.interaction_id.iter().position(|x| x == interaction_id)
+    }
+
+    /// Appends `later`'s rows after this table's: the test window, pulled once the
+    /// model is trained, after the training rows (so the client never holds the test
+    /// window beside the training matrix). Its dictionary codes are mapped into this
+    /// table's dictionaries, new values appended. Every row of `later` must sort
+    /// after every row here (time, then interaction id), as [`FeatureTableBuilder`]
+    /// sorts, so the result is the table one pull of both would have given.
+    pub(crate) fn append(&mut self, later: FeatureTable) -> Result<()> {
+        let names = |t: &FeatureTable| -> Vec<String> {
+            t.categoricals.iter().map(|c| c.name.clone()).collect()
+        };
+        if names(self) != names(&later) {
+            return Err(arrow_err(
+                format!("the categoricals {:?} of the first pull", names(self)),
+                format!("{:?} in the second", names(&later)),
+            ));
+        }
+        if self.numeric.len() != later.numeric.len() {
+            return Err(arrow_err(
+                format!("{} numeric columns in the second pull", self.numeric.len()),
+                later.numeric.len().to_string(),
+            ));
+        }
+        fn key(t: &FeatureTable, i: usize) -> (i64, &str) {
+            (t.interaction_ts_us[i], &t.interaction_id[i])
+        }
+        if let (Some(last), false) = (self.len().checked_sub(1), later.is_empty())
+            && key(self, last) > key(&later, 0)
+        {
+            return Err(arrow_err(
+                "the second pull's rows after the first's (time, then interaction id)",
+                format!(
+                    "interaction {:?} before {:?}",
+                    &later.interaction_id[0], &self.interaction_id[last]
+                ),
+            ));
+        }
+        /// Codes of `later`'s dictionary in `base`'s, adding the values `base` lacks.
+        fn remap(base: &mut Vec<String>, later: Vec<String>) -> Vec<u32> {
+            let mut at: HashMap<String, u32> = base
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.clone(), i as u32))
+                .collect();
+            later
+                .into_iter()
+                .map(|v| {
+                    *at.entry(v).or_insert_with_key(|v| {
+                        base.push(v.clone());
+                        (base.len() - 1) as u32
+                    })
+                })
+                .collect()
+        }
+        let FeatureTable {
+            interaction_id,
+            member_id,
+            interaction_ts_us,
+            label,
+            split,
+            sample_weight,
+            numeric,
+            descriptions,
+            categoricals,
+        } = later;
+        self.interaction_id.extend(interaction_id.iter());
+        self.member_id.extend(member_id.iter());
+        self.interaction_ts_us.extend(interaction_ts_us);
+        self.label.extend(label);
+        self.split.extend(split);
+        self.sample_weight.extend(sample_weight);
+        for (mine, theirs) in self.numeric.iter_mut().zip(numeric) {
+            mine.extend(theirs);
+        }
+        let codes = remap(&mut self.descriptions.dictionary, descriptions.dictionary);
+        if self.descriptions.offsets.is_empty() {
+            self.descriptions.offsets.push(0);
+        }
+        let base = self.descriptions.ids.len();
+        self.descriptions
+            .ids
+            .extend(descriptions.ids.iter().map(|&id| codes[id as usize]));
+        self.descriptions
+            .offsets
+            .extend(descriptions.offsets.iter().skip(1).map(|&o| base + o));
+        for (mine, theirs) in self.categoricals.iter_mut().zip(categoricals) {
+            let codes = remap(&mut mine.dictionary, theirs.dictionary);
+            mine.codes
+                .extend(theirs.codes.iter().map(|&c| codes[c as usize]));
+        }
+        Ok(())
     }
 }
 
@@ -319,10 +414,8 @@ impl FeatureTableBuilder {
             }
         }
         for i in 0..b.num_rows() {
-            t.interaction_id
-                .push(text(&ids, i).unwrap_or_default().to_owned());
-            t.member_id
-                .push(text(&members, i).unwrap_or_default().to_owned());
+            t.interaction_id.push(text(&ids, i).unwrap_or_default());
+            t.member_id.push(text(&members, i).unwrap_or_default());
         }
         for i in 0..ts.len() {
             let v = ts.value(i);
@@ -400,9 +493,9 @@ fn permute(t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> Feat
     fn pick<T: Copy>(v: Vec<T>, order: &[usize]) -> Vec<T> {
         order.iter().map(|&i| v[i]).collect()
     }
-    /// Moves the strings into their new order (no copy of the text).
-    fn take(mut v: Vec<String>, order: &[usize]) -> Vec<String> {
-        order.iter().map(|&i| std::mem::take(&mut v[i])).collect()
+    /// The strings in their new order (one column's text is held twice, briefly).
+    fn take(v: StrColumn, order: &[usize]) -> StrColumn {
+        order.iter().map(|&i| &v[i]).collect()
     }
     let mut offsets = Vec::with_capacity(order.len() + 1);
     let mut ids = Vec::with_capacity(desc_rows.ids.len());
@@ -615,8 +708,8 @@ mod tests {
             let c = &t.categoricals[0];
             s += &format!(
                 "{} {} {} {} {:?} {} {:?} {:?} {}\n",
-                t.interaction_id[i],
-                t.member_id[i],
+                &t.interaction_id[i],
+                &t.member_id[i],
                 t.interaction_ts_us[i],
                 t.label[i],
                 t.split[i],
@@ -652,7 +745,7 @@ mod tests {
         b.truncate(99);
         b.push(&batch(9, 12, None));
         assert_eq!(snapshot(&b.finish().unwrap()), snapshot(&whole));
-        assert_eq!(whole.interaction_id[0], "i000");
+        assert_eq!(&whole.interaction_id[0], "i000");
         assert_eq!(whole.interaction_ts_us[11], 11_000_000);
         assert!(whole.numeric[1][5].is_nan(), "a null number is NaN");
         assert_eq!(
@@ -662,6 +755,32 @@ mod tests {
         );
         let missing = &whole.categoricals[0].dictionary[whole.categoricals[0].codes[1] as usize];
         assert_eq!(missing, MISSING_CATEGORY);
+    }
+
+    #[test]
+    fn a_later_pull_appended_is_the_table_of_one_pull() {
+        let cats = vec!["cat_channel".to_string()];
+        let whole = feature_table(&[batch(0, 12, None)], &cats).unwrap();
+        // The first pull has no "dental" and sees "phone" first; the second sees
+        // "chat" first: codes are remapped, new values added.
+        let mut first = feature_table(&[batch(0, 3, None)], &cats).unwrap();
+        let second = feature_table(&[batch(11, 12, None), batch(3, 11, None)], &cats).unwrap();
+        assert!(!first.descriptions.dictionary.contains(&"dental".into()));
+        assert_eq!(second.categoricals[0].value(8), "chat");
+        first.append(second).unwrap();
+        assert_eq!(snapshot(&first), snapshot(&whole));
+        // Onto an empty table.
+        let mut empty = feature_table(&[], &cats).unwrap();
+        empty.append(whole.clone()).unwrap();
+        assert_eq!(snapshot(&empty), snapshot(&whole));
+        // Rows that would not sort after the first pull's are refused.
+        let mut late = feature_table(&[batch(6, 12, None)], &cats).unwrap();
+        let early = feature_table(&[batch(0, 6, None)], &cats).unwrap();
+        let e = late.append(early).unwrap_err().to_string();
+        assert!(e.contains("after the first's"), "{e}");
+        let mut other = feature_table(&[batch(0, 6, None)], &[]).unwrap();
+        let e = other.append(whole).unwrap_err().to_string();
+        assert!(e.contains("categoricals"), "{e}");
     }
 
     #[test]

@@ -398,7 +398,7 @@ pub(crate) fn train_keeping_set(
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
     let train_positives = y.iter().filter(|&&v| v == 1.0).count();
-    let members: Vec<&str> = rows.iter().map(|&i| t.member_id[i].as_str()).collect();
+    let members: Vec<&str> = rows.iter().map(|&i| &t.member_id[i]).collect();
     let positive_members = {
         let mut s: Vec<&str> = members
             .iter()

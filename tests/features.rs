@@ -131,7 +131,7 @@ fn a_pull_in_parts_of_members_is_the_pull_in_one() {
 #[test]
 fn one_row_per_interaction_with_label_any_event_and_first_event_time() {
     let t = table();
-    let mut ids = t.interaction_id.clone();
+    let mut ids: Vec<&str> = t.interaction_id.iter().collect();
     ids.sort();
     assert_eq!(ids, ["i1", "i2", "i3", "i4", "i5", "j1", "k1", "k2"]);
     let i1 = t.row_index("i1").unwrap();

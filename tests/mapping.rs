@@ -77,7 +77,7 @@ fn json_with_integer_ids_string_times_and_boolean_labels() {
     let t = run(&p).unwrap().features;
     assert_eq!(t.len(), 3);
     let i2 = t.row_index("2").unwrap();
-    assert_eq!(t.member_id[i2], "17");
+    assert_eq!(&t.member_id[i2], "17");
     assert_eq!(t.label[i2], 1);
     assert_eq!(t.interaction_ts_us[i2], ts("2024-01-08 10:00:00"));
     assert_eq!(t.categoricals[0].name, "cat_via");

@@ -57,11 +57,11 @@ fn sampled(seed: i64, ratio: f64) -> FeatureTable {
 fn train_members(t: &FeatureTable, positive: bool) -> BTreeSet<String> {
     let pos: BTreeSet<_> = (0..t.len())
         .filter(|&i| t.split[i] == Split::Train && t.label[i] == 1)
-        .map(|i| t.member_id[i].clone())
+        .map(|i| t.member_id[i].to_string())
         .collect();
     (0..t.len())
         .filter(|&i| t.split[i] == Split::Train)
-        .map(|i| t.member_id[i].clone())
+        .map(|i| t.member_id[i].to_string())
         .filter(|m| pos.contains(m) == positive)
         .collect()
 }

@@ -95,18 +95,20 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let spark = timings.time("connect", || common::connect(cfg))?;
     super::outreach_table::check(&spark, cfg)?;
     let scratch = common::open_scratch(cfg, &spark)?;
-    let got = pipeline::run_spark(&spark, p, scratch.as_deref(), &mut timings)?;
-    drop(scratch);
+    let mut got = pipeline::run_spark_training(&spark, p, scratch.as_deref(), &mut timings)?;
     warn_duplicates(&got.checks, p.duplicate_events);
-    let f = &got.features;
     // In Rust (`train`): encode, fit the (class weight, C) grid, calibrate, choose the
     // threshold out of time, refit; then score the test window.
     let (trained, train_report, set) = timings.time("train (encode, C grid, refit)", || {
-        train::train_keeping_set(f, params)
+        train::train_keeping_set(&got.features, params)
     })?;
     // The encoded training set is kept for the challenger's trees only; without them
-    // it goes before the test window is scored (the client's peak memory, issue 17).
+    // it goes before the test window is pulled and scored. The client holds the
+    // training matrix or the test window, not both (its peak memory, issue 17).
     let set = params.challenger().is_some().then_some(set);
+    pipeline::pull_test_window(&spark, p, &mut got, scratch.as_deref(), &mut timings)?;
+    drop(scratch);
+    let f = &got.features;
     let test = timings.time("score test window", || train::evaluate(&trained, f))?;
     // The challenger, when configured: trees on the same training set, compared on the
     // same test rows. With model.primary = "gbdt" the trees then take the logistic
@@ -199,11 +201,7 @@ fn test_outreach(
     trained: &TrainedModel,
     test: &train::TestReport,
 ) -> Result<TestOutreach> {
-    let keys: Vec<&str> = test
-        .rows
-        .iter()
-        .map(|&i| f.interaction_id[i].as_str())
-        .collect();
+    let keys: Vec<&str> = test.rows.iter().map(|&i| &f.interaction_id[i]).collect();
     let (selected, effective_cutoff) = match trained.threshold.threshold() {
         Some(t) => {
             let cap = threshold::apply_cap(&test.scores, &keys, t, p.threshold.threshold_cap)?;
@@ -222,8 +220,8 @@ fn test_outreach(
             .enumerate()
             .map(|(rank, (&k, &i))| tables::OutreachRow {
                 rank: rank + 1,
-                member_id: f.member_id[i].clone(),
-                interaction_id: f.interaction_id[i].clone(),
+                member_id: f.member_id[i].to_string(),
+                interaction_id: f.interaction_id[i].to_string(),
                 interaction_ts_us: f.interaction_ts_us[i],
                 score: test.scores[k],
                 reasons: trained.reasons(x.row(rank), 3),
@@ -246,7 +244,7 @@ fn test_outreach(
         for &k in &selected {
             chosen[k] = true;
         }
-        let members: Vec<&str> = test.rows.iter().map(|&i| f.member_id[i].as_str()).collect();
+        let members: Vec<&str> = test.rows.iter().map(|&i| &f.member_id[i]).collect();
         let (groups, n_groups) = threshold::group_ids(&members);
         let (pi, ri) = threshold::bootstrap_precision_recall(
             &y,

@@ -134,15 +134,15 @@ fn score_window(cfg: &Config, req: &ScoreRequest) -> Result<ScoreReport> {
             let rows: Vec<usize> = (0..f.len()).collect();
             let x = t.encoder.transform(f, &rows)?;
             let scores = t.score(&x);
-            let keys: Vec<&str> = f.interaction_id.iter().map(String::as_str).collect();
+            let keys: Vec<&str> = f.interaction_id.iter().collect();
             let chosen = match (req.top, t.threshold.threshold()) {
                 (Some(n), _) => threshold::top_n(&scores, &keys, n)?,
                 (None, Some(th)) => threshold::apply_cap(&scores, &keys, th, req.cap)?.selected,
                 (None, None) => Vec::new(),
             };
             let scored_row = |i: usize| table::ScoredRow {
-                interaction_id: f.interaction_id[i].clone(),
-                member_id: f.member_id[i].clone(),
+                interaction_id: f.interaction_id[i].to_string(),
+                member_id: f.member_id[i].to_string(),
                 interaction_ts_us: f.interaction_ts_us[i],
                 label: f.label[i],
                 z: x.row(i).to_vec(),

@@ -130,7 +130,10 @@ pub(super) fn drift(
         Err(note) => Some(note),
     };
     let train_rows = f.rows_of(Split::Train);
-    let train_scores = trained.score(&trained.encoder.transform(f, &train_rows)?);
+    // In blocks, as the test window: the whole training matrix again would be the
+    // run's peak memory.
+    let train_scores =
+        train::score_in_blocks(&trained.encoder, f, &train_rows, |x| trained.score(x))?;
     let train_w: Vec<f64> = train_rows.iter().map(|&i| f.sample_weight[i]).collect();
     let train_ref = drift::reference(
         "training window (sampled rows weighted back)",
@@ -171,7 +174,7 @@ fn precision_band(i: &Inputs<'_>, curve: &PrCurve) -> Result<Vec<(f64, f64, f64)
     let f = &i.got.features;
     let rows = &i.test.rows;
     let y: Vec<f64> = rows.iter().map(|&k| f64::from(f.label[k])).collect();
-    let members: Vec<&str> = rows.iter().map(|&k| f.member_id[k].as_str()).collect();
+    let members: Vec<&str> = rows.iter().map(|&k| &f.member_id[k]).collect();
     let (groups, n_groups) = threshold::group_ids(&members);
     let weight = vec![1.0; y.len()];
     let n = curve.thresholds.len();
