@@ -70,7 +70,8 @@ e = open(err).read()
 s = json.load(open(f"{out}/run_summary.json"))
 stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s(?: \(peak memory so far [0-9.]+ MiB\))?$", e, re.M)}
 names = list(stages)
-spark = sum(stages[k] for k in names[: names.index("train (encode, C grid, refit)")])
+# The Spark stages before training, and the test window's pull after it.
+spark = sum(stages[k] for k in names[: names.index("train (encode, C grid, refit)")]) + stages.get("pull test window", 0.0)
 print(json.dumps({"side": "rarecall", "pair": int(pair), "position": int(pos), "status": "ok",
     "wall_s": float(wall), "feature_s": spark, "train_s": stages["train (encode, C grid, refit)"],
     "stages": stages, "test_ap": s["test"]["average_precision"],
