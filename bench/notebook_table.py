@@ -42,7 +42,7 @@ def main():
         print(f"| {name} | {st(a, digits)} | {st(b, digits) if ok else '-'} | {rt} |")
 
     line("end to end wall, s", "wall_s")
-    line("features, s (rarecall: Spark stages before training; notebook: pandas load..downsample)", "feature_s")
+    line("features, s (rarecall: Spark stages, the test window's pull included; notebook: pandas load..downsample)", "feature_s")
     line("training (encode, C grid, refit), s", "train_s")
     line("peak RSS, MiB", "peak_rss_mib")
     line("test AP", "test_ap", 4, ratio=False)
