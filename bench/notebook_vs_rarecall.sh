@@ -15,7 +15,13 @@
 # Both run under /usr/bin/time (wall, peak RSS). A notebook run longer than NB_TIMEOUT
 # seconds is stopped and reported as such. Writes $OUT/results.jsonl and $OUT/table.md.
 #
+# NB_MEM_MIB caps the notebook's address space (`ulimit -v`): at a size where rarecall
+# ran, the notebook given the memory rarecall used there (client peak + Spark driver
+# heap). SIDES=notebook runs the notebook alone (no pairs, no table; one JSON line per
+# run in results.jsonl), for sizes where rarecall's own run is already measured.
+#
 # Environment: MEMBERS (100000), SEED (7), PAIRS (2), WARM (1), NB_TIMEOUT (3600),
+# NB_MEM_MIB (none), SIDES ("rarecall notebook"),
 # FIRST (rarecall: the side that goes first in pair 1; notebook),
 # RARECALL_BIN (target/release/rarecall), REMOTE (sc://127.0.0.1:15002),
 # RARECALL_CACHE (~/.cache/rarecall), OUT ($RARECALL_CACHE/bench-data/notebook-$MEMBERS).
@@ -28,6 +34,8 @@ SEED="${SEED:-7}"
 PAIRS="${PAIRS:-2}"
 WARM="${WARM:-1}"
 NB_TIMEOUT="${NB_TIMEOUT:-3600}"
+NB_MEM_MIB="${NB_MEM_MIB:-}"
+SIDES="${SIDES:-rarecall notebook}"
 FLIP=0; [ "${FIRST:-rarecall}" = notebook ] && FLIP=1
 REMOTE="${REMOTE:-sc://127.0.0.1:15002}"
 RARECALL="${RARECALL_BIN:-$PWD/target/release/rarecall}"
@@ -86,8 +94,11 @@ run_notebook() { # $1 = pair, $2 = position
   local o="$OUT/nb-$1" t0 t1 rc=0
   rm -rf "$o"
   t0=$(date +%s.%N)
-  timeout "$NB_TIMEOUT" /usr/bin/time -f "MAXRSS_KB %M" "${PY[@]}" bench/notebook.py --source "$DATA" \
-    --rules rules/pydescription_rules.csv --out "$o" > "$OUT/nb-$1.stdout" 2> "$OUT/nb-$1.stderr" || rc=$?
+  (
+    [ -z "$NB_MEM_MIB" ] || ulimit -v $((NB_MEM_MIB * 1024))
+    exec timeout "$NB_TIMEOUT" /usr/bin/time -f "MAXRSS_KB %M" "${PY[@]}" bench/notebook.py --source "$DATA" \
+      --rules rules/pydescription_rules.csv --out "$o"
+  ) > "$OUT/nb-$1.stdout" 2> "$OUT/nb-$1.stderr" || rc=$?
   t1=$(date +%s.%N)
   "${PY[@]}" - "$OUT/nb-$1.stdout" "$OUT/nb-$1.stderr" "$(echo "$t1 - $t0" | bc)" "$1" "$2" "$rc" \
     "$NB_TIMEOUT" >> "$OUT/results.jsonl" <<'EOF'
@@ -111,6 +122,11 @@ EOF
   log "pair $1: notebook done ($(tail -1 "$OUT/results.jsonl" | cut -c1-160))"
 }
 
+if [ "$SIDES" = notebook ]; then
+  for p in $(seq 1 "$PAIRS"); do run_notebook "$p" 1; done
+  cat "$OUT/results.jsonl"
+  exit 0
+fi
 if [ "$WARM" = 1 ]; then
   log "warming the Spark server's JIT: one untimed rarecall run on $DATA"
   "$RARECALL" run --config "$CONFIG" --source "$DATA" --out "$OUT/warm" -q > /dev/null
