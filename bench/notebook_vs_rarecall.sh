@@ -116,7 +116,9 @@ if rc == "0":
              test_ap=j["test_ap"], train_rows=j["train_rows"], test_rows=j["test_rows"],
              features=j["features"], best_c=j["best_c"], events=j["events"])
 else:
-    r["status"] = f"stopped at the {limit} s timeout" if rc == "124" else f"failed (exit {rc}): {e.strip().splitlines()[-1:]}"
+    # The exception's own line (MemoryError: ...), not /usr/bin/time's report after it.
+    err_lines = [l for l in e.strip().splitlines() if re.match(r"^[A-Za-z_.]*(Error|Exception)\b|^Killed|^Command terminated", l)]
+    r["status"] = f"stopped at the {limit} s timeout" if rc == "124" else f"failed (exit {rc}): {err_lines[-1:] or e.strip().splitlines()[-1:]}"
 print(json.dumps(r))
 EOF
   log "pair $1: notebook done ($(tail -1 "$OUT/results.jsonl" | cut -c1-160))"
