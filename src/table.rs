@@ -147,7 +147,8 @@ impl FeatureTable {
                 ),
             ));
         }
-        /// Codes of `later`'s dictionary in `base`'s, adding the values `base` lacks.
+        /// Codes of `later`'s dictionary in `base`'s, adding the values `base` lacks
+        /// (interned as the builder interns: a new value takes the next code).
         fn remap(base: &mut Vec<String>, later: Vec<String>) -> Vec<u32> {
             let mut at: HashMap<String, u32> = base
                 .iter()
@@ -157,10 +158,11 @@ impl FeatureTable {
             later
                 .into_iter()
                 .map(|v| {
-                    *at.entry(v).or_insert_with_key(|v| {
-                        base.push(v.clone());
-                        (base.len() - 1) as u32
-                    })
+                    let code = intern(&mut at, &v);
+                    if code as usize == base.len() {
+                        base.push(v);
+                    }
+                    code
                 })
                 .collect()
         }
