@@ -14,6 +14,9 @@ old="$(realpath "$1")"; new="$(realpath "$2")"; data="$(realpath "$3")"; pairs="
 work="$(mktemp -d /tmp/rarecall-ab.XXXXXX)"
 remote="sc://127.0.0.1:${RARECALL_SPARK_PORT:-15002}"
 stage() { grep "$1 done in" "$2" | grep -o '[0-9.]* s$' | tr -d ' s' | tail -1; }
+# Training's seconds: "encode training rows" + "train (C grid, refit)", or the one
+# "train (encode, C grid, refit)" stage of binaries before the split.
+train_s() { grep -E "(encode training rows|train \(.*\)) done in" "$1" | grep -o '[0-9.]* s$' | tr -d ' s' | paste -sd+ | bc; }
 for i in $(seq 1 "$pairs"); do
   order="old new"; [ $((i % 2)) = 0 ] && order="new old"
   for side in $order; do
@@ -22,7 +25,7 @@ for i in $(seq 1 "$pairs"); do
     "$bin" run --config examples/demo.toml --remote "$remote" --source "$data" \
       --out "$work/$side-$i" --c-grid 0.01,1 >"$work/$side-$i.log" 2>&1
     end=$(date +%s.%N)
-    echo "$i $side total $(echo "$end - $start" | bc) pull $(stage 'pull features' "$work/$side-$i.log") train $(stage 'train (encode, C grid, refit)' "$work/$side-$i.log")"
+    echo "$i $side total $(echo "$end - $start" | bc) pull $(stage 'pull features' "$work/$side-$i.log") train $(train_s "$work/$side-$i.log")"
   done
 done | tee "$work/times"
 python3 - "$work/times" <<'PY'

@@ -78,10 +78,14 @@ e = open(err).read()
 s = json.load(open(f"{out}/run_summary.json"))
 stages = {m.group(1): float(m.group(2)) for m in re.finditer(r"^rarecall: (.+?) done in ([0-9.]+) s(?: \(peak memory so far [0-9.]+ MiB\))?$", e, re.M)}
 names = list(stages)
+# Training: "encode training rows" and "train (C grid, refit)" (one "train (encode,
+# C grid, refit)" stage before the training rows' table went between them).
+train_names = ("encode training rows", "train (C grid, refit)", "train (encode, C grid, refit)")
+first_train = min(names.index(k) for k in train_names if k in stages)
 # The Spark stages before training, and the test window's pull after it.
-spark = sum(stages[k] for k in names[: names.index("train (encode, C grid, refit)")]) + stages.get("pull test window", 0.0)
+spark = sum(stages[k] for k in names[:first_train]) + stages.get("pull test window", 0.0)
 print(json.dumps({"side": "rarecall", "pair": int(pair), "position": int(pos), "status": "ok",
-    "wall_s": float(wall), "feature_s": spark, "train_s": stages["train (encode, C grid, refit)"],
+    "wall_s": float(wall), "feature_s": spark, "train_s": sum(stages.get(k, 0.0) for k in train_names),
     "stages": stages, "test_ap": s["test"]["average_precision"],
     "peak_rss_mib": int(re.search(r"MAXRSS_KB (\d+)", e).group(1)) / 1024,
     "events": s["data"]["events"], "train_rows": s["rows"]["train_sampled"], "test_rows": s["rows"]["test"],

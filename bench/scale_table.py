@@ -24,7 +24,14 @@ TARGET = 10_000_000
 # matrix is dropped) but is Spark work all the same.
 SPARK_STAGES = ("read source", "create views", "check events", "normalization audit",
                 "pull features", "pull test window")
-TRAIN = "train (encode, C grid, refit)"
+# Training: "encode training rows" then "train (C grid, refit)" since the training
+# rows' table goes between them; one "train (encode, C grid, refit)" stage before.
+TRAIN_STAGES = ("encode training rows", "train (C grid, refit)", "train (encode, C grid, refit)")
+
+
+def train_seconds(row):
+    got = [s["seconds"] for s in row["stages"] if s["stage"] in TRAIN_STAGES]
+    return sum(got) if got else None
 
 
 def spark_seconds(row):
@@ -83,7 +90,7 @@ def table(path):
         ("create views, s", lambda r: stage(r, "create views")),
         ("pull features, s", lambda r: stage(r, "pull features")),
         ("pull test window, s", lambda r: stage(r, "pull test window")),
-        ("train, s", lambda r: stage(r, TRAIN)),
+        ("train (encode, C grid, refit), s", train_seconds),
         ("client peak RSS, MiB", lambda r: r["peak_rss_mib"]),
         ("training matrix (rows x features x 8 B), MiB", matrix_mib),
     ]

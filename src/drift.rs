@@ -174,18 +174,43 @@ pub(crate) fn numeric_shares(edges: &[f64], values: &[f64], weights: &[f64]) -> 
     normalize(s)
 }
 
-/// Weighted shares of `values` over `levels`, the last bin for any other level.
-pub(crate) fn categorical_shares<'a>(
+/// Weighted shares of a categorical over `levels`, the last bin for any other level:
+/// `codes[i]` is row `i`'s code into `dictionary`. Each code's bin is looked up once,
+/// then the weights are summed in row order (no string per row).
+pub(crate) fn categorical_shares(
     levels: &[String],
-    values: impl Iterator<Item = &'a str>,
+    dictionary: &[String],
+    codes: &[u32],
     weights: &[f64],
 ) -> Vec<f64> {
+    let bin: Vec<usize> = dictionary
+        .iter()
+        .map(|d| levels.iter().position(|l| l == d).unwrap_or(levels.len()))
+        .collect();
     let mut s = vec![0.0; levels.len() + 1];
-    for (x, &w) in values.zip(weights) {
-        let b = levels.iter().position(|l| l == x).unwrap_or(levels.len());
-        s[b] += w;
+    for (&c, &w) in codes.iter().zip(weights) {
+        s[bin[c as usize]] += w;
     }
     normalize(s)
+}
+
+/// The levels of a categorical seen in `codes`, most weight first (then by name).
+fn categorical_levels(dictionary: &[String], codes: &[u32], weights: &[f64]) -> Vec<String> {
+    let mut weight = vec![0.0; dictionary.len()];
+    let mut seen = vec![false; dictionary.len()];
+    for (&c, &w) in codes.iter().zip(weights) {
+        weight[c as usize] += w;
+        seen[c as usize] = true;
+    }
+    let mut levels: Vec<(&String, f64)> = dictionary
+        .iter()
+        .zip(weight)
+        .zip(seen)
+        .filter(|(_, s)| *s)
+        .map(|(l, _)| l)
+        .collect();
+    levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    levels.into_iter().map(|(l, _)| l.clone()).collect()
 }
 
 fn normalize(mut s: Vec<f64>) -> Vec<f64> {
@@ -205,72 +230,106 @@ pub(crate) struct Window<'a> {
     pub(crate) scores: &'a [f64],
 }
 
-impl Window<'_> {
-    fn numeric(&self, j: usize) -> Vec<f64> {
-        self.rows
+impl<'a> Window<'a> {
+    /// Every column's name: the numeric features, the categoricals, the score.
+    fn names(&self) -> Vec<String> {
+        NUMERIC_FEATURES
             .iter()
-            .map(|&i| self.table.numeric[j][i])
+            .map(|n| n.to_string())
+            .chain(self.table.categoricals.iter().map(|c| c.name.clone()))
+            .chain([SCORE.to_string()])
             .collect()
     }
-    /// Every column of the window: the numeric features, the categoricals, the score.
-    fn columns(&self) -> Vec<(String, Column)> {
-        let mut out: Vec<(String, Column)> = NUMERIC_FEATURES
-            .iter()
-            .enumerate()
-            .map(|(j, n)| (n.to_string(), Column::Numeric(self.numeric(j))))
-            .collect();
-        for c in &self.table.categoricals {
-            let vals = self.rows.iter().map(|&i| c.value(i).to_string()).collect();
-            out.push((c.name.clone(), Column::Categorical(vals)));
+
+    /// Column `k` of [`Self::names`], built when asked: one at a time, since the
+    /// training window's columns together weigh as much as its feature table.
+    fn column(&self, k: usize) -> Column<'a> {
+        let n_num = NUMERIC_FEATURES.len();
+        let n_cat = self.table.categoricals.len();
+        if k < n_num {
+            let col = &self.table.numeric[k];
+            Column::Numeric(self.rows.iter().map(|&i| col[i]).collect())
+        } else if k < n_num + n_cat {
+            let c = &self.table.categoricals[k - n_num];
+            Column::Categorical {
+                dictionary: &c.dictionary,
+                codes: self.rows.iter().map(|&i| c.codes[i]).collect(),
+            }
+        } else {
+            Column::Numeric(self.scores.to_vec())
         }
-        out.push((SCORE.into(), Column::Numeric(self.scores.to_vec())));
-        out
     }
 }
 
-enum Column {
+enum Column<'a> {
     Numeric(Vec<f64>),
-    Categorical(Vec<String>),
+    /// The rows' codes into the column's dictionary.
+    Categorical {
+        dictionary: &'a [String],
+        codes: Vec<u32>,
+    },
 }
 
 /// Cuts the bins of every column on `w` (deciles for numbers, the levels seen for
 /// categoricals, most frequent first) and keeps `w`'s shares as the reference.
 pub(crate) fn reference(window: &str, w: &Window<'_>) -> DriftReference {
-    let columns = w
-        .columns()
-        .into_iter()
-        .map(|(name, col)| match col {
-            Column::Numeric(v) => {
-                let edges = quantile_edges(&v, w.weights, NUMERIC_BINS);
-                let shares = numeric_shares(&edges, &v, w.weights);
-                ColumnBins {
-                    name,
-                    cut: Cut::Numeric { edges },
-                    shares,
-                }
-            }
-            Column::Categorical(v) => {
-                let mut levels: Vec<(String, f64)> = Vec::new();
-                for (x, &wt) in v.iter().zip(w.weights) {
-                    match levels.iter_mut().find(|(l, _)| l == x) {
-                        Some(e) => e.1 += wt,
-                        None => levels.push((x.clone(), wt)),
-                    }
-                }
-                levels.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                let levels: Vec<String> = levels.into_iter().map(|(l, _)| l).collect();
-                let shares = categorical_shares(&levels, v.iter().map(String::as_str), w.weights);
-                ColumnBins {
-                    name,
-                    cut: Cut::Categorical { levels },
-                    shares,
-                }
-            }
-        })
+    let mut r = features_reference(window, w);
+    r.columns.push(bins_of(
+        SCORE.into(),
+        w.column(w.names().len() - 1),
+        w.weights,
+    ));
+    r
+}
+
+/// [`reference`] without the score's column: the features of a window whose scores
+/// come later (the training rows, whose table goes before the model is fitted).
+/// [`with_score`] adds it.
+pub(crate) fn features_reference(window: &str, w: &Window<'_>) -> DriftReference {
+    let names = w.names();
+    let columns = names[..names.len() - 1]
+        .iter()
+        .enumerate()
+        .map(|(k, name)| bins_of(name.clone(), w.column(k), w.weights))
         .collect();
     DriftReference {
         window: window.into(),
         columns,
+    }
+}
+
+/// `r` with the score's column cut on `scores` (weights `weights`), as [`reference`]
+/// cuts it.
+pub(crate) fn with_score(mut r: DriftReference, scores: &[f64], weights: &[f64]) -> DriftReference {
+    r.columns.retain(|c| c.name != SCORE);
+    r.columns.push(bins_of(
+        SCORE.into(),
+        Column::Numeric(scores.to_vec()),
+        weights,
+    ));
+    r
+}
+
+fn bins_of(name: String, col: Column<'_>, weights: &[f64]) -> ColumnBins {
+    match col {
+        Column::Numeric(v) => {
+            let edges = quantile_edges(&v, weights, NUMERIC_BINS);
+            let shares = numeric_shares(&edges, &v, weights);
+            ColumnBins {
+                name,
+                cut: Cut::Numeric { edges },
+                shares,
+            }
+        }
+        Column::Categorical { dictionary, codes } => {
+            let levels = categorical_levels(dictionary, &codes, weights);
+            let shares = categorical_shares(&levels, dictionary, &codes, weights);
+            ColumnBins {
+                name,
+                cut: Cut::Categorical { levels },
+                shares,
+            }
+        }
     }
 }
 
@@ -282,16 +341,16 @@ pub(crate) fn compare(
     w: &Window<'_>,
     warn: f64,
 ) -> Result<Vec<DriftRow>> {
-    let cols = w.columns();
+    let names = w.names();
     let mut out = Vec::new();
     for bins in &r.columns {
-        let Some((_, col)) = cols.iter().find(|(n, _)| *n == bins.name) else {
+        let Some(k) = names.iter().position(|n| *n == bins.name) else {
             continue;
         };
-        let shares = match (&bins.cut, col) {
-            (Cut::Numeric { edges }, Column::Numeric(v)) => numeric_shares(edges, v, w.weights),
-            (Cut::Categorical { levels }, Column::Categorical(v)) => {
-                categorical_shares(levels, v.iter().map(String::as_str), w.weights)
+        let shares = match (&bins.cut, w.column(k)) {
+            (Cut::Numeric { edges }, Column::Numeric(v)) => numeric_shares(edges, &v, w.weights),
+            (Cut::Categorical { levels }, Column::Categorical { dictionary, codes }) => {
+                categorical_shares(levels, dictionary, &codes, w.weights)
             }
             _ => continue,
         };
@@ -418,12 +477,18 @@ mod tests {
         );
         assert!(quantile_edges(&[f64::NAN], &[1.0], 4).is_empty());
         let levels = vec!["phone".to_string(), "chat".to_string()];
-        let s = categorical_shares(
-            &levels,
-            ["phone", "chat", "fax", "phone"].into_iter(),
-            &[1.0; 4],
-        );
+        let dictionary = ["fax", "phone", "chat"].map(String::from);
+        let s = categorical_shares(&levels, &dictionary, &[1, 2, 0, 1], &[1.0; 4]);
         assert_eq!(s, vec![0.5, 0.25, 0.25]);
+        // Levels: most weight first, ties by name; unseen codes are not levels.
+        let weights = [1.0, 2.0, 1.0, 2.0, 1.0];
+        let got = categorical_levels(&dictionary, &[1, 0, 2, 0, 2], &weights);
+        assert_eq!(got, ["fax", "chat", "phone"]);
+        let dictionary = ["unused", "b", "a"].map(String::from);
+        assert_eq!(
+            categorical_levels(&dictionary, &[1, 2], &[1.0, 1.0]),
+            ["a", "b"]
+        );
     }
 
     #[test]

@@ -111,6 +111,25 @@ impl FeatureTable {
         self.interaction_id.iter().position(|x| x == interaction_id)
     }
 
+    /// Takes every row out and returns them, leaving the dictionaries: the training
+    /// rows go once they are encoded (issue 17), and the test window appended later
+    /// keeps the codes and the distinct counts one table of both would have.
+    pub(crate) fn take_rows(&mut self) -> FeatureTable {
+        let rows = std::mem::take(self);
+        self.numeric = vec![Vec::new(); rows.numeric.len()];
+        self.descriptions.dictionary = rows.descriptions.dictionary.clone();
+        self.categoricals = rows
+            .categoricals
+            .iter()
+            .map(|c| Categorical {
+                name: c.name.clone(),
+                dictionary: c.dictionary.clone(),
+                codes: Vec::new(),
+            })
+            .collect();
+        rows
+    }
+
     /// Appends `later`'s rows after this table's: the test window, pulled once the
     /// model is trained, after the training rows (so the client never holds the test
     /// window beside the training matrix). Its dictionary codes are mapped into this
@@ -177,30 +196,48 @@ impl FeatureTable {
             descriptions,
             categoricals,
         } = later;
-        self.interaction_id.extend(interaction_id.iter());
-        self.member_id.extend(member_id.iter());
-        self.interaction_ts_us.extend(interaction_ts_us);
-        self.label.extend(label);
-        self.split.extend(split);
-        self.sample_weight.extend(sample_weight);
+        // Into a table without rows (the training rows taken out), the later table's
+        // columns move in whole: no second copy of the test window while appending.
+        fn join<T>(mine: &mut Vec<T>, theirs: Vec<T>) {
+            if mine.is_empty() {
+                *mine = theirs;
+            } else {
+                mine.extend(theirs);
+            }
+        }
+        if self.is_empty() {
+            self.interaction_id = interaction_id;
+            self.member_id = member_id;
+        } else {
+            self.interaction_id.extend(interaction_id.iter());
+            self.member_id.extend(member_id.iter());
+        }
+        join(&mut self.interaction_ts_us, interaction_ts_us);
+        join(&mut self.label, label);
+        join(&mut self.split, split);
+        join(&mut self.sample_weight, sample_weight);
         for (mine, theirs) in self.numeric.iter_mut().zip(numeric) {
-            mine.extend(theirs);
+            join(mine, theirs);
         }
         let codes = remap(&mut self.descriptions.dictionary, descriptions.dictionary);
-        if self.descriptions.offsets.is_empty() {
-            self.descriptions.offsets.push(0);
-        }
         let base = self.descriptions.ids.len();
-        self.descriptions
-            .ids
-            .extend(descriptions.ids.iter().map(|&id| codes[id as usize]));
-        self.descriptions
-            .offsets
-            .extend(descriptions.offsets.iter().skip(1).map(|&o| base + o));
+        let mut ids = descriptions.ids;
+        ids.iter_mut().for_each(|id| *id = codes[*id as usize]);
+        join(&mut self.descriptions.ids, ids);
+        if self.descriptions.offsets.len() <= 1 && !descriptions.offsets.is_empty() {
+            self.descriptions.offsets = descriptions.offsets;
+        } else {
+            self.descriptions
+                .offsets
+                .extend(descriptions.offsets.iter().skip(1).map(|&o| base + o));
+        }
         for (mine, theirs) in self.categoricals.iter_mut().zip(categoricals) {
             let codes = remap(&mut mine.dictionary, theirs.dictionary);
-            mine.codes
-                .extend(theirs.codes.iter().map(|&c| codes[c as usize]));
+            let mut theirs_codes = theirs.codes;
+            theirs_codes
+                .iter_mut()
+                .for_each(|c| *c = codes[*c as usize]);
+            join(&mut mine.codes, theirs_codes);
         }
         Ok(())
     }
@@ -775,6 +812,19 @@ mod tests {
         let mut empty = feature_table(&[], &cats).unwrap();
         empty.append(whole.clone()).unwrap();
         assert_eq!(snapshot(&empty), snapshot(&whole));
+        // Onto a table whose rows were taken out (the training rows, once encoded):
+        // the later rows, coded in the first pull's dictionaries.
+        let mut taken = feature_table(&[batch(0, 3, None)], &cats).unwrap();
+        let dictionary = taken.categoricals[0].dictionary.clone();
+        assert_eq!(taken.take_rows().len(), 3);
+        assert!(taken.is_empty());
+        let later = feature_table(&[batch(3, 12, None)], &cats).unwrap();
+        taken.append(later.clone()).unwrap();
+        assert_eq!(snapshot(&taken), snapshot(&later));
+        assert_eq!(
+            taken.categoricals[0].dictionary[..dictionary.len()],
+            dictionary[..]
+        );
         // Rows that would not sort after the first pull's are refused.
         let mut late = feature_table(&[batch(6, 12, None)], &cats).unwrap();
         let early = feature_table(&[batch(0, 6, None)], &cats).unwrap();

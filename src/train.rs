@@ -41,6 +41,9 @@ use crate::threshold::{
 };
 use crate::timefmt::fmt_us;
 
+mod encoded;
+pub(crate) use encoded::{EncodedTraining, encode_training, training_scores};
+
 /// One day in microseconds.
 const DAY_US: i64 = 86_400_000_000;
 
@@ -382,6 +385,8 @@ pub(crate) struct TrainingSet {
     /// Loss weights of the chosen class weight (class weight x inverse sampling).
     pub(crate) w: Vec<f64>,
     pub(crate) folds: Vec<usize>,
+    /// Each categorical's codes of the rows ([`EncodedTraining::codes`]).
+    pub(crate) codes: Vec<Vec<u32>>,
 }
 
 /// Trains on the training rows of `t`.
@@ -389,40 +394,33 @@ pub fn train(t: &FeatureTable, p: &TrainValidParams) -> Result<(TrainedModel, Tr
     train_keeping_set(t, p).map(|(m, r, _)| (m, r))
 }
 
-/// [`train`], also returning the encoded training set.
+/// [`train`], also returning the encoded training set: [`encode_training`] then
+/// [`fit_encoded`].
 pub(crate) fn train_keeping_set(
     t: &FeatureTable,
     p: &TrainValidParams,
 ) -> Result<(TrainedModel, TrainReport, TrainingSet)> {
-    let rows = t.rows_of(Split::Train);
-    let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
-    let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
+    fit_encoded(encode_training(t, p)?, p)
+}
+
+/// Fits the encoded training rows: the (class weight, C) grid, the calibration, the
+/// operating point out of time, the refit. Reads no feature table.
+pub(crate) fn fit_encoded(
+    e: EncodedTraining,
+    p: &TrainValidParams,
+) -> Result<(TrainedModel, TrainReport, TrainingSet)> {
+    let EncodedTraining {
+        rows,
+        encoder,
+        x,
+        y,
+        sampling,
+        folds,
+        ts_us,
+        member,
+        codes,
+    } = e;
     let train_positives = y.iter().filter(|&&v| v == 1.0).count();
-    let members: Vec<&str> = rows.iter().map(|&i| &t.member_id[i]).collect();
-    let positive_members = {
-        let mut s: Vec<&str> = members
-            .iter()
-            .zip(&y)
-            .filter(|(_, l)| **l == 1.0)
-            .map(|(m, _)| *m)
-            .collect();
-        s.sort_unstable();
-        s.dedup();
-        s.len()
-    };
-    if positive_members < p.grid().n_folds {
-        return Err(Error::data(
-            format!(
-                "the training window has {positive_members} members with a positive interaction, fewer than cv_folds = {}",
-                p.grid().n_folds
-            ),
-            "lower model.cv_folds or move model.split_boundary later",
-        ));
-    }
-    let folds = member_folds(&members, &y, p.grid().n_folds, p.seed());
-    let (encoder, x) =
-        p.encoder()
-            .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
     let fit_started = std::time::Instant::now();
 
     // The (class weight, C) grid: one grouped CV per class weight, the best mean AP
@@ -464,12 +462,13 @@ pub(crate) fn train_keeping_set(
         .iter()
         .map(|&z| calibration.apply(z))
         .collect();
-    let oof_curve = precision_recall_curve(&y, &oof, Some(&sampling))?;
+    let oof_average_precision = average_precision(&y, &oof, Some(&sampling))?;
+    drop(oof);
 
     // The operating point, out of time: a model fitted on the rows before the
     // embargo scores the validation slice.
     let v = p.validation();
-    let ts = |k: usize| t.interaction_ts_us[rows[k]];
+    let ts = |k: usize| ts_us[k];
     let fit_w: Vec<f64> = (0..rows.len())
         .map(|k| if ts(k) < v.fit_before_us() { w[k] } else { 0.0 })
         .collect();
@@ -498,7 +497,7 @@ pub(crate) fn train_keeping_set(
         .map(|&k| calibration.apply(forward.decision_function(x.row(k))))
         .collect();
     let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
-    let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| members[k]).collect::<Vec<_>>());
+    let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| member[k]).collect::<Vec<_>>());
     let refit_val: Vec<f64> = val
         .iter()
         .map(|&k| calibration.apply(grid.model.decision_function(x.row(k))))
@@ -527,7 +526,7 @@ pub(crate) fn train_keeping_set(
         best_class_weight: class_weight,
         train_rows: rows.len(),
         train_positives,
-        oof_average_precision: average_precision_of(&oof_curve),
+        oof_average_precision,
         validation,
         fit_seconds: fit_started.elapsed().as_secs_f64(),
     };
@@ -539,6 +538,7 @@ pub(crate) fn train_keeping_set(
         sampling,
         w,
         folds,
+        codes,
     };
     Ok((
         TrainedModel {
@@ -679,9 +679,27 @@ fn score_in_blocks_of(
     rows: &[usize],
     score: impl Fn(&Matrix) -> Vec<f64>,
 ) -> Result<Vec<f64>> {
+    blocks_of(block_rows, rows, |block| {
+        Ok(score(&encoder.transform(t, block)?))
+    })
+}
+
+/// `score` of each block of [`SCORING_BLOCK_ROWS`] of `rows`, in order.
+fn score_in_blocks_with(
+    rows: &[usize],
+    score: impl Fn(&[usize]) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
+    blocks_of(SCORING_BLOCK_ROWS, rows, score)
+}
+
+fn blocks_of(
+    block_rows: usize,
+    rows: &[usize],
+    score: impl Fn(&[usize]) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(rows.len());
     for block in rows.chunks(block_rows.max(1)) {
-        out.extend(score(&encoder.transform(t, block)?));
+        out.extend(score(block)?);
     }
     Ok(out)
 }
@@ -829,8 +847,32 @@ mod tests {
                 })
                 .collect()
         };
-        let whole = score(&enc.transform(&t, &rows).unwrap());
+        let full = enc.transform(&t, &rows).unwrap();
+        let whole = score(&full);
         let odd: Vec<usize> = (0..n).rev().step_by(2).collect();
+        // The training matrix with its `te_` column replaced is `transform`'s, to the
+        // bit, from the dictionaries alone (the table's rows taken out); the
+        // out-of-fold column it replaces differs.
+        let mut dictionaries_only = t.clone();
+        assert_eq!(dictionaries_only.take_rows().len(), n);
+        assert!(
+            dictionaries_only.is_empty() && dictionaries_only.descriptions.dictionary.len() == 2
+        );
+        let dicts = [dictionaries_only.categoricals[0].dictionary.as_slice()];
+        let codes = [t.categoricals[0].codes.as_slice()];
+        let again = enc
+            .transform_from_training(&x, &rows, &codes, &dicts)
+            .unwrap();
+        assert_eq!(again.data(), full.data());
+        let te = x.n_cols() - 1;
+        assert!((0..n).any(|i| x.get(i, te) != full.get(i, te)));
+        let some = enc
+            .transform_from_training(&x, &odd, &codes, &dicts)
+            .unwrap();
+        for (k, &i) in odd.iter().enumerate() {
+            assert_eq!(some.row(k), full.row(i));
+        }
+        assert!(enc.transform_from_training(&x, &rows, &[], &[]).is_err());
         for block in [1, 7, 60, 1000] {
             assert_eq!(
                 score_in_blocks_of(block, &enc, &t, &rows, score).unwrap(),

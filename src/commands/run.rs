@@ -5,6 +5,7 @@
 
 // The report, the sampled curve and drift (a child module: it reads `RunReport`).
 mod look;
+mod print;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -17,6 +18,7 @@ use crate::artifact::{MODEL_FORMAT_VERSION, ModelFile};
 use crate::challenger;
 use crate::cli::RunArgs;
 use crate::config::{self, Config, Settings};
+use crate::drift::{self, DriftReference};
 use crate::error::{self, Result};
 use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
@@ -71,7 +73,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let cfg =
         config::load(&args.common, Some(args), &Env::from_process()).context("configuration")?;
     let (r, files) = train_and_publish(&cfg)?;
-    print_report(&r);
+    print::print_report(&r);
     // MLflow after the outputs: a tracking failure never costs an output.
     super::mlflow_log::track_run(&cfg, &r.run_id, files, &r.timings)?;
     Ok(())
@@ -98,14 +100,31 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let mut got = pipeline::run_spark_training(&spark, p, scratch.as_deref(), &mut timings)?;
     warn_duplicates(&got.checks, p.duplicate_events);
     // In Rust (`train`): encode, fit the (class weight, C) grid, calibrate, choose the
-    // threshold out of time, refit; then score the test window.
-    let (trained, train_report, set) = timings.time("train (encode, C grid, refit)", || {
-        train::train_keeping_set(&got.features, params)
+    // threshold out of time, refit; then score the test window. The client holds the
+    // training rows' table or the fit's matrix and vectors, and the test window only
+    // after both (issue 17: its peak memory is set by the training sample). The
+    // training rows' drift bins are taken first, from the table.
+    let train_features = look::training_features(&got.features);
+    let encoded = timings.time("encode training rows", || {
+        train::encode_training(&got.features, params)
     })?;
-    // The encoded training set is kept for the challenger's trees only; without them
-    // it goes before the test window is pulled and scored. The client holds the
-    // training matrix or the test window, not both (its peak memory, issue 17).
-    let set = params.challenger().is_some().then_some(set);
+    // The challenger's trees read the training rows of the table, and the encoded
+    // set; without them, both go as soon as they have served.
+    let challenger = params.challenger().is_some();
+    if !challenger {
+        drop(got.features.take_rows());
+    }
+    let (trained, train_report, set) = timings.time("train (C grid, refit)", || {
+        train::fit_encoded(encoded, params)
+    })?;
+    let kept = if challenger {
+        Kept::Set(set)
+    } else {
+        let scores = train::training_scores(&trained, &set, &got.features)?;
+        let r = drift::with_score(train_features.clone(), &scores, &set.sampling);
+        drop(set);
+        Kept::Drift(r)
+    };
     pipeline::pull_test_window(&spark, p, &mut got, scratch.as_deref(), &mut timings)?;
     drop(scratch);
     let f = &got.features;
@@ -113,8 +132,8 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     // The challenger, when configured: trees on the same training set, compared on the
     // same test rows. With model.primary = "gbdt" the trees then take the logistic
     // model's place (scores, threshold, outreach list, model.json).
-    let (trained, test, comparison) = match (params.challenger(), &set) {
-        (Some(g), Some(set)) => {
+    let (trained, test, comparison) = match (params.challenger(), &kept) {
+        (Some(g), Kept::Set(set)) => {
             let ch = timings.time("train challenger (gbdt)", || {
                 challenger::train_gbdt(f, set, params, g)
             })?;
@@ -126,12 +145,21 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
         }
         _ => (trained, test, Vec::new()),
     };
-    drop(set);
+    // The published model's scores of the training rows, for drift (the table still
+    // holds them when the challenger ran).
+    let train_ref = match kept {
+        Kept::Drift(r) => r,
+        Kept::Set(set) => {
+            let scores =
+                train::score_in_blocks(&trained.encoder, f, &set.rows, |x| trained.score(x))?;
+            drift::with_score(train_features, &scores, &set.sampling)
+        }
+    };
     // Who to contact in the test window, and how that list did there.
     let listed = test_outreach(p, params, f, &trained, &test)?;
     warn_about_fit(p, &train_report, &trained);
     let drift = timings.time("drift", || {
-        look::drift(&outputs, p, &run_id, f, &trained, &test)
+        look::drift(&outputs, p, &run_id, f, &train_ref, &test)
     })?;
     let report = run_report(
         p,
@@ -177,6 +205,14 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
         ..report
     };
     Ok((report, tracked))
+}
+
+/// What stays of the training rows once the model is fitted.
+enum Kept {
+    /// The encoded set, for the challenger's trees (the table keeps its rows too).
+    Set(train::TrainingSet),
+    /// Without a challenger: the training rows' drift bins, scores included.
+    Drift(DriftReference),
 }
 
 /// The outreach list of the test window and how it did there.
@@ -359,102 +395,6 @@ fn publish(
 ) -> Result<()> {
     outputs.publish(run_id, files)?;
     common::append_log(outputs, RUNS_LOG_FILE, run_id, summary_row)
-}
-
-/// What `rarecall run` prints on stdout.
-fn print_report(r: &RunReport) {
-    let pct = |v: Option<f64>| {
-        v.map(|x| format!("{:.1} %", 100.0 * x))
-            .unwrap_or_else(|| "-".into())
-    };
-    println!("run {}", r.run_id);
-    println!(
-        "  train (sampled) {} interactions, {} positive | test {} interactions, {} positive | {} events, {} members",
-        r.train_rows, r.train_positives, r.test_rows, r.test_positives, r.events, r.members
-    );
-    match r.threshold.threshold() {
-        Some(t) => println!(
-            "  C = {} | threshold {t:.6} (chosen on the forward validation slice)",
-            r.best_c
-        ),
-        None => println!(
-            "  C = {} | no threshold reaches the precision floor: empty outreach list",
-            r.best_c
-        ),
-    }
-    println!(
-        "  test: precision {} recall {} AP {} | outreach {} rows | mean score {:.4} vs base rate {:.4}",
-        pct(r.test_precision),
-        pct(r.test_recall),
-        r.test_average_precision
-            .map(|v| format!("{v:.4}"))
-            .unwrap_or_else(|| "-".into()),
-        r.outreach_rows,
-        r.mean_test_score,
-        r.test_base_rate
-    );
-    print_comparison(&r.comparison);
-    for (stage, secs) in &r.timings {
-        println!("  {stage:<30} {secs:>8.2} s");
-    }
-    if let Some(rss) = peak_rss_bytes() {
-        println!(
-            "  {:<30} {:>8.1} MiB",
-            "peak memory (RSS)",
-            rss as f64 / 1048576.0
-        );
-    }
-    println!("outputs in {} ({})", r.output_dir, r.outreach_file);
-}
-
-/// The model comparison section of the summary (nothing without a challenger).
-fn print_comparison(rows: &[challenger::Comparison]) {
-    if rows.is_empty() {
-        return;
-    }
-    let num = |v: Option<f64>| v.map_or_else(|| "-".into(), |x| format!("{x:.4}"));
-    let pct = |v: Option<f64>, i: Option<threshold::Interval>| match (v, i) {
-        (Some(v), Some(i)) => format!(
-            "{:.1} % [{:.1}, {:.1}]",
-            100.0 * v,
-            100.0 * i.lower,
-            100.0 * i.upper
-        ),
-        (Some(v), None) => format!("{:.1} %", 100.0 * v),
-        _ => "-".into(),
-    };
-    println!(
-        "  model comparison (same test rows, each at its own threshold; model_comparison.csv):"
-    );
-    println!(
-        "    {:<9} {:>7} {:>10} {:>6} {:>24} {:>24} {:>9} {:>7} {:>8} {:>10}",
-        "model",
-        "AP",
-        "threshold",
-        "rows",
-        "precision",
-        "recall",
-        "mean/base",
-        "Brier",
-        "fit s",
-        "bytes"
-    );
-    for c in rows {
-        println!(
-            "    {:<9} {:>7} {:>10} {:>6} {:>24} {:>24} {:>9} {:>7.5} {:>8.2} {:>10}",
-            c.model,
-            num(c.average_precision),
-            num(c.threshold),
-            c.selected,
-            pct(c.precision, c.precision_interval),
-            pct(c.recall, c.recall_interval),
-            c.mean_predicted_over_base_rate
-                .map_or_else(|| "-".into(), |x| format!("{x:.3}")),
-            c.brier,
-            c.fit_seconds,
-            c.model_size_bytes
-        );
-    }
 }
 
 /// "smallest" or "largest" when `best` sits at that end of a grid of 2+ values.

@@ -638,6 +638,62 @@ impl FittedFeatureEncoder {
     }
 }
 
+impl FittedFeatureEncoder {
+    /// The rows [`Self::transform`] gives for the training rows `block` (indices into
+    /// `x`), from the matrix `fit_transform` returned for them. Its `te_` columns hold
+    /// out-of-fold encodings: each is replaced by the full-training map's value of the
+    /// row's category (`codes[c][k]` into `dictionaries[c]`, for the `c`-th `te_`
+    /// column), scaled as `transform` scales it. The other columns are the same fill
+    /// and the same per-element scaling, so the rows are bit for bit `transform`'s
+    /// (tested), without the feature table's rows (issue 17: they go before the fit).
+    pub(crate) fn transform_from_training(
+        &self,
+        x: &Matrix,
+        block: &[usize],
+        codes: &[&[u32]],
+        dictionaries: &[&[String]],
+    ) -> Result<Matrix> {
+        let n_cols = self.n_features();
+        if x.n_cols() != n_cols || codes.len() != self.target.len() {
+            return Err(Error::params(
+                "training matrix",
+                format!("{n_cols} columns and {} code lists", self.target.len()),
+                format!("{} columns and {} code lists", x.n_cols(), codes.len()),
+            ));
+        }
+        let first_te = n_cols - self.target.len();
+        // Each categorical's scaled encoding per dictionary code, looked up once.
+        let scaled: Vec<Vec<f64>> = self
+            .target
+            .iter()
+            .zip(dictionaries)
+            .enumerate()
+            .map(|(c, ((_, enc), dict))| {
+                dict.iter()
+                    .map(|v| self.scaler.transform_value(first_te + c, enc.transform(v)))
+                    .collect::<Option<Vec<f64>>>()
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::params("scaler", format!("{n_cols} columns"), "fewer"))?;
+        let mut out = Matrix::new(block.len(), n_cols);
+        for (k, &i) in block.iter().enumerate() {
+            let row = out.row_mut(k);
+            row.copy_from_slice(x.row(i));
+            for (c, values) in scaled.iter().enumerate() {
+                let code = codes[c].get(i).copied().unwrap_or(u32::MAX) as usize;
+                row[first_te + c] = *values.get(code).ok_or_else(|| {
+                    Error::params(
+                        "codes",
+                        format!("a code per training row below {}", values.len()),
+                        code,
+                    )
+                })?;
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -201,6 +201,12 @@ impl FittedStandardScaler {
         Ok(())
     }
 
+    /// Scales one value of column `j`: the arithmetic of [`Self::transform_row`], so
+    /// the same value scales to the same bits. `None` past the fitted columns.
+    pub(crate) fn transform_value(&self, j: usize, x: f64) -> Option<f64> {
+        Some((x - self.mean.get(j)?) / self.scale.get(j)?)
+    }
+
     /// Scales a row-major matrix in place; `n_cols` must match the fitted columns.
     pub(crate) fn transform(&self, data: &mut [f64], n_cols: usize) -> Result<()> {
         check_shape(data, n_cols)?;

@@ -92,15 +92,33 @@ fn previous_reference(
     Ok((Some(id), reference))
 }
 
+/// The training rows' drift reference before their scores: every feature's bins,
+/// rows weighted back to the population. Taken from the table before its training
+/// rows go ([`drift::with_score`] adds the score's bins once the model is fitted).
+pub(super) fn training_features(f: &FeatureTable) -> DriftReference {
+    let rows = f.rows_of(Split::Train);
+    let weights: Vec<f64> = rows.iter().map(|&i| f.sample_weight[i]).collect();
+    drift::features_reference(
+        "training window (sampled rows weighted back)",
+        &Window {
+            table: f,
+            rows: &rows,
+            weights: &weights,
+            scores: &[],
+        },
+    )
+}
+
 /// Drift of this run's test window against the previous run's test window and
-/// against this run's training rows (weighted back to the population), with one
+/// against this run's training rows (weighted back to the population: `train_ref`,
+/// from [`training_features`]), with one
 /// warning line when a PSI exceeds `psi_warn`.
 pub(super) fn drift(
     outputs: &Outputs,
     p: &Settings,
     run_id: &str,
     f: &FeatureTable,
-    trained: &TrainedModel,
+    train_ref: &DriftReference,
     test: &train::TestReport,
 ) -> Result<Drift> {
     let warn = p.psi_warn;
@@ -129,24 +147,9 @@ pub(super) fn drift(
         }
         Err(note) => Some(note),
     };
-    let train_rows = f.rows_of(Split::Train);
-    // In blocks, as the test window: the whole training matrix again would be the
-    // run's peak memory.
-    let train_scores =
-        train::score_in_blocks(&trained.encoder, f, &train_rows, |x| trained.score(x))?;
-    let train_w: Vec<f64> = train_rows.iter().map(|&i| f.sample_weight[i]).collect();
-    let train_ref = drift::reference(
-        "training window (sampled rows weighted back)",
-        &Window {
-            table: f,
-            rows: &train_rows,
-            weights: &train_w,
-            scores: &train_scores,
-        },
-    );
     rows.extend(drift::compare(
         "train_vs_test",
-        &train_ref,
+        train_ref,
         &test_window,
         warn,
     )?);

@@ -1,0 +1,121 @@
+//! The training rows encoded, with everything the fit needs of them, so that the
+//! feature table's training rows can go before the model is fitted (issue 17: the
+//! client's peak memory is the training matrix and the fit's vectors, not those plus
+//! the table). Pure.
+
+use crate::encode::FittedFeatureEncoder;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::table::{FeatureTable, Split};
+use crate::threshold::group_ids;
+
+use super::{TrainValidParams, TrainedModel, TrainingSet, member_folds, score_in_blocks_with};
+
+/// The training rows of a feature table as the fit reads them.
+pub(crate) struct EncodedTraining {
+    /// Training rows (indices into the feature table they came from), in table order.
+    pub(crate) rows: Vec<usize>,
+    pub(crate) encoder: FittedFeatureEncoder,
+    /// The standardized matrix, with out-of-fold target encodings.
+    pub(crate) x: Matrix,
+    pub(crate) y: Vec<f64>,
+    /// Inverse sampling rate of each row.
+    pub(crate) sampling: Vec<f64>,
+    pub(crate) folds: Vec<usize>,
+    /// Interaction time of each row: where the forward validation slice lies.
+    pub(crate) ts_us: Vec<i64>,
+    /// Each row's member as a dense id, in first-seen order: the bootstrap's groups.
+    pub(crate) member: Vec<u32>,
+    /// Each categorical's dictionary codes of the rows (table order of the
+    /// categoricals, which is the encoder's order of `te_` columns).
+    pub(crate) codes: Vec<Vec<u32>>,
+}
+
+/// Encodes the training rows of `t`: member-grouped folds, the encoders fitted on
+/// these rows, the matrix. Refuses a training window with fewer members with a
+/// positive interaction than folds.
+pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<EncodedTraining> {
+    let rows = t.rows_of(Split::Train);
+    let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
+    let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
+    let members: Vec<&str> = rows.iter().map(|&i| &t.member_id[i]).collect();
+    let positive_members = {
+        let mut s: Vec<&str> = members
+            .iter()
+            .zip(&y)
+            .filter(|(_, l)| **l == 1.0)
+            .map(|(m, _)| *m)
+            .collect();
+        s.sort_unstable();
+        s.dedup();
+        s.len()
+    };
+    if positive_members < p.grid().n_folds {
+        return Err(Error::data(
+            format!(
+                "the training window has {positive_members} members with a positive interaction, fewer than cv_folds = {}",
+                p.grid().n_folds
+            ),
+            "lower model.cv_folds or move model.split_boundary later",
+        ));
+    }
+    let folds = member_folds(&members, &y, p.grid().n_folds, p.seed());
+    let member: Vec<u32> = group_ids(&members)
+        .0
+        .into_iter()
+        .map(|g| g as u32)
+        .collect();
+    drop(members);
+    let (encoder, x) =
+        p.encoder()
+            .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
+    Ok(EncodedTraining {
+        ts_us: rows.iter().map(|&i| t.interaction_ts_us[i]).collect(),
+        codes: t
+            .categoricals
+            .iter()
+            .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
+            .collect(),
+        rows,
+        encoder,
+        x,
+        y,
+        sampling,
+        folds,
+        member,
+    })
+}
+
+/// The model's scores of the training rows as [`super::score_in_blocks`] gives them
+/// from the feature table (full-training target maps), computed from the training
+/// set instead: its matrix, and its rows' categorical codes into `t`'s dictionaries
+/// (`t` may have lost its rows: the dictionaries are what is read). Bit for bit the
+/// same scores ([`FittedFeatureEncoder::transform_from_training`]).
+pub(crate) fn training_scores(
+    m: &TrainedModel,
+    set: &TrainingSet,
+    t: &FeatureTable,
+) -> Result<Vec<f64>> {
+    // The training set's codes follow the table's categoricals; the encoder's `te_`
+    // columns are matched to them by name.
+    let (mut codes, mut dictionaries) = (Vec::new(), Vec::new());
+    for (name, _) in &m.encoder.target {
+        let j = t.categoricals.iter().position(|c| c.name == *name);
+        let (Some(j), Some(c)) = (j, j.and_then(|j| set.codes.get(j))) else {
+            return Err(Error::params(
+                "training set",
+                format!("the codes of categorical {name}"),
+                "none",
+            ));
+        };
+        codes.push(c.as_slice());
+        dictionaries.push(t.categoricals[j].dictionary.as_slice());
+    }
+    let all: Vec<usize> = (0..set.x.n_rows()).collect();
+    score_in_blocks_with(&all, |block| {
+        let x = m
+            .encoder
+            .transform_from_training(&set.x, block, &codes, &dictionaries)?;
+        Ok(m.score(&x))
+    })
+}
