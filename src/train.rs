@@ -42,7 +42,7 @@ use crate::threshold::{
 use crate::timefmt::fmt_us;
 
 mod encoded;
-pub(crate) use encoded::{EncodedTraining, encode_training, training_scores};
+pub(crate) use encoded::{EncodedTraining, encode_training, encode_training_rows, training_scores};
 
 /// One day in microseconds.
 const DAY_US: i64 = 86_400_000_000;
@@ -790,11 +790,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn scores_in_blocks_are_the_scores_of_the_whole_matrix() {
+    /// 60 rows: a numeric column that moves, two descriptions (40 and 30 rows), a
+    /// categorical with three values; every 4th row positive; two rows per member.
+    fn small_table() -> FeatureTable {
         use crate::table::{Categorical, DescriptionSets, NUMERIC_FEATURES};
-        // 60 rows: a numeric column that moves, two descriptions (40 and 30 rows), a
-        // categorical with three values; every 4th row positive.
         let n = 60;
         let mut numeric = vec![vec![1.0; n]; NUMERIC_FEATURES.len()];
         numeric[0] = (0..n).map(|i| (i % 13) as f64).collect();
@@ -809,7 +808,7 @@ mod tests {
             }
             offsets.push(ids.len());
         }
-        let t = FeatureTable {
+        FeatureTable {
             interaction_id: (0..n).map(|i| format!("i{i}")).collect(),
             member_id: (0..n).map(|i| format!("m{}", i / 2)).collect(),
             interaction_ts_us: (0..n as i64).collect(),
@@ -827,7 +826,14 @@ mod tests {
                 dictionary: vec!["phone".into(), "chat".into(), "mail".into()],
                 codes: (0..n as u32).map(|i| i % 3).collect(),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn scores_in_blocks_are_the_scores_of_the_whole_matrix() {
+        use crate::table::NUMERIC_FEATURES;
+        let t = small_table();
+        let n = t.len();
         let rows: Vec<usize> = (0..n).collect();
         let y: Vec<f64> = t.label.iter().map(|&l| f64::from(l)).collect();
         let folds: Vec<usize> = (0..n).map(|i| (i / 2) % 3).collect();
@@ -889,6 +895,62 @@ mod tests {
             x.n_cols() > NUMERIC_FEATURES.len(),
             "descriptions and the categorical encoded"
         );
+    }
+
+    #[test]
+    fn an_owned_table_encodes_as_a_borrowed_one() {
+        // The last 10 rows are the test window: neither path encodes them.
+        let mut t = small_table();
+        t.split[50..].fill(Split::Test);
+        let p = TrainParams {
+            encoder: encoder_params((5, 5), (5, 5), 1),
+            grid: GridSearchParams {
+                c_grid: vec![1.0],
+                n_folds: 3,
+                tol: 1e-6,
+                max_iter: 100,
+            },
+            class_weights: vec![ClassWeight::Balanced],
+            rule: ThresholdRule {
+                target_precision: 0.4,
+                cap: None,
+            },
+            confidence: ConfidenceParams {
+                level: 0.9,
+                rounds: 50,
+            },
+            validation: ValidationParams {
+                split_us: 0,
+                validation_days: 1,
+                embargo_days: 0,
+            },
+            calibration: PlattParams::default(),
+            seed: 42,
+            challenger: None,
+            primary: Primary::Logistic,
+        }
+        .check()
+        .unwrap();
+        let a = encode_training(&t, &p).unwrap();
+        let b = encode_training_rows(t.clone(), &p).unwrap();
+        assert_eq!(a.rows, (0..50).collect::<Vec<_>>());
+        assert_eq!((&a.rows, &a.y, &a.sampling), (&b.rows, &b.y, &b.sampling));
+        assert_eq!(
+            (&a.folds, &a.ts_us, &a.member),
+            (&b.folds, &b.ts_us, &b.member)
+        );
+        assert_eq!((&a.codes, &a.encoder), (&b.codes, &b.encoder));
+        assert_eq!(a.x.data(), b.x.data());
+        assert_eq!(
+            a.member[..4],
+            [0, 0, 1, 1],
+            "two rows per member, first seen first"
+        );
+        // Too few positive members for the folds: the same refusal.
+        t.label.fill(0);
+        t.label[0] = 1;
+        let e = encode_training_rows(t, &p).err().unwrap().to_string();
+        assert!(e.contains("fewer than cv_folds = 3"), "{e}");
     }
 
     #[test]

@@ -105,15 +105,16 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     // after both (issue 17: its peak memory is set by the training sample). The
     // training rows' drift bins are taken first, from the table.
     let train_features = look::training_features(&got.features);
-    let encoded = timings.time("encode training rows", || {
-        train::encode_training(&got.features, params)
-    })?;
     // The challenger's trees read the training rows of the table, and the encoded
     // set; without them, both go as soon as they have served.
     let challenger = params.challenger().is_some();
-    if !challenger {
-        drop(got.features.take_rows());
-    }
+    let encoded = timings.time("encode training rows", || {
+        if challenger {
+            train::encode_training(&got.features, params)
+        } else {
+            train::encode_training_rows(got.features.take_rows(), params)
+        }
+    })?;
     let (trained, train_report, set) = timings.time("train (C grid, refit)", || {
         train::fit_encoded(encoded, params)
     })?;

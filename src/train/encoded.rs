@@ -31,10 +31,45 @@ pub(crate) struct EncodedTraining {
     pub(crate) codes: Vec<Vec<u32>>,
 }
 
+/// What the fit needs of the training rows besides the matrix, read from the table
+/// before the matrix is built.
+struct Prepared {
+    rows: Vec<usize>,
+    y: Vec<f64>,
+    sampling: Vec<f64>,
+    folds: Vec<usize>,
+    ts_us: Vec<i64>,
+    member: Vec<u32>,
+}
+
 /// Encodes the training rows of `t`: member-grouped folds, the encoders fitted on
 /// these rows, the matrix. Refuses a training window with fewer members with a
 /// positive interaction than folds.
 pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<EncodedTraining> {
+    let prepared = prepare(t, p)?;
+    encode_prepared(t, prepared, p)
+}
+
+/// [`encode_training`] of a table it owns (the training rows taken out of the run's
+/// table): the columns the encoder does not read (ids, times, labels, weights) go
+/// before the matrix is allocated, the rest once it is filled.
+pub(crate) fn encode_training_rows(
+    t: FeatureTable,
+    p: &TrainValidParams,
+) -> Result<EncodedTraining> {
+    let prepared = prepare(&t, p)?;
+    // The encoder reads the numeric columns, the descriptions and the categoricals
+    // of the rows it is given, by index; this table has no ids, so its `len()` is 0.
+    let inputs = FeatureTable {
+        numeric: t.numeric,
+        descriptions: t.descriptions,
+        categoricals: t.categoricals,
+        ..FeatureTable::default()
+    };
+    encode_prepared(&inputs, prepared, p)
+}
+
+fn prepare(t: &FeatureTable, p: &TrainValidParams) -> Result<Prepared> {
     let rows = t.rows_of(Split::Train);
     let y: Vec<f64> = rows.iter().map(|&i| f64::from(t.label[i])).collect();
     let sampling: Vec<f64> = rows.iter().map(|&i| t.sample_weight[i]).collect();
@@ -65,24 +100,47 @@ pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<
         .into_iter()
         .map(|g| g as u32)
         .collect();
-    drop(members);
+    Ok(Prepared {
+        ts_us: rows.iter().map(|&i| t.interaction_ts_us[i]).collect(),
+        rows,
+        y,
+        sampling,
+        folds,
+        member,
+    })
+}
+
+fn encode_prepared(
+    t: &FeatureTable,
+    prepared: Prepared,
+    p: &TrainValidParams,
+) -> Result<EncodedTraining> {
+    let Prepared {
+        rows,
+        y,
+        sampling,
+        folds,
+        ts_us,
+        member,
+    } = prepared;
+    let codes = t
+        .categoricals
+        .iter()
+        .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
+        .collect();
     let (encoder, x) =
         p.encoder()
             .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
     Ok(EncodedTraining {
-        ts_us: rows.iter().map(|&i| t.interaction_ts_us[i]).collect(),
-        codes: t
-            .categoricals
-            .iter()
-            .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
-            .collect(),
         rows,
         encoder,
         x,
         y,
         sampling,
         folds,
+        ts_us,
         member,
+        codes,
     })
 }
 
