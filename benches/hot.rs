@@ -14,7 +14,9 @@ use rarecall::encode::{FeatureEncoderParams, MultiHotParams, TargetEncoderParams
 use rarecall::matrix::Matrix;
 use rarecall::model::{LogisticRegressionParams, objective_and_gradient};
 use rarecall::params::ParamGuard;
-use rarecall::table::{Categorical, DescriptionSets, FeatureTable, NUMERIC_FEATURES, Split};
+use rarecall::table::{
+    Categorical, DescriptionSets, FeatureTable, NUMERIC_FEATURES, NumericRows, Split,
+};
 use rarecall::threshold::{ThresholdRule, precision_recall_curve};
 
 /// splitmix64.
@@ -86,7 +88,6 @@ fn objective(c: &mut Criterion) {
 fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
     let mut rng = Rng(7);
     let mut t = FeatureTable {
-        numeric: vec![Vec::with_capacity(n); NUMERIC_FEATURES.len()],
         descriptions: DescriptionSets {
             dictionary: (0..60).map(|k| format!("description number {k}")).collect(),
             offsets: vec![0],
@@ -103,6 +104,7 @@ fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
             .collect(),
         ..Default::default()
     };
+    let mut numeric = vec![Vec::with_capacity(n); NUMERIC_FEATURES.len()];
     let mut y = Vec::with_capacity(n);
     for i in 0..n {
         t.interaction_id.push(&format!("i{i}"));
@@ -113,7 +115,7 @@ fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
         y.push(f64::from(label));
         t.split.push(Split::Train);
         t.sample_weight.push(1.0);
-        for col in t.numeric.iter_mut() {
+        for col in numeric.iter_mut() {
             let v = (rng.uniform() * 40.0).floor();
             col.push(if rng.uniform() < 0.1 { f64::NAN } else { v });
         }
@@ -134,6 +136,7 @@ fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
             c.codes.push((rng.next() % k) as u32);
         }
     }
+    t.numeric = NumericRows::from_columns(&numeric).expect("columns of one length");
     let rows: Vec<usize> = (0..n).collect();
     let folds = (0..n).map(|i| (i / 3) % 5).collect();
     (t, rows, y, folds)

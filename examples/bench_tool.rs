@@ -390,7 +390,7 @@ fn prepare(config: &str, source: &str, dir: &Path) -> Result<()> {
     let mut num = Vec::with_capacity(n * n_num);
     for &i in &ti.rows {
         for j in 0..n_num {
-            num.push(t.numeric[j][i]);
+            num.push(t.numeric.get(i, j));
         }
     }
     write_npy(

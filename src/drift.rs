@@ -247,8 +247,8 @@ impl<'a> Window<'a> {
         let n_num = NUMERIC_FEATURES.len();
         let n_cat = self.table.categoricals.len();
         if k < n_num {
-            let col = &self.table.numeric[k];
-            Column::Numeric(self.rows.iter().map(|&i| col[i]).collect())
+            let col = &self.table.numeric;
+            Column::Numeric(self.rows.iter().map(|&i| col.get(i, k)).collect())
         } else if k < n_num + n_cat {
             let c = &self.table.categoricals[k - n_num];
             Column::Categorical {
@@ -504,7 +504,7 @@ mod tests {
             .unwrap();
         numeric[tenure] = vec![10.0, 20.0, 30.0, 40.0, 500.0, 510.0, 520.0, 530.0];
         let table = FeatureTable {
-            numeric,
+            numeric: crate::table::NumericRows::from_columns(&numeric).unwrap(),
             categoricals: vec![Categorical {
                 name: "cat_channel".into(),
                 dictionary: vec!["phone".into()],

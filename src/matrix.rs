@@ -42,6 +42,41 @@ impl Matrix {
         })
     }
 
+    /// The `n_rows x n_cols` matrix written into the buffer of `n_rows` rows of `width`
+    /// values (`values`, row-major), which grows in place to the matrix's size: row
+    /// `k` is zeroed and written by `fill(k, row k's width values, row k)`, last row
+    /// first, so a row's values are set aside before anything is written over them
+    /// (row `k`'s slots start at `k * n_cols >= k * width`, and the rows after it,
+    /// whose values lie there, are already written). One reallocation, which for a
+    /// buffer this size moves pages rather than copying values: the client never holds
+    /// the values and the matrix side by side (issue 17). Needs `n_cols >= width`.
+    pub(crate) fn grow_rows(
+        mut values: Vec<f64>,
+        width: usize,
+        (n_rows, n_cols): (usize, usize),
+        mut fill: impl FnMut(usize, &[f64], &mut [f64]) -> Result<()>,
+    ) -> Result<Matrix> {
+        let size = n_rows.checked_mul(n_cols);
+        if n_cols < width || n_rows.checked_mul(width) != Some(values.len()) || size.is_none() {
+            return Err(Error::params(
+                "values",
+                format!("{n_rows} rows of {width} values for at least as many columns"),
+                format!("{} values for {n_cols} columns", values.len()),
+            ));
+        }
+        let size = size.unwrap_or_default();
+        values.reserve_exact(size - values.len());
+        values.resize(size, 0.0);
+        let mut held = vec![0.0; width];
+        for k in (0..n_rows).rev() {
+            held.copy_from_slice(&values[k * width..(k + 1) * width]);
+            let row = &mut values[k * n_cols..(k + 1) * n_cols];
+            row.fill(0.0);
+            fill(k, &held, row)?;
+        }
+        Matrix::from_vec(n_rows, n_cols, values)
+    }
+
     /// Copies rows of equal length into one matrix. No rows gives a `0 x 0` matrix;
     /// rows of different lengths are refused.
     #[cfg(test)]
@@ -132,6 +167,28 @@ impl Matrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_grown_in_place_are_the_rows_filled_apart() {
+        // 7 rows of 3 values into 5 columns: value sums and the row index around them.
+        let (n, width, n_cols) = (7, 3, 5);
+        let values: Vec<f64> = (0..n * width).map(|v| v as f64).collect();
+        let fill = |k: usize, v: &[f64], out: &mut [f64]| -> Result<()> {
+            assert!(out.iter().all(|&x| x == 0.0), "row {k} starts at zero");
+            out[0] = k as f64;
+            out[1..4].copy_from_slice(v);
+            out[4] = v.iter().sum();
+            Ok(())
+        };
+        let mut apart = Matrix::new(n, n_cols);
+        for k in 0..n {
+            fill(k, &values[k * width..(k + 1) * width], apart.row_mut(k)).unwrap();
+        }
+        let grown = Matrix::grow_rows(values.clone(), width, (n, n_cols), fill).unwrap();
+        assert_eq!(grown, apart);
+        assert!(Matrix::grow_rows(values.clone(), width, (n, 2), fill).is_err());
+        assert!(Matrix::grow_rows(values, width, (n + 1, n_cols), fill).is_err());
+    }
 
     #[test]
     fn layout_and_access() {

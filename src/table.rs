@@ -15,7 +15,9 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 
+mod numeric_rows;
 mod str_column;
+pub use numeric_rows::NumericRows;
 pub use str_column::StrColumn;
 
 /// Numeric feature columns of `sql/04_member_history.sql`, in order.
@@ -86,8 +88,8 @@ pub struct FeatureTable {
     pub label: Vec<u8>,
     pub split: Vec<Split>,
     pub sample_weight: Vec<f64>,
-    /// `NUMERIC_FEATURES[j]` is `numeric[j]`; null is NaN.
-    pub numeric: Vec<Vec<f64>>,
+    /// Row `i`'s `NUMERIC_FEATURES[j]` is `numeric.get(i, j)`; null is NaN.
+    pub numeric: NumericRows,
     pub descriptions: DescriptionSets,
     pub categoricals: Vec<Categorical>,
 }
@@ -116,7 +118,7 @@ impl FeatureTable {
     /// keeps the codes and the distinct counts one table of both would have.
     pub(crate) fn take_rows(&mut self) -> FeatureTable {
         let rows = std::mem::take(self);
-        self.numeric = vec![Vec::new(); rows.numeric.len()];
+        self.numeric = NumericRows::new(rows.numeric.width());
         self.descriptions.dictionary = rows.descriptions.dictionary.clone();
         self.categoricals = rows
             .categoricals
@@ -146,10 +148,13 @@ impl FeatureTable {
                 format!("{:?} in the second", names(&later)),
             ));
         }
-        if self.numeric.len() != later.numeric.len() {
+        if self.numeric.width() != later.numeric.width() {
             return Err(arrow_err(
-                format!("{} numeric columns in the second pull", self.numeric.len()),
-                later.numeric.len().to_string(),
+                format!(
+                    "{} numeric columns in the second pull",
+                    self.numeric.width()
+                ),
+                later.numeric.width().to_string(),
             ));
         }
         fn key(t: &FeatureTable, i: usize) -> (i64, &str) {
@@ -216,9 +221,7 @@ impl FeatureTable {
         join(&mut self.label, label);
         join(&mut self.split, split);
         join(&mut self.sample_weight, sample_weight);
-        for (mine, theirs) in self.numeric.iter_mut().zip(numeric) {
-            join(mine, theirs);
-        }
+        self.numeric.append(numeric);
         let codes = remap(&mut self.descriptions.dictionary, descriptions.dictionary);
         let base = self.descriptions.ids.len();
         let mut ids = descriptions.ids;
@@ -339,7 +342,7 @@ impl FeatureTableBuilder {
     pub fn new(categoricals: &[String]) -> FeatureTableBuilder {
         FeatureTableBuilder {
             t: FeatureTable {
-                numeric: vec![Vec::new(); NUMERIC_FEATURES.len()],
+                numeric: NumericRows::new(NUMERIC_FEATURES.len()),
                 categoricals: categoricals
                     .iter()
                     .map(|n| Categorical {
@@ -383,9 +386,7 @@ impl FeatureTableBuilder {
         t.label.truncate(n);
         t.split.truncate(n);
         t.sample_weight.truncate(n);
-        for c in &mut t.numeric {
-            c.truncate(n);
-        }
+        t.numeric.truncate(n);
         for c in &mut t.categoricals {
             c.codes.truncate(n);
         }
@@ -467,8 +468,8 @@ impl FeatureTableBuilder {
         t.label.extend(label.iter().map(|&v| u8::from(v == 1.0)));
         t.split.extend(split);
         t.sample_weight.extend(weight);
-        for (col, values) in t.numeric.iter_mut().zip(numeric) {
-            col.extend(values);
+        for i in 0..b.num_rows() {
+            t.numeric.push_row(numeric.iter().map(|c| c[i]));
         }
         let desc_rows = &mut self.desc_rows;
         for i in 0..list.len() {
@@ -551,7 +552,11 @@ fn permute(t: FeatureTable, order: &[usize], desc_rows: DescriptionSets) -> Feat
         label: pick(t.label, order),
         split: pick(t.split, order),
         sample_weight: pick(t.sample_weight, order),
-        numeric: t.numeric.into_iter().map(|c| pick(c, order)).collect(),
+        numeric: {
+            let mut numeric = t.numeric;
+            numeric.permute(order);
+            numeric
+        },
         descriptions: DescriptionSets {
             dictionary: t.descriptions.dictionary,
             offsets,
@@ -753,7 +758,7 @@ mod tests {
                 t.label[i],
                 t.split[i],
                 t.sample_weight[i],
-                t.numeric.iter().map(|col| col[i]).collect::<Vec<_>>(),
+                t.numeric.row(i).to_vec(),
                 descs,
                 c.dictionary[c.codes[i] as usize],
             );
@@ -786,7 +791,7 @@ mod tests {
         assert_eq!(snapshot(&b.finish().unwrap()), snapshot(&whole));
         assert_eq!(&whole.interaction_id[0], "i000");
         assert_eq!(whole.interaction_ts_us[11], 11_000_000);
-        assert!(whole.numeric[1][5].is_nan(), "a null number is NaN");
+        assert!(whole.numeric.get(5, 1).is_nan(), "a null number is NaN");
         assert_eq!(
             whole.descriptions.row(3).count(),
             0,

@@ -815,7 +815,7 @@ mod tests {
             label: (0..n).map(|i| u8::from(i % 4 == 0)).collect(),
             split: vec![Split::Train; n],
             sample_weight: vec![1.0; n],
-            numeric,
+            numeric: crate::table::NumericRows::from_columns(&numeric).unwrap(),
             descriptions: DescriptionSets {
                 dictionary: vec!["billing question".into(), "claim denied".into()],
                 offsets,

@@ -11,7 +11,7 @@ fn feature(t: &FeatureTable, id: &str, name: &str) -> f64 {
         .row_index(id)
         .unwrap_or_else(|| panic!("no interaction {id}"));
     let j = NUMERIC_FEATURES.iter().position(|n| *n == name).unwrap();
-    t.numeric[j][row]
+    t.numeric.get(row, j)
 }
 
 /// Member A: i1 (3 events), i2 and i3 at the same instant, i4 exactly 30 days after

@@ -17,7 +17,7 @@ use crate::encode::{
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::params::ParamGuard;
-use crate::table::{FeatureTable, NUMERIC_FEATURES};
+use crate::table::{FeatureTable, NUMERIC_FEATURES, NumericRows};
 
 /// How a numeric model column is derived from the feature table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -312,9 +312,10 @@ fn numeric_plan(cols: &[NumericColumn]) -> Result<Vec<NumericPlan<'_>>> {
         .collect()
 }
 
-fn fill_numeric(plan: &[NumericPlan], t: &FeatureTable, i: usize, out: &mut [f64]) {
+/// Fills the numeric block of a row from its feature-table numbers `raw`.
+fn fill_numeric(plan: &[NumericPlan], raw: &[f64], out: &mut [f64]) {
     for (o, p) in out.iter_mut().zip(plan) {
-        let v = t.numeric[p.source][i];
+        let v = raw[p.source];
         *o = match p.transform {
             NumericTransform::Log1pCount => log1p_count(if v.is_nan() { 0.0 } else { v }),
             NumericTransform::Log1pDays { missing_days } => {
@@ -326,7 +327,7 @@ fn fill_numeric(plan: &[NumericPlan], t: &FeatureTable, i: usize, out: &mut [f64
             NumericTransform::ShrunkLogitRate {
                 prior, strength, ..
             } => {
-                let n = p.denominator.map_or(f64::NAN, |d| t.numeric[d][i]);
+                let n = p.denominator.map_or(f64::NAN, |d| raw[d]);
                 shrunk_logit_rate(v, n, *prior, *strength)
             }
         };
@@ -403,12 +404,11 @@ fn column_rows(
 }
 
 /// Fills the description, token and cross blocks of row `i` (`out` starts at the
-/// description flags).
+/// description flags); `raw` is the row's numbers (the crosses' conditions).
 fn fill_descriptions(
     enc: (&FittedMultiHot, &FittedTokens, &[CrossPlan]),
     lookups: &Lookups,
-    t: &FeatureTable,
-    i: usize,
+    (t, i, raw): (&FeatureTable, usize, &[f64]),
     out: &mut [f64],
 ) {
     let (multi_hot, tokens, crosses) = enc;
@@ -420,7 +420,7 @@ fn fill_descriptions(
     let (tok, cross) = rest.split_at_mut(n_tok);
     tokens.transform_ids(ids, &lookups.tokens, tok);
     for (o, c) in cross.iter_mut().zip(crosses) {
-        *o = mh[c.flag] * f64::from(u8::from(c.with.holds(t.numeric[c.source][i])));
+        *o = mh[c.flag] * f64::from(u8::from(c.with.holds(raw[c.source])));
     }
 }
 
@@ -460,6 +460,39 @@ impl FeatureEncoderValidParams {
         w: &[f64],
         folds: &[usize],
         n_folds: usize,
+    ) -> Result<(FittedFeatureEncoder, Matrix)> {
+        self.fit_transform_numbers(t, (rows, None), y, w, (folds, n_folds))
+    }
+
+    /// [`Self::fit_transform`] of rows whose numbers are handed over apart, by value:
+    /// `numbers.row(k)` is row `rows[k]`'s (the table's own numbers are not read).
+    /// Their buffer grows in place into the matrix ([`Matrix::grow_rows`]), so the
+    /// numbers and the matrix are never held side by side (issue 17).
+    pub(crate) fn fit_transform_owning_numbers(
+        &self,
+        t: &FeatureTable,
+        (rows, numbers): (&[usize], NumericRows),
+        y: &[f64],
+        w: &[f64],
+        folds: (&[usize], usize),
+    ) -> Result<(FittedFeatureEncoder, Matrix)> {
+        if numbers.len() != rows.len() {
+            return Err(Error::params(
+                "numbers",
+                format!("one row of numbers per row ({})", rows.len()),
+                numbers.len(),
+            ));
+        }
+        self.fit_transform_numbers(t, (rows, Some(numbers)), y, w, folds)
+    }
+
+    fn fit_transform_numbers(
+        &self,
+        t: &FeatureTable,
+        (rows, numbers): (&[usize], Option<NumericRows>),
+        y: &[f64],
+        w: &[f64],
+        (folds, n_folds): (&[usize], usize),
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
         if w.len() != rows.len() || y.len() != rows.len() {
             return Err(Error::params(
@@ -535,21 +568,37 @@ impl FeatureEncoderValidParams {
         let n_num = numeric.len();
         let n_desc = multi_hot.n_features() + tokens.n_features() + crosses.n_features();
         let n_cols = n_num + n_desc + target.len();
-        let mut x = Matrix::new(rows.len(), n_cols);
-        for (k, &i) in rows.iter().enumerate() {
-            let out = x.row_mut(k);
-            fill_numeric(&num_plan, t, i, &mut out[..n_num]);
+        let fill = |k: usize, raw: &[f64], out: &mut [f64]| -> Result<()> {
+            fill_numeric(&num_plan, raw, &mut out[..n_num]);
             fill_descriptions(
                 (&multi_hot, &tokens, &crosses_plan),
                 &lookups,
-                t,
-                i,
+                (t, rows[k], raw),
                 &mut out[n_num..n_num + n_desc],
             );
             for (c, col) in oof_cols.iter().enumerate() {
                 out[n_num + n_desc + c] = col[k];
             }
-        }
+            Ok(())
+        };
+        let shape = (rows.len(), n_cols);
+        let mut x = match numbers {
+            Some(numbers) if n_cols >= numbers.width() => {
+                let width = numbers.width();
+                Matrix::grow_rows(numbers.into_data(), width, shape, fill)?
+            }
+            numbers => {
+                let mut x = Matrix::new(rows.len(), n_cols);
+                for (k, &i) in rows.iter().enumerate() {
+                    let raw = match &numbers {
+                        Some(numbers) => numbers.row(k),
+                        None => t.numeric.row(i),
+                    };
+                    fill(k, raw, x.row_mut(k))?;
+                }
+                x
+            }
+        };
         drop(oof_cols);
         // Scaled in place: no second copy of the matrix.
         let scaler = StandardScalerParams::default()
@@ -621,12 +670,12 @@ impl FittedFeatureEncoder {
         let mut x = Matrix::new(rows.len(), n_cols);
         for (k, &i) in rows.iter().enumerate() {
             let out = x.row_mut(k);
-            fill_numeric(&num_plan, t, i, &mut out[..n_num]);
+            let raw = t.numeric.row(i);
+            fill_numeric(&num_plan, raw, &mut out[..n_num]);
             fill_descriptions(
                 (&self.multi_hot, &self.tokens, &crosses_plan),
                 &lookups,
-                t,
-                i,
+                (t, i, raw),
                 &mut out[n_num..n_num + n_desc],
             );
             for (c, values) in encoded.iter().enumerate() {

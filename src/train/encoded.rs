@@ -6,7 +6,7 @@
 use crate::encode::FittedFeatureEncoder;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::table::{FeatureTable, Split};
+use crate::table::{FeatureTable, NumericRows, Split};
 use crate::threshold::group_ids;
 
 use super::{TrainValidParams, TrainedModel, TrainingSet, member_folds, score_in_blocks_with};
@@ -47,7 +47,7 @@ struct Prepared {
 /// positive interaction than folds.
 pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<EncodedTraining> {
     let prepared = prepare(t, p)?;
-    encode_prepared(t, prepared, p)
+    encode_prepared(t, prepared, None, p)
 }
 
 /// [`encode_training`] of a table it owns (the training rows taken out of the run's
@@ -58,15 +58,27 @@ pub(crate) fn encode_training_rows(
     p: &TrainValidParams,
 ) -> Result<EncodedTraining> {
     let prepared = prepare(&t, p)?;
-    // The encoder reads the numeric columns, the descriptions and the categoricals
-    // of the rows it is given, by index; this table has no ids, so its `len()` is 0.
-    let inputs = FeatureTable {
-        numeric: t.numeric,
-        descriptions: t.descriptions,
-        categoricals: t.categoricals,
+    // The encoder reads the descriptions and the categoricals of the rows it is
+    // given, by index (this table has no ids, so its `len()` is 0), and the numbers.
+    let FeatureTable {
+        numeric,
+        descriptions,
+        categoricals,
+        ..
+    } = t;
+    let mut inputs = FeatureTable {
+        descriptions,
+        categoricals,
         ..FeatureTable::default()
     };
-    encode_prepared(&inputs, prepared, p)
+    // Every row a training row (the run's table: the training rows are pulled
+    // alone): the numbers are handed over by row and grow into the matrix.
+    if prepared.rows.len() == numeric.len() {
+        encode_prepared(&inputs, prepared, Some(numeric), p)
+    } else {
+        inputs.numeric = numeric;
+        encode_prepared(&inputs, prepared, None, p)
+    }
 }
 
 fn prepare(t: &FeatureTable, p: &TrainValidParams) -> Result<Prepared> {
@@ -110,9 +122,12 @@ fn prepare(t: &FeatureTable, p: &TrainValidParams) -> Result<Prepared> {
     })
 }
 
+/// Encodes the prepared rows of `t`; with `numbers`, row `k`'s numbers are
+/// `numbers.row(k)` and not the table's.
 fn encode_prepared(
     t: &FeatureTable,
     prepared: Prepared,
+    numbers: Option<NumericRows>,
     p: &TrainValidParams,
 ) -> Result<EncodedTraining> {
     let Prepared {
@@ -128,9 +143,19 @@ fn encode_prepared(
         .iter()
         .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
         .collect();
-    let (encoder, x) =
-        p.encoder()
-            .fit_transform(t, &rows, &y, &sampling, &folds, p.grid().n_folds)?;
+    let n_folds = p.grid().n_folds;
+    let (encoder, x) = match numbers {
+        Some(numbers) => p.encoder().fit_transform_owning_numbers(
+            t,
+            (&rows, numbers),
+            &y,
+            &sampling,
+            (&folds, n_folds),
+        )?,
+        None => p
+            .encoder()
+            .fit_transform(t, &rows, &y, &sampling, &folds, n_folds)?,
+    };
     Ok(EncodedTraining {
         rows,
         encoder,
