@@ -569,11 +569,12 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
     }
     let r = last.ok_or_else(|| anyhow!("--reps 0"))?;
     // The OOF scores of the chosen C, for the threshold benchmark.
+    let oof_scores = r.oof_scores();
     write_npy(
         &dir.join("oof.npy"),
         "<f8",
-        &[r.oof_scores.len()],
-        &f64_bytes(&r.oof_scores),
+        &[oof_scores.len()],
+        &f64_bytes(&oof_scores),
     )?;
     let mut folds_out = Vec::new();
     if verify {

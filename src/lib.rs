@@ -30,6 +30,7 @@ pub mod error;
 mod ident;
 pub mod logs;
 pub mod matrix;
+mod memory;
 mod mlflow;
 pub mod model;
 mod numeric;

@@ -17,6 +17,8 @@ use crate::spark::Spark;
 use crate::sql::{self, SourceTypes};
 use crate::table::{self, EventChecks, FeatureTable};
 // In the leaf `timefmt` (so that `train` need not import this module); re-exported here.
+pub use crate::memory::peak_rss_bytes;
+use crate::memory::release_free_memory;
 pub(crate) use crate::timefmt::fmt_us;
 
 /// Wall time of each stage, in run order.
@@ -57,32 +59,6 @@ impl Timings {
         self.0.push((stage.to_string(), secs));
         out
     }
-}
-
-/// Hands the allocator's free pages back to the system (glibc's `malloc_trim`).
-///
-/// glibc keeps memory freed on its heaps for later small allocations. The pull's
-/// Arrow batches, the training rows' ids and table, the fit's vectors are freed
-/// there, but the next large buffers (the training matrix, the test window's
-/// columns) are mappings of their own and never reuse it: without this, the
-/// process's resident memory counted them on top of the matrix (issue 17: 1M
-/// members, the client's peak 1.6 x the matrix, of which some 0.4 x was freed).
-/// Other platforms' allocators are left alone.
-pub(crate) fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointer: it only gives the allocator's own free
-    // pages back to the system, under the allocator's lock (any thread may call it).
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Peak resident memory of this process so far (Linux `VmHWM`), if known.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// What the Spark side produced.

@@ -464,6 +464,9 @@ pub(crate) fn fit_encoded(
         .collect();
     let oof_average_precision = average_precision(&y, &oof, Some(&sampling))?;
     drop(oof);
+    // What the grid and the calibration let go goes back to the system before the
+    // next row-length vectors (the client's peak is in this stage, issue 17).
+    crate::memory::release_free_memory();
 
     // The operating point, out of time: a model fitted on the rows before the
     // embargo scores the validation slice.
@@ -496,6 +499,7 @@ pub(crate) fn fit_encoded(
         .iter()
         .map(|&k| calibration.apply(forward.decision_function(x.row(k))))
         .collect();
+    drop(fit_w);
     let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
     let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| member[k]).collect::<Vec<_>>());
     let refit_val: Vec<f64> = val

@@ -82,9 +82,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 /// The main job: Spark SQL features, Arrow into Rust, training, threshold, outputs.
 ///
 /// In order: open the destination (so a bad one fails before any Spark work),
-/// connect, register and check (`pipeline::run_spark`: source, rules, schema, events,
-/// views, the features pulled back), encode, fit and choose the threshold
-/// (`train::train`), score the test window and pick the outreach list, write. With
+/// connect, register and check (`pipeline::run_spark_training`: source, rules,
+/// schema, events, views, the training rows pulled back), encode them
+/// (`train::encode_training_rows`: their table goes), fit and choose the threshold
+/// (`train::fit_encoded`), pull the test window (`pipeline::pull_test_window`), score
+/// it and pick the outreach list, write. With
 /// MLflow tracking on, the written files come back too (the run's artifacts).
 fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let p = &cfg.settings;
@@ -121,7 +123,9 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let kept = if challenger {
         Kept::Set(set)
     } else {
-        let scores = train::training_scores(&trained, &set, &got.features)?;
+        let scores = timings.time("score training rows", || {
+            train::training_scores(&trained, &set, &got.features)
+        })?;
         let r = drift::with_score(train_features.clone(), &scores, &set.sampling);
         drop(set);
         Kept::Drift(r)

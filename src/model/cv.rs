@@ -54,12 +54,9 @@ pub struct GridSearchResult {
     pub(crate) best_index: usize,
     /// The chosen `C`: highest mean AP, the smaller `C` on ties.
     pub best_c: f64,
-    /// Out-of-fold probability of every training row under the chosen `C` (each
-    /// row scored once, by the fit that did not see its fold). Not serialized.
-    #[serde(skip)]
-    pub oof_scores: Vec<f64>,
-    /// The same rows' out-of-fold linear scores `x . beta + b` (what a calibration
-    /// is fitted on). Not serialized.
+    /// Out-of-fold linear score `x . beta + b` of every training row under the
+    /// chosen `C` (each row scored once, by the fit that did not see its fold): what
+    /// a calibration is fitted on. Not serialized.
     #[serde(skip)]
     pub(crate) oof_decision: Vec<f64>,
     /// The refit on all rows with the chosen `C`.
@@ -203,9 +200,9 @@ impl GridSearchValidParams {
 
         let mut prev: Vec<Option<FittedLogisticRegression>> = vec![None; k];
         let mut scores = Vec::with_capacity(self.fits.len());
-        let mut oof = vec![0.0; n];
+        // The linear scores only: the probabilities are a sigmoid away, and two more
+        // vectors the length of the training rows weigh at 1M members (issue 17).
         let mut oof_z = vec![0.0; n];
-        let mut best_oof = vec![0.0; n];
         let mut best_oof_z = vec![0.0; n];
         let mut best_index = 0;
         let mut fold_w = vec![0.0; n];
@@ -228,7 +225,6 @@ impl GridSearchValidParams {
                 for &i in held {
                     let z = fit.decision_function(x.row(i));
                     let p = sigmoid(z);
-                    oof[i] = p;
                     oof_z[i] = z;
                     yh.push(y[i]);
                     sh.push(p);
@@ -241,7 +237,6 @@ impl GridSearchValidParams {
             let var = fold_ap.iter().map(|a| (a - mean_ap).powi(2)).sum::<f64>() / k as f64;
             if ci == 0 || mean_ap > scores_mean(&scores, best_index) {
                 best_index = ci;
-                best_oof.copy_from_slice(&oof);
                 best_oof_z.copy_from_slice(&oof_z);
             }
             tracing::debug!(
@@ -272,10 +267,17 @@ impl GridSearchValidParams {
             scores,
             best_index,
             best_c,
-            oof_scores: best_oof,
             oof_decision: best_oof_z,
             model,
         })
+    }
+}
+
+impl GridSearchResult {
+    /// Out-of-fold probability of every training row: the sigmoid of its
+    /// out-of-fold linear score.
+    pub fn oof_scores(&self) -> Vec<f64> {
+        self.oof_decision.iter().map(|&z| sigmoid(z)).collect()
     }
 }
 
@@ -424,8 +426,9 @@ mod tests {
         eprintln!("grid: {:?} best C {}", res.scores, res.best_c);
 
         // Out-of-fold scores: one per row, each from the fit that did not see it.
-        assert_eq!(res.oof_scores.len(), n);
-        assert!(res.oof_scores.iter().all(|p| *p > 0.0 && *p < 1.0));
+        let oof_scores = res.oof_scores();
+        assert_eq!(oof_scores.len(), n);
+        assert!(oof_scores.iter().all(|p| *p > 0.0 && *p < 1.0));
         let lr = LogisticRegressionParams {
             c: res.best_c,
             tol: 1e-8,
@@ -443,9 +446,9 @@ mod tests {
             let (mut yh, mut sh) = (Vec::new(), Vec::new());
             for &i in &held {
                 let p = sigmoid(fit.decision_function(x.row(i)));
-                assert!((p - res.oof_scores[i]).abs() < 1e-6, "row {i}");
+                assert!((p - oof_scores[i]).abs() < 1e-6, "row {i}");
                 yh.push(y[i]);
-                sh.push(res.oof_scores[i]);
+                sh.push(oof_scores[i]);
             }
             let ap = average_precision(&yh, &sh, &vec![1.0; yh.len()]).unwrap();
             assert!((ap - best.fold_ap[fold]).abs() < 1e-12);

@@ -61,16 +61,28 @@ pub(crate) fn encode_training_rows(
     // The encoder reads the descriptions and the categoricals of the rows it is
     // given, by index (this table has no ids, so its `len()` is 0), and the numbers.
     let FeatureTable {
+        interaction_id,
+        member_id,
+        interaction_ts_us,
+        label,
+        split,
+        sample_weight,
         numeric,
         descriptions,
         categoricals,
-        ..
     } = t;
+    // Dropped here, not at the end of the function (where the rest of a partly
+    // moved table would go).
+    drop((interaction_id, member_id, interaction_ts_us));
+    drop((label, split, sample_weight));
     let mut inputs = FeatureTable {
         descriptions,
         categoricals,
         ..FeatureTable::default()
     };
+    // The ids, times and labels just freed go back to the system before the matrix
+    // grows (a large mapping of its own, which would not reuse them).
+    crate::memory::release_free_memory();
     // Every row a training row (the run's table: the training rows are pulled
     // alone): the numbers are handed over by row and grow into the matrix.
     if prepared.rows.len() == numeric.len() {
