@@ -1,7 +1,8 @@
 //! The training rows encoded, with everything the fit needs of them, so that the
 //! feature table's training rows can go before the model is fitted (issue 17: the
 //! client's peak memory is the training matrix and the fit's vectors, not those plus
-//! the table). Pure.
+//! the table). Pure, but for handing freed heap pages back to the system
+//! (`memory::release_free_memory`) before the matrix grows.
 
 use crate::encode::FittedFeatureEncoder;
 use crate::error::{Error, Result};
