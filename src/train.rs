@@ -883,6 +883,7 @@ mod tests {
             assert_eq!(some.row(k), full.row(i));
         }
         assert!(enc.transform_from_training(&x, &rows, &[], &[]).is_err());
+        assert!(enc.transform_from_training(&x, &rows, &codes, &[]).is_err());
         for block in [1, 7, 60, 1000] {
             assert_eq!(
                 score_in_blocks_of(block, &enc, &t, &rows, score).unwrap(),

@@ -703,11 +703,17 @@ impl FittedFeatureEncoder {
         dictionaries: &[&[String]],
     ) -> Result<Matrix> {
         let n_cols = self.n_features();
-        if x.n_cols() != n_cols || codes.len() != self.target.len() {
+        let n_te = self.target.len();
+        if x.n_cols() != n_cols || codes.len() != n_te || dictionaries.len() != n_te {
             return Err(Error::params(
                 "training matrix",
-                format!("{n_cols} columns and {} code lists", self.target.len()),
-                format!("{} columns and {} code lists", x.n_cols(), codes.len()),
+                format!("{n_cols} columns, {n_te} code lists and {n_te} dictionaries"),
+                format!(
+                    "{} columns, {} code lists and {} dictionaries",
+                    x.n_cols(),
+                    codes.len(),
+                    dictionaries.len()
+                ),
             ));
         }
         let first_te = n_cols - self.target.len();
