@@ -85,7 +85,7 @@ fn objective(c: &mut Criterion) {
 
 /// A feature table of `n` training interactions with 60 distinct descriptions (one to
 /// three per row) and three categoricals.
-fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
+fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<u8>) {
     let mut rng = Rng(7);
     let mut t = FeatureTable {
         descriptions: DescriptionSets {
@@ -138,7 +138,7 @@ fn table(n: usize) -> (FeatureTable, Vec<usize>, Vec<f64>, Vec<usize>) {
     }
     t.numeric = NumericRows::from_columns(&numeric).expect("columns of one length");
     let rows: Vec<usize> = (0..n).collect();
-    let folds = (0..n).map(|i| (i / 3) % 5).collect();
+    let folds = (0..n).map(|i| ((i / 3) % 5) as u8).collect();
     (t, rows, y, folds)
 }
 

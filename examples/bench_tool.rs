@@ -156,7 +156,7 @@ struct TrainInputs {
     rows: Vec<usize>,
     y: Vec<f64>,
     sampling: Vec<f64>,
-    folds: Vec<usize>,
+    folds: Vec<u8>,
 }
 
 fn train_inputs(t: &FeatureTable, cfg: &Config) -> TrainInputs {
@@ -532,7 +532,7 @@ struct FitData {
     y: Vec<f64>,
     w: Vec<f64>,
     eval_w: Vec<f64>,
-    folds: Vec<usize>,
+    folds: Vec<u8>,
     grid: GridSearchValidParams,
 }
 
@@ -681,7 +681,10 @@ fn gbdt_eval(
         let mean = w.iter().sum::<f64>() / w.len() as f64;
         w.iter_mut().for_each(|v| *v /= mean);
     }
-    let folds = read_usize(&dir.join("folds.npy"))?;
+    let folds = read_usize(&dir.join("folds.npy"))?
+        .into_iter()
+        .map(|f| u8::try_from(f).map_err(|_| anyhow!("fold id {f} above 255")))
+        .collect::<Result<Vec<u8>>>()?;
     let (shape_t, data_t) = read_f64(&dir.join("x_test.npy"))?;
     let xt = Matrix::from_vec(shape_t[0], shape_t[1], data_t)?;
     let yt = read_f64(&dir.join("y_test.npy"))?.1;

@@ -33,7 +33,7 @@ use crate::threshold::{
     self, ConfidenceValidParams, Interval, ThresholdChoice, average_precision, group_ids,
 };
 use crate::train::{
-    self, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
+    self, Forward, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
 };
 
 /// The fitted challenger.
@@ -63,9 +63,8 @@ impl TrainedChallenger {
     }
 }
 
-/// Trains the trees on `set` (the logistic model's training set of table `t`).
+/// Trains the trees on `set` (the logistic model's training set).
 pub(crate) fn train_gbdt(
-    t: &FeatureTable,
     set: &TrainingSet,
     p: &TrainValidParams,
     g: &GbdtValidParams,
@@ -90,11 +89,9 @@ pub(crate) fn train_gbdt(
     );
     // The refit and the forward model, with those rounds.
     let model = g.fit_rounds(&set.x, &set.y, &set.w, rounds)?;
-    let v = p.validation();
-    let ts = |k: usize| t.interaction_ts_us[set.rows[k]];
     let fit_w: Vec<f64> = (0..n)
         .map(|k| {
-            if ts(k) < v.fit_before_us() {
+            if set.forward[k] == Forward::Fit {
                 set.w[k]
             } else {
                 0.0
@@ -102,20 +99,21 @@ pub(crate) fn train_gbdt(
         })
         .collect();
     let forward = g.fit_rounds(&set.x, &set.y, &fit_w, rounds)?;
-    let val: Vec<usize> = (0..n).filter(|&k| ts(k) >= v.from_us()).collect();
+    let val: Vec<usize> = (0..n)
+        .filter(|&k| set.forward[k] == Forward::Validation)
+        .collect();
     let cal = |z: Vec<f64>| -> Vec<f64> { z.into_iter().map(|z| calibration.apply(z)).collect() };
     let val_scores = cal(forward.decision_function(&set.x, &val));
     let refit_val = cal(model.decision_function(&set.x, &val));
     let val_y: Vec<f64> = val.iter().map(|&k| set.y[k]).collect();
     let val_w: Vec<f64> = val.iter().map(|&k| set.sampling[k]).collect();
-    let members: Vec<&str> = val.iter().map(|&k| &t.member_id[set.rows[k]]).collect();
-    let (groups, n_groups) = group_ids(&members);
+    let (groups, n_groups) = (&set.val_groups.0, set.val_groups.1);
     let (threshold, _) = operating_point(
         p,
         &val_y,
         &val_scores,
         &val_w,
-        (&groups, n_groups),
+        (groups, n_groups),
         &refit_val,
     )?;
     let validation_average_precision = average_precision(&val_y, &val_scores, Some(&val_w))?;

@@ -25,8 +25,30 @@ pub(crate) fn release_free_memory() {
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), if known.
 pub fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// One `/proc/self/status` line's size in bytes (`VmHWM:`, `VmRSS:`).
+fn status_bytes(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Logs, at debug level (`-v`), the resident and peak memory at a point inside a
+/// stage: where in encoding or in the fit the client's peak is (issue 17's
+/// benchmark reads these lines). Reads `/proc` only when debug is on.
+pub(crate) fn trace_point(point: &str) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let mib = |b: Option<u64>| b.map_or(f64::NAN, |b| b as f64 / (1024.0 * 1024.0));
+    let (rss, peak) = (mib(status_bytes("VmRSS:")), mib(peak_rss_bytes()));
+    tracing::debug!(
+        point,
+        rss_mib = rss,
+        peak_mib = peak,
+        "memory at {point}: resident {rss:.1} MiB, peak so far {peak:.1} MiB"
+    );
 }

@@ -37,7 +37,7 @@ use crate::params::{ParamGuard, Valid, checked};
 use crate::table::{FeatureTable, Split};
 use crate::threshold::{
     ConfidenceParams, ConfidenceValidParams, PrCurve, ThresholdChoice, ThresholdRule,
-    ValidThresholdRule, average_precision, average_precision_of, group_ids, precision_recall_curve,
+    ValidThresholdRule, average_precision, average_precision_of, precision_recall_curve,
 };
 use crate::timefmt::fmt_us;
 
@@ -68,6 +68,31 @@ impl ValidationParams {
     /// Rows the validation model is fitted on come before this.
     pub(crate) fn fit_before_us(&self) -> i64 {
         self.from_us() - i64::from(self.embargo_days) * DAY_US
+    }
+}
+
+/// Where a training row lies for the forward validation model, by its interaction
+/// time: fitted on, in the embargo between (neither), or in the validation slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forward {
+    /// Before `split - validation_days - embargo_days`: the validation model's rows.
+    Fit,
+    /// In the embargo: neither fitted on nor scored.
+    Embargo,
+    /// In `[split - validation_days, split)`: scored to choose the operating point.
+    Validation,
+}
+
+impl ValidationParams {
+    /// Where a row at `ts_us` lies (the slice starts no earlier than the fit ends).
+    pub(crate) fn forward_of(&self, ts_us: i64) -> Forward {
+        if ts_us < self.fit_before_us() {
+            Forward::Fit
+        } else if ts_us >= self.from_us() {
+            Forward::Validation
+        } else {
+            Forward::Embargo
+        }
     }
 }
 
@@ -344,13 +369,17 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// a positive row and the others are each ordered by a seeded hash and dealt round
 /// robin, so every fold gets positives when there are at least `n_folds` positive
 /// members, and a member's rows never straddle two folds.
-pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> Vec<usize> {
+/// A fold id is a byte: `n_folds` is at most 50 (`GridSearchParams::check`), and a
+/// byte a row is what the folds weigh beside the training matrix (issue 17); more
+/// than 256 folds are refused here too.
+pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> Vec<u8> {
     use std::collections::BTreeMap;
     let mut positive: BTreeMap<&str, bool> = BTreeMap::new();
     for (m, &l) in members.iter().zip(y) {
         *positive.entry(m).or_default() |= l == 1.0;
     }
-    let mut fold_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let n_folds = n_folds.clamp(1, usize::from(u8::MAX) + 1);
+    let mut fold_of: BTreeMap<&str, u8> = BTreeMap::new();
     for class in [true, false] {
         let mut ms: Vec<(u64, &str)> = positive
             .iter()
@@ -363,7 +392,8 @@ pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> V
             .collect();
         ms.sort();
         for (r, (_, m)) in ms.into_iter().enumerate() {
-            fold_of.insert(m, r % n_folds);
+            // Below n_folds <= 256: a byte.
+            fold_of.insert(m, (r % n_folds) as u8);
         }
     }
     members.iter().map(|m| fold_of[m]).collect()
@@ -376,15 +406,19 @@ type GridChoice = (ClassWeight, (f64, f64), Vec<f64>, GridSearchResult);
 /// The encoded training rows and what was fitted on them, kept for a challenger
 /// model that must see the same matrix, weights and folds.
 pub(crate) struct TrainingSet {
-    /// Training rows (indices into the feature table), in table order.
-    pub(crate) rows: Vec<usize>,
+    /// The training rows' matrix, in table order (a table that keeps its rows gives
+    /// their indices again: `rows_of(Split::Train)`).
     pub(crate) x: Matrix,
     pub(crate) y: Vec<f64>,
     /// Inverse sampling rate of each row.
     pub(crate) sampling: Vec<f64>,
     /// Loss weights of the chosen class weight (class weight x inverse sampling).
     pub(crate) w: Vec<f64>,
-    pub(crate) folds: Vec<usize>,
+    pub(crate) folds: Vec<u8>,
+    /// Where each row lies for the forward validation model.
+    pub(crate) forward: Vec<Forward>,
+    /// The validation slice's member groups ([`EncodedTraining::val_groups`]).
+    pub(crate) val_groups: (Vec<usize>, usize),
     /// Each categorical's codes of the rows ([`EncodedTraining::codes`]).
     pub(crate) codes: Vec<Vec<u32>>,
 }
@@ -410,16 +444,17 @@ pub(crate) fn fit_encoded(
     p: &TrainValidParams,
 ) -> Result<(TrainedModel, TrainReport, TrainingSet)> {
     let EncodedTraining {
-        rows,
         encoder,
         x,
         y,
         sampling,
         folds,
-        ts_us,
-        member,
+        forward,
+        val_groups,
         codes,
     } = e;
+    let n = y.len();
+    crate::memory::trace_point("fit start");
     let train_positives = y.iter().filter(|&&v| v == 1.0).count();
     let fit_started = std::time::Instant::now();
 
@@ -455,6 +490,7 @@ pub(crate) fn fit_encoded(
         return Err(Error::params("class_weights", "at least one", "none"));
     };
 
+    crate::memory::trace_point("fit: after the C grid");
     // Calibration on out-of-fold linear scores, weighted back to the population.
     let calibration = p.calibration().fit(&grid.oof_decision, &y, &sampling)?;
     let oof: Vec<f64> = grid
@@ -466,22 +502,28 @@ pub(crate) fn fit_encoded(
     drop(oof);
     // What the grid and the calibration let go goes back to the system before the
     // next row-length vectors (the client's peak is in this stage, issue 17).
+    crate::memory::trace_point("fit: after the calibration");
     crate::memory::release_free_memory();
 
     // The operating point, out of time: a model fitted on the rows before the
     // embargo scores the validation slice.
     let v = p.validation();
-    let ts = |k: usize| ts_us[k];
-    let fit_w: Vec<f64> = (0..rows.len())
-        .map(|k| if ts(k) < v.fit_before_us() { w[k] } else { 0.0 })
+    let fit_w: Vec<f64> = (0..n)
+        .map(|k| {
+            if forward[k] == Forward::Fit {
+                w[k]
+            } else {
+                0.0
+            }
+        })
         .collect();
-    let val: Vec<usize> = (0..rows.len()).filter(|&k| ts(k) >= v.from_us()).collect();
+    let val: Vec<usize> = (0..n)
+        .filter(|&k| forward[k] == Forward::Validation)
+        .collect();
     let fit_rows = fit_w.iter().filter(|&&x| x > 0.0).count();
     let val_y: Vec<f64> = val.iter().map(|&k| y[k]).collect();
     let val_positives = val_y.iter().filter(|&&v| v == 1.0).count();
-    let fit_positives = (0..rows.len())
-        .filter(|&k| fit_w[k] > 0.0 && y[k] == 1.0)
-        .count();
+    let fit_positives = (0..n).filter(|&k| fit_w[k] > 0.0 && y[k] == 1.0).count();
     if val_positives == 0 || fit_positives == 0 || fit_positives == fit_rows {
         return Err(Error::data(
             format!(
@@ -494,24 +536,25 @@ pub(crate) fn fit_encoded(
             "change model.validation_days (or model.embargo_days), or move model.split_boundary later",
         ));
     }
-    let forward = p.grid().fit_params()[grid.best_index].fit(&x, &y, &fit_w, Some(&grid.model))?;
+    let forward_model =
+        p.grid().fit_params()[grid.best_index].fit(&x, &y, &fit_w, Some(&grid.model))?;
     let val_scores: Vec<f64> = val
         .iter()
-        .map(|&k| calibration.apply(forward.decision_function(x.row(k))))
+        .map(|&k| calibration.apply(forward_model.decision_function(x.row(k))))
         .collect();
     drop(fit_w);
     let val_w: Vec<f64> = val.iter().map(|&k| sampling[k]).collect();
-    let (val_groups, n_groups) = group_ids(&val.iter().map(|&k| member[k]).collect::<Vec<_>>());
     let refit_val: Vec<f64> = val
         .iter()
         .map(|&k| calibration.apply(grid.model.decision_function(x.row(k))))
         .collect();
+    crate::memory::trace_point("fit: forward model's scores");
     let (threshold, validation_threshold) = operating_point(
         p,
         &val_y,
         &val_scores,
         &val_w,
-        (&val_groups, n_groups),
+        (&val_groups.0, val_groups.1),
         &refit_val,
     )?;
     let validation = ValidationReport {
@@ -528,7 +571,7 @@ pub(crate) fn fit_encoded(
         cv,
         best_c: grid.best_c,
         best_class_weight: class_weight,
-        train_rows: rows.len(),
+        train_rows: n,
         train_positives,
         oof_average_precision,
         validation,
@@ -536,12 +579,13 @@ pub(crate) fn fit_encoded(
     };
     let population_positive_fraction = effective_positive_fraction(&y, &sampling)?;
     let set = TrainingSet {
-        rows,
         x,
         y,
         sampling,
         w,
         folds,
+        forward,
+        val_groups,
         codes,
     };
     Ok((
@@ -751,9 +795,38 @@ mod tests {
         assert_eq!(f[0], f[1]);
         assert_eq!(f[3], f[4]);
         // 4 positive members (a, b, d, f) dealt over 2 folds: 2 each.
-        let pos_folds: Vec<usize> = [0usize, 2, 5, 7].iter().map(|&i| f[i]).collect();
+        let pos_folds: Vec<u8> = [0usize, 2, 5, 7].iter().map(|&i| f[i]).collect();
         assert_eq!(pos_folds.iter().filter(|&&x| x == 0).count(), 2);
         assert_eq!(f, member_folds(&members, &y, 2, 42), "deterministic");
+    }
+
+    #[test]
+    fn forward_slices_split_at_the_embargo_and_the_validation_start() {
+        let day = DAY_US;
+        let v = ValidationParams {
+            split_us: 100 * day,
+            validation_days: 10,
+            embargo_days: 5,
+        };
+        let at = |d: i64| v.forward_of(d * day);
+        assert_eq!(
+            (at(0), at(84), at(85)),
+            (Forward::Fit, Forward::Fit, Forward::Embargo)
+        );
+        assert_eq!(
+            (at(89), at(90), at(99)),
+            (Forward::Embargo, Forward::Validation, Forward::Validation)
+        );
+        assert_eq!(v.forward_of(85 * day - 1), Forward::Fit);
+        // No embargo: every row is fitted on or scored.
+        let v = ValidationParams {
+            embargo_days: 0,
+            ..v
+        };
+        assert_eq!(
+            (v.forward_of(90 * day - 1), v.forward_of(90 * day)),
+            (Forward::Fit, Forward::Validation)
+        );
     }
 
     #[test]
@@ -840,7 +913,7 @@ mod tests {
         let n = t.len();
         let rows: Vec<usize> = (0..n).collect();
         let y: Vec<f64> = t.label.iter().map(|&l| f64::from(l)).collect();
-        let folds: Vec<usize> = (0..n).map(|i| (i / 2) % 3).collect();
+        let folds: Vec<u8> = (0..n).map(|i| ((i / 2) % 3) as u8).collect();
         let (enc, x) = encoder_params((5, 5), (5, 5), 1)
             .check()
             .unwrap()
@@ -938,17 +1011,19 @@ mod tests {
         .unwrap();
         let a = encode_training(&t, &p).unwrap();
         let b = encode_training_rows(t.clone(), &p).unwrap();
-        assert_eq!(a.rows, (0..50).collect::<Vec<_>>());
-        assert_eq!((&a.rows, &a.y, &a.sampling), (&b.rows, &b.y, &b.sampling));
+        assert_eq!(a.y.len(), 50);
+        assert_eq!((&a.y, &a.sampling), (&b.y, &b.sampling));
         assert_eq!(
-            (&a.folds, &a.ts_us, &a.member),
-            (&b.folds, &b.ts_us, &b.member)
+            (&a.folds, &a.forward, &a.val_groups),
+            (&b.folds, &b.forward, &b.val_groups)
         );
         assert_eq!((&a.codes, &a.encoder), (&b.codes, &b.encoder));
         assert_eq!(a.x.data(), b.x.data());
+        // Every row is in the slice (times 0..50 us, from a day before the split at 0).
+        assert!(a.forward.iter().all(|f| *f == Forward::Validation));
         assert_eq!(
-            a.member[..4],
-            [0, 0, 1, 1],
+            (&a.val_groups.0[..4], a.val_groups.1),
+            (&[0, 0, 1, 1][..], 25),
             "two rows per member, first seen first"
         );
         // Too few positive members for the folds: the same refusal.

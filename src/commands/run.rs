@@ -23,7 +23,7 @@ use crate::error::{self, Result};
 use crate::outputs::Outputs;
 use crate::pipeline::{self, Timings};
 use crate::remote::Env;
-use crate::table::FeatureTable;
+use crate::table::{FeatureTable, Split};
 use crate::tables;
 use crate::threshold::{self, ThresholdChoice};
 use crate::train::{self, TrainValidParams, TrainedModel};
@@ -140,7 +140,7 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let (trained, test, comparison) = match (params.challenger(), &kept) {
         (Some(g), Kept::Set(set)) => {
             let ch = timings.time("train challenger (gbdt)", || {
-                challenger::train_gbdt(f, set, params, g)
+                challenger::train_gbdt(set, params, g)
             })?;
             let fit = (
                 train_report.fit_seconds,
@@ -155,8 +155,8 @@ fn train_and_publish(cfg: &Config) -> Result<(RunReport, common::NamedFiles)> {
     let train_ref = match kept {
         Kept::Drift(r) => r,
         Kept::Set(set) => {
-            let scores =
-                train::score_in_blocks(&trained.encoder, f, &set.rows, |x| trained.score(x))?;
+            let rows = f.rows_of(Split::Train);
+            let scores = train::score_in_blocks(&trained.encoder, f, &rows, |x| trained.score(x))?;
             drift::with_score(train_features, &scores, &set.sampling)
         }
     };

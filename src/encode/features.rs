@@ -458,7 +458,7 @@ impl FeatureEncoderValidParams {
         rows: &[usize],
         y: &[f64],
         w: &[f64],
-        folds: &[usize],
+        folds: &[u8],
         n_folds: usize,
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
         self.fit_transform_numbers(t, (rows, None), y, w, (folds, n_folds))
@@ -474,7 +474,7 @@ impl FeatureEncoderValidParams {
         (rows, numbers): (&[usize], NumericRows),
         y: &[f64],
         w: &[f64],
-        folds: (&[usize], usize),
+        folds: (&[u8], usize),
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
         if numbers.len() != rows.len() {
             return Err(Error::params(
@@ -492,7 +492,7 @@ impl FeatureEncoderValidParams {
         (rows, numbers): (&[usize], Option<NumericRows>),
         y: &[f64],
         w: &[f64],
-        (folds, n_folds): (&[usize], usize),
+        (folds, n_folds): (&[u8], usize),
     ) -> Result<(FittedFeatureEncoder, Matrix)> {
         if w.len() != rows.len() || y.len() != rows.len() {
             return Err(Error::params(
@@ -550,24 +550,12 @@ impl FeatureEncoderValidParams {
             .collect();
         let crosses = self.crosses.fit(&flags, &positive_weight)?;
         let crosses_plan = cross_plan(&crosses, &multi_hot)?;
-        let mut target = Vec::new();
-        let mut oof_cols = Vec::new();
-        for c in &t.categoricals {
-            let codes: Vec<u32> = rows.iter().map(|&i| c.codes[i]).collect();
-            let (fitted, oof) = self.target.fit_transform_dictionary(
-                &c.dictionary,
-                &codes,
-                y,
-                Some(w),
-                folds,
-                n_folds,
-            )?;
-            target.push((c.name.clone(), fitted));
-            oof_cols.push(oof);
-        }
         let n_num = numeric.len();
         let n_desc = multi_hot.n_features() + tokens.n_features() + crosses.n_features();
-        let n_cols = n_num + n_desc + target.len();
+        let n_cols = n_num + n_desc + t.categoricals.len();
+        // The target encodings' columns are written after the matrix is built, one
+        // categorical at a time: their out-of-fold values are never all held beside
+        // the matrix (issue 17).
         let fill = |k: usize, raw: &[f64], out: &mut [f64]| -> Result<()> {
             fill_numeric(&num_plan, raw, &mut out[..n_num]);
             fill_descriptions(
@@ -576,9 +564,6 @@ impl FeatureEncoderValidParams {
                 (t, rows[k], raw),
                 &mut out[n_num..n_num + n_desc],
             );
-            for (c, col) in oof_cols.iter().enumerate() {
-                out[n_num + n_desc + c] = col[k];
-            }
             Ok(())
         };
         let shape = (rows.len(), n_cols);
@@ -599,7 +584,33 @@ impl FeatureEncoderValidParams {
                 x
             }
         };
-        drop(oof_cols);
+        crate::memory::trace_point("training matrix filled, before its target encodings");
+        // All rows in table order (the run's training table): the table's codes are
+        // the rows' codes, read in place.
+        let every_row = rows.iter().enumerate().all(|(k, &i)| k == i);
+        let mut target = Vec::with_capacity(t.categoricals.len());
+        for (c, cat) in t.categoricals.iter().enumerate() {
+            let copied: Vec<u32>;
+            let codes = if every_row && cat.codes.len() == rows.len() {
+                cat.codes.as_slice()
+            } else {
+                copied = rows.iter().map(|&i| cat.codes[i]).collect();
+                copied.as_slice()
+            };
+            let (fitted, oof) = self.target.fit_transform_dictionary(
+                &cat.dictionary,
+                codes,
+                y,
+                Some(w),
+                folds,
+                n_folds,
+            )?;
+            target.push((cat.name.clone(), fitted));
+            let j = n_num + n_desc + c;
+            for (k, v) in oof.into_iter().enumerate() {
+                x.row_mut(k)[j] = v;
+            }
+        }
         // Scaled in place: no second copy of the matrix.
         let scaler = StandardScalerParams::default()
             .check()?

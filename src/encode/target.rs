@@ -137,24 +137,28 @@ pub(super) fn logit_clamped(p: f64) -> f64 {
 /// - `Smooth::Fixed(m)`: `(n_c mean_c + m mean_y) / (n_c + m)`.
 ///
 /// With every weight 1 these are the unweighted formulas of [`fit_encodings`].
+///
+/// `rows` are read twice with `Smooth::Auto` (an iterator, so that the other folds'
+/// rows are never listed: 8 bytes a row beside the training matrix, issue 17).
 fn fit_encodings_weighted(
     smooth: Smooth,
-    codes: &[usize],
+    codes: &[u32],
     y: &[f64],
     w: &[f64],
-    rows: &[usize],
+    rows: impl Iterator<Item = usize> + Clone,
     n_categories: usize,
 ) -> (Vec<f64>, f64) {
     let (mut sw, mut swy) = (0.0, 0.0);
     let mut cat_w = vec![0.0; n_categories];
     let mut cat_wy = vec![0.0; n_categories];
     let mut cat_n = vec![0u64; n_categories];
-    for &i in rows {
+    for i in rows.clone() {
+        let c = codes[i] as usize;
         sw += w[i];
         swy += w[i] * y[i];
-        cat_w[codes[i]] += w[i];
-        cat_wy[codes[i]] += w[i] * y[i];
-        cat_n[codes[i]] += 1;
+        cat_w[c] += w[i];
+        cat_wy[c] += w[i] * y[i];
+        cat_n[c] += 1;
     }
     let mean_y = if sw > 0.0 { swy / sw } else { 0.0 };
     let means: Vec<f64> = cat_wy
@@ -176,10 +180,11 @@ fn fit_encodings_weighted(
         Smooth::Auto => {
             let mut var_y = 0.0;
             let mut cat_ss = vec![0.0; n_categories];
-            for &i in rows {
+            for i in rows {
+                let c = codes[i] as usize;
                 var_y += w[i] * (y[i] - mean_y) * (y[i] - mean_y);
-                let d = y[i] - means[codes[i]];
-                cat_ss[codes[i]] += w[i] * d * d;
+                let d = y[i] - means[c];
+                cat_ss[c] += w[i] * d * d;
             }
             let var_y = if sw > 0.0 { var_y / sw } else { 0.0 };
             (0..n_categories)
@@ -206,22 +211,22 @@ fn fit_encodings_weighted(
 /// [`numpy_sum`]); per-category sums in row order.
 fn fit_encodings(
     smooth: Smooth,
-    codes: &[usize],
+    codes: &[u32],
     y: &[f64],
-    rows: &[usize],
+    rows: impl Iterator<Item = usize> + Clone,
     n_categories: usize,
 ) -> (Vec<f64>, f64) {
-    let n = rows.len() as f64;
-    let y_rows: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let y_rows: Vec<f64> = rows.clone().map(|i| y[i]).collect();
+    let n = y_rows.len() as f64;
     let mean_y = numpy_sum(&y_rows) / n;
 
     let encodings = match smooth {
         Smooth::Fixed(m) => {
             let mut sums = vec![m * mean_y; n_categories];
             let mut counts = vec![m; n_categories];
-            for &i in rows {
-                sums[codes[i]] += y[i];
-                counts[codes[i]] += 1.0;
+            for i in rows {
+                sums[codes[i] as usize] += y[i];
+                counts[codes[i] as usize] += 1.0;
             }
             sums.iter()
                 .zip(&counts)
@@ -232,15 +237,16 @@ fn fit_encodings(
             let squares: Vec<f64> = y_rows.iter().map(|v| (v - mean_y) * (v - mean_y)).collect();
             let var_y = numpy_sum(&squares) / n;
             let mut stats = vec![CategoryStats::default(); n_categories];
-            for &i in rows {
-                let s = &mut stats[codes[i]];
+            for i in rows.clone() {
+                let s = &mut stats[codes[i] as usize];
                 s.count += 1;
                 s.sum += y[i];
             }
             let means: Vec<f64> = stats.iter().map(|s| s.sum / s.count as f64).collect();
-            for &i in rows {
-                let d = y[i] - means[codes[i]];
-                stats[codes[i]].sum_sq_diff += d * d;
+            for i in rows {
+                let c = codes[i] as usize;
+                let d = y[i] - means[c];
+                stats[c].sum_sq_diff += d * d;
             }
             stats
                 .iter()
@@ -278,15 +284,15 @@ impl ParamGuard for TargetEncoderParams {
 }
 
 impl TargetEncoderValidParams {
-    /// The checks of [`Self::fit_transform`] for `n` rows; returns the rows of each
-    /// fold.
+    /// The checks of [`Self::fit_transform`] for `n` rows; returns the number of
+    /// rows in each fold.
     fn check_fit_inputs(
         &self,
         n: usize,
         y: &[f64],
-        folds: &[usize],
+        folds: &[u8],
         n_folds: usize,
-    ) -> Result<Vec<Vec<usize>>> {
+    ) -> Result<Vec<usize>> {
         if y.len() != n {
             return Err(Error::params(
                 "y",
@@ -307,7 +313,7 @@ impl TargetEncoderValidParams {
         if n_folds < 2 {
             return Err(Error::params("n_folds", "at least 2", n_folds));
         }
-        if let Some(&f) = folds.iter().find(|&&f| f >= n_folds) {
+        if let Some(&f) = folds.iter().find(|&&f| usize::from(f) >= n_folds) {
             return Err(Error::params(
                 "folds",
                 format!("fold ids in 0..{n_folds}"),
@@ -320,11 +326,11 @@ impl TargetEncoderValidParams {
                 "choose a training window that contains interactions",
             ));
         }
-        let mut fold_rows = vec![Vec::new(); n_folds];
-        for (i, &f) in folds.iter().enumerate() {
-            fold_rows[f].push(i);
+        let mut fold_rows = vec![0usize; n_folds];
+        for &f in folds {
+            fold_rows[usize::from(f)] += 1;
         }
-        if fold_rows.iter().filter(|r| !r.is_empty()).count() < 2 {
+        if fold_rows.iter().filter(|r| **r > 0).count() < 2 {
             return Err(Error::params(
                 "folds",
                 "rows spread over at least two folds",
@@ -351,7 +357,7 @@ impl TargetEncoderValidParams {
         &self,
         categories: &[String],
         y: &[f64],
-        folds: &[usize],
+        folds: &[u8],
         n_folds: usize,
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
         let fold_rows = self.check_fit_inputs(categories.len(), y, folds, n_folds)?;
@@ -361,7 +367,10 @@ impl TargetEncoderValidParams {
         for (code, v) in index.values_mut().enumerate() {
             *v = code;
         }
-        let codes: Vec<usize> = categories.iter().map(|c| index[c.as_str()]).collect();
+        let codes: Vec<u32> = categories
+            .iter()
+            .map(|c| index[c.as_str()] as u32)
+            .collect();
         self.fit_transform_coded(&index, &codes, y, None, &fold_rows, folds)
     }
 
@@ -379,7 +388,7 @@ impl TargetEncoderValidParams {
         codes: &[u32],
         y: &[f64],
         weights: Option<&[f64]>,
-        folds: &[usize],
+        folds: &[u8],
         n_folds: usize,
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
         if let Some(w) = weights
@@ -418,11 +427,13 @@ impl TargetEncoderValidParams {
         for (code, v) in index.values_mut().enumerate() {
             *v = code;
         }
-        let remap: Vec<usize> = dictionary
+        // Dense codes in a u32 (below the dictionary's length, itself from u32
+        // codes): 4 bytes a row beside the training matrix, not 8.
+        let remap: Vec<u32> = dictionary
             .iter()
-            .map(|d| index.get(d.as_str()).copied().unwrap_or(0))
+            .map(|d| index.get(d.as_str()).map_or(0, |&c| c as u32))
             .collect();
-        let dense: Vec<usize> = codes.iter().map(|&c| remap[c as usize]).collect();
+        let dense: Vec<u32> = codes.iter().map(|&c| remap[c as usize]).collect();
         // The checks of `fit_transform`, on the rows' codes.
         let n = codes.len();
         let fold_rows = self.check_fit_inputs(n, y, folds, n_folds)?;
@@ -432,36 +443,40 @@ impl TargetEncoderValidParams {
     fn fit_transform_coded(
         &self,
         index: &BTreeMap<&str, usize>,
-        codes: &[usize],
+        codes: &[u32],
         y: &[f64],
         weights: Option<&[f64]>,
-        fold_rows: &[Vec<usize>],
-        folds: &[usize],
+        fold_rows: &[usize],
+        folds: &[u8],
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
         let n = codes.len();
         let n_categories = index.len();
-        let fit = |rows: &[usize]| match weights {
-            Some(w) => fit_encodings_weighted(self.smooth, codes, y, w, rows, n_categories),
-            None => fit_encodings(self.smooth, codes, y, rows, n_categories),
+        // The rows a map is fitted on, as a test of the row index.
+        let fit = |rows: &dyn Fn(usize) -> bool| {
+            let rows = (0..n).filter(move |&i| rows(i));
+            match weights {
+                Some(w) => fit_encodings_weighted(self.smooth, codes, y, w, rows, n_categories),
+                None => fit_encodings(self.smooth, codes, y, rows, n_categories),
+            }
         };
         let scaled = |v: f64| match self.scale {
             TargetScale::Mean => v,
             TargetScale::Logit => logit_clamped(v),
         };
         let mut oof = vec![0.0; n];
-        for (k, held_out) in fold_rows.iter().enumerate() {
-            if held_out.is_empty() {
+        for (k, &held_out) in fold_rows.iter().enumerate() {
+            if held_out == 0 {
                 continue;
             }
-            let train: Vec<usize> = (0..n).filter(|&i| folds[i] != k).collect();
-            let (enc, _) = fit(&train);
-            for &i in held_out {
-                oof[i] = scaled(enc[codes[i]]);
+            let (enc, _) = fit(&|i| usize::from(folds[i]) != k);
+            for (i, v) in oof.iter_mut().enumerate() {
+                if usize::from(folds[i]) == k {
+                    *v = scaled(enc[codes[i] as usize]);
+                }
             }
         }
 
-        let all: Vec<usize> = (0..n).collect();
-        let (enc, target_mean) = fit(&all);
+        let (enc, target_mean) = fit(&|_| true);
         let encodings = index
             .iter()
             .map(|(&c, &code)| (c.to_owned(), scaled(enc[code])))
@@ -516,11 +531,11 @@ mod tests {
             .iter()
             .map(|v| v.as_f64().unwrap())
             .collect();
-        let folds: Vec<usize> = fx["folds"]
+        let folds: Vec<u8> = fx["folds"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
+            .map(|v| v.as_u64().unwrap() as u8)
             .collect();
         let n_folds = fx["n_folds"].as_u64().unwrap() as usize;
         let (fitted, oof) = TargetEncoderParams {
@@ -560,7 +575,7 @@ mod tests {
             .collect();
         let codes: Vec<u32> = vec![1, 0, 3, 1, 1, 0, 3, 0, 1, 3];
         let y = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0];
-        let folds = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
+        let folds = [0u8, 1, 2, 0, 1, 2, 0, 1, 2, 0];
         let strings: Vec<String> = codes
             .iter()
             .map(|&c| dictionary[c as usize].clone())

@@ -378,7 +378,7 @@ mod tests {
             .zip(&sampling)
             .map(|(&v, &s)| s * if v == 1.0 { pos } else { neg })
             .collect();
-        let folds: Vec<usize> = (0..ys.len()).map(|i| i % 3).collect();
+        let folds: Vec<u8> = (0..ys.len()).map(|i| (i % 3) as u8).collect();
         let grid = GridSearchParams {
             c_grid: vec![1.0],
             n_folds: 3,

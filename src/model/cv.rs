@@ -144,7 +144,7 @@ impl GridSearchValidParams {
         y: &[f64],
         class_weight_w: &[f64],
         eval_weight: &[f64],
-        folds: &[usize],
+        folds: &[u8],
     ) -> Result<GridSearchResult> {
         check_training_data(x, y, class_weight_w)?;
         let n = x.n_rows();
@@ -157,23 +157,25 @@ impl GridSearchValidParams {
             ));
         }
         let k = self.n_folds;
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for (i, &f) in folds.iter().enumerate() {
-            match members.get_mut(f) {
-                Some(m) => m.push(i),
-                None => {
-                    return Err(Error::params(
-                        "folds",
-                        format!("fold ids in 0..{k}"),
-                        format!("id {f} at row {i}"),
-                    ));
-                }
-            }
+        if let Some((i, &f)) = folds
+            .iter()
+            .enumerate()
+            .find(|(_, f)| usize::from(**f) >= k)
+        {
+            return Err(Error::params(
+                "folds",
+                format!("fold ids in 0..{k}"),
+                format!("id {f} at row {i}"),
+            ));
         }
-        for (fold, held) in members.iter().enumerate() {
+        // A fold's held-out rows are found by scanning `folds` each time they are
+        // read: a per-fold list of row indices weighs 8 bytes a row beside the
+        // matrix (issue 17), and the scan is nothing next to a fit.
+        let held_rows = |fold: usize| (0..n).filter(move |&i| usize::from(folds[i]) == fold);
+        for fold in 0..k {
             let (tw_neg, tw_pos) =
                 (0..n)
-                    .filter(|&i| folds[i] != fold)
+                    .filter(|&i| usize::from(folds[i]) != fold)
                     .fold((0.0, 0.0), |(a, b), i| {
                         if y[i] == 1.0 {
                             (a, b + class_weight_w[i])
@@ -181,17 +183,16 @@ impl GridSearchValidParams {
                             (a + class_weight_w[i], b)
                         }
                     });
-            let held_pos: f64 = held
-                .iter()
-                .filter(|&&i| y[i] == 1.0)
-                .map(|&i| eval_weight[i])
+            let held_pos: f64 = held_rows(fold)
+                .filter(|&i| y[i] == 1.0)
+                .map(|i| eval_weight[i])
                 .sum();
-            if held.is_empty() || held_pos <= 0.0 || tw_pos <= 0.0 || tw_neg <= 0.0 {
+            let held = held_rows(fold).count();
+            if held == 0 || held_pos <= 0.0 || tw_pos <= 0.0 || tw_neg <= 0.0 {
                 return Err(Error::data(
                     format!(
-                        "cross-validation fold {fold} holds {} rows and {} positive rows (weighted {held_pos}); every fold needs a positive row and the other folds both classes",
-                        held.len(),
-                        held.iter().filter(|&&i| y[i] == 1.0).count()
+                        "cross-validation fold {fold} holds {held} rows and {} positive rows (weighted {held_pos}); every fold needs a positive row and the other folds both classes",
+                        held_rows(fold).filter(|&i| y[i] == 1.0).count()
                     ),
                     "lower model.cv_folds or widen the training window",
                 ));
@@ -200,10 +201,10 @@ impl GridSearchValidParams {
 
         let mut prev: Vec<Option<FittedLogisticRegression>> = vec![None; k];
         let mut scores = Vec::with_capacity(self.fits.len());
-        // The linear scores only: the probabilities are a sigmoid away, and two more
-        // vectors the length of the training rows weigh at 1M members (issue 17).
-        let mut oof_z = vec![0.0; n];
-        let mut best_oof_z = vec![0.0; n];
+        // The chosen C's fold models, not its out-of-fold scores: those are computed
+        // once, at the end, from these models (the same bits), so no vector the
+        // length of the training rows is kept per C (issue 17).
+        let mut best_folds: Vec<FittedLogisticRegression> = Vec::new();
         let mut best_index = 0;
         let mut fold_w = vec![0.0; n];
         for (ci, params) in self.fits.iter().enumerate() {
@@ -214,20 +215,17 @@ impl GridSearchValidParams {
                 // The held-out rows get weight 0: the objective skips them, so this
                 // is the fit on the other folds' rows without copying them.
                 for ((fw, &w), &f) in fold_w.iter_mut().zip(class_weight_w).zip(folds) {
-                    *fw = if f == fold { 0.0 } else { w };
+                    *fw = if usize::from(f) == fold { 0.0 } else { w };
                 }
                 let fit = params.fit_checked(x, y, &fold_w, prev[fold].as_ref())?;
                 all_converged &= fit.converged;
-                let held = &members[fold];
-                let mut yh = Vec::with_capacity(held.len());
-                let mut sh = Vec::with_capacity(held.len());
-                let mut wh = Vec::with_capacity(held.len());
-                for &i in held {
-                    let z = fit.decision_function(x.row(i));
-                    let p = sigmoid(z);
-                    oof_z[i] = z;
+                let held = held_rows(fold).count();
+                let mut yh = Vec::with_capacity(held);
+                let mut sh = Vec::with_capacity(held);
+                let mut wh = Vec::with_capacity(held);
+                for i in held_rows(fold) {
                     yh.push(y[i]);
-                    sh.push(p);
+                    sh.push(sigmoid(fit.decision_function(x.row(i))));
                     wh.push(eval_weight[i]);
                 }
                 fold_ap.push(average_precision(&yh, &sh, &wh)?);
@@ -237,7 +235,7 @@ impl GridSearchValidParams {
             let var = fold_ap.iter().map(|a| (a - mean_ap).powi(2)).sum::<f64>() / k as f64;
             if ci == 0 || mean_ap > scores_mean(&scores, best_index) {
                 best_index = ci;
-                best_oof_z.copy_from_slice(&oof_z);
+                best_folds = prev.iter().flatten().cloned().collect();
             }
             tracing::debug!(
                 c,
@@ -260,14 +258,22 @@ impl GridSearchValidParams {
                 all_converged,
             });
         }
+        drop(fold_w);
         let best_c = self.fits[best_index].c;
         tracing::debug!(best_c, "grid: best C {best_c}");
         let model = self.fits[best_index].fit(x, y, class_weight_w, None)?;
+        // Each row scored by the chosen C's model of its fold, the one that did not
+        // see it.
+        let oof_decision = folds
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| best_folds[usize::from(f)].decision_function(x.row(i)))
+            .collect();
         Ok(GridSearchResult {
             scores,
             best_index,
             best_c,
-            oof_decision: best_oof_z,
+            oof_decision,
             model,
         })
     }
@@ -395,7 +401,7 @@ mod tests {
         let y = &fx.y;
         let n = y.len();
         // Members of 4 consecutive rows; fold = member id mod 5 (grouped).
-        let folds: Vec<usize> = (0..n).map(|i| (i / 4) % 5).collect();
+        let folds: Vec<u8> = (0..n).map(|i| ((i / 4) % 5) as u8).collect();
         let cw = ClassWeight::Balanced
             .check()
             .unwrap()
@@ -438,11 +444,11 @@ mod tests {
         .check()
         .unwrap();
         for fold in 0..5 {
-            let train: Vec<usize> = (0..n).filter(|&i| folds[i] != fold).collect();
+            let train: Vec<usize> = (0..n).filter(|&i| usize::from(folds[i]) != fold).collect();
             let yt: Vec<f64> = train.iter().map(|&i| y[i]).collect();
             let wt: Vec<f64> = train.iter().map(|&i| cw[i]).collect();
             let fit = lr.fit(&x.select_rows(&train), &yt, &wt, None).unwrap();
-            let held: Vec<usize> = (0..n).filter(|&i| folds[i] == fold).collect();
+            let held: Vec<usize> = (0..n).filter(|&i| usize::from(folds[i]) == fold).collect();
             let (mut yh, mut sh) = (Vec::new(), Vec::new());
             for &i in &held {
                 let p = sigmoid(fit.decision_function(x.row(i)));
@@ -464,7 +470,7 @@ mod tests {
         let n = 40;
         let x = Matrix::new(n, 0);
         let y: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
-        let folds: Vec<usize> = (0..n).map(|i| (i / 4) % 2).collect();
+        let folds: Vec<u8> = (0..n).map(|i| ((i / 4) % 2) as u8).collect();
         let w = vec![1.0; n];
         let params = GridSearchParams {
             c_grid: vec![10.0, 0.1, 1.0],
@@ -495,17 +501,17 @@ mod tests {
         .check()
         .unwrap();
         // Fold 1 has no positive row.
-        let folds: Vec<usize> = (0..n).map(|i| usize::from(i >= 10)).collect();
+        let folds: Vec<u8> = (0..n).map(|i| u8::from(i >= 10)).collect();
         assert!(matches!(
             params.grid_search(&x, &y, &w, &w, &folds),
             Err(Error::Data { .. })
         ));
         // Fold id out of range, wrong length.
-        let folds: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let folds: Vec<u8> = (0..n).map(|i| (i % 3) as u8).collect();
         assert!(params.grid_search(&x, &y, &w, &w, &folds).is_err());
         assert!(params.grid_search(&x, &y, &w, &w, &[0, 1]).is_err());
         // An empty fold.
-        let folds = vec![0; n];
+        let folds = vec![0u8; n];
         assert!(params.grid_search(&x, &y, &w, &w, &folds).is_err());
     }
 }

@@ -84,9 +84,15 @@ pub(crate) struct Interval {
     pub(crate) level: f64,
 }
 
-/// SplitMix64 step: a fixed, dependency-free stream for the bootstrap.
+/// SplitMix64's increment of its state at each step.
+const SPLITMIX_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64 step: a fixed, dependency-free stream for the bootstrap (Steele, Lea &
+/// Flood 2014, "Fast splittable pseudorandom number generators"). A counter: the
+/// state after `k` steps is `state_0 + k * SPLITMIX_GAMMA` (wrapping), which is what
+/// lets [`Draws`] read the stream at any position.
 fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    *state = state.wrapping_add(SPLITMIX_GAMMA);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -94,21 +100,50 @@ fn splitmix(state: &mut u64) -> u64 {
 }
 
 /// A Poisson(1) draw by inversion of its CDF `sum_{j<=k} e^-1 / j!` from a uniform
-/// `u` in [0, 1). Capped at 20 (probability below 1e-19).
+/// `u` in [0, 1): the first `k` with `u < cdf(k)`. Capped at 20 (probability below
+/// 1e-19). The CDF is summed once ([`poisson1_cdf`]), in the order a draw by draw sum
+/// would take, so the draws are the same bits.
 fn poisson1(u: f64) -> u8 {
-    let mut p = (-1.0f64).exp();
-    let mut cdf = p;
+    let cdf = poisson1_cdf();
     let mut k = 0u8;
-    while u >= cdf && k < 20 {
+    while usize::from(k) < cdf.len() && u >= cdf[usize::from(k)] {
         k += 1;
-        p /= f64::from(k);
-        cdf += p;
     }
     k
 }
 
+/// `cdf[k] = sum_{j<=k} e^-1 / j!` for `k` in 0..20, each term the last divided by `k`.
+fn poisson1_cdf() -> &'static [f64; 20] {
+    static CDF: std::sync::OnceLock<[f64; 20]> = std::sync::OnceLock::new();
+    CDF.get_or_init(|| {
+        let mut out = [0.0; 20];
+        let mut p = (-1.0f64).exp();
+        let mut cdf = p;
+        for (k, o) in out.iter_mut().enumerate() {
+            if k > 0 {
+                p /= k as f64;
+                cdf += p;
+            }
+            *o = cdf;
+        }
+        out
+    })
+}
+
+/// A uniform in [0, 1) from the top 53 bits of a SplitMix64 output.
+fn uniform(z: u64) -> f64 {
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The seeded stream's state before its first draw.
+fn stream_start(seed: u64) -> u64 {
+    seed ^ 0x005E_ED0F_B007
+}
+
 /// Bootstrap multiplicities: `rounds x n_groups` Poisson(1) draws, seeded, replicate
-/// after replicate (the draws of [`Replicates`], held at once).
+/// after replicate (the draws of [`Replicates`], held at once): what [`Draws`] reads
+/// without holding it.
+#[cfg(test)]
 fn multiplicities(n_groups: usize, rounds: usize, seed: u64) -> Vec<u8> {
     let mut reps = Replicates::new(n_groups, seed);
     let mut out = Vec::with_capacity(n_groups * rounds);
@@ -129,7 +164,7 @@ struct Replicates {
 impl Replicates {
     fn new(n_groups: usize, seed: u64) -> Self {
         Replicates {
-            state: seed ^ 0x005E_ED0F_B007,
+            state: stream_start(seed),
             buf: vec![0; n_groups],
         }
     }
@@ -137,9 +172,44 @@ impl Replicates {
     /// The next replicate's multiplicity of every group.
     fn next_replicate(&mut self) -> &[u8] {
         for m in &mut self.buf {
-            *m = poisson1((splitmix(&mut self.state) >> 11) as f64 / (1u64 << 53) as f64);
+            *m = poisson1(uniform(splitmix(&mut self.state)));
         }
         &self.buf
+    }
+}
+
+/// The same draws as [`multiplicities`], read by position: replicate `r`'s
+/// multiplicity of group `g` is the stream's draw number `r * n_groups + g`, whose
+/// state is `start + (r * n_groups + g) * SPLITMIX_GAMMA` ([`splitmix`] is a
+/// counter). Why: the operating point walks the rows by score and needs every
+/// replicate's multiplicity of each row's member, and the table of them all weighed
+/// 140 MiB at 1M members (400 rounds of a 370k-member validation slice), beside the
+/// training matrix (issue 17). Each row's draws are computed when the row is reached
+/// instead; a member with several rows draws them again, the same.
+struct Draws {
+    start: u64,
+    n_groups: usize,
+}
+
+impl Draws {
+    fn new(n_groups: usize, seed: u64) -> Self {
+        Draws {
+            start: stream_start(seed),
+            n_groups,
+        }
+    }
+
+    /// `out[r]` = replicate `r`'s multiplicity of group `g`, for `r` in `0..out.len()`.
+    fn of_group(&self, g: usize, out: &mut [f64]) {
+        let stride = (self.n_groups as u64).wrapping_mul(SPLITMIX_GAMMA);
+        let mut state = self
+            .start
+            .wrapping_add((g as u64).wrapping_mul(SPLITMIX_GAMMA));
+        for m in out {
+            let mut s = state;
+            *m = f64::from(poisson1(uniform(splitmix(&mut s))));
+            state = state.wrapping_add(stride);
+        }
     }
 }
 
@@ -195,7 +265,8 @@ impl ValidThresholdRule {
         check_inputs(y, score, Some(weight))?;
         check_groups(groups, n_groups, y.len())?;
         let rounds = conf.rounds;
-        let mult = multiplicities(n_groups, rounds, seed);
+        let draws = Draws::new(n_groups, seed);
+        let mut mult = vec![0.0_f64; rounds];
         let mut order: Vec<usize> = (0..y.len()).filter(|&i| weight[i] != 0.0).collect();
         order.sort_by(|&a, &b| descending(score[a], score[b]));
         let total_tp: f64 = order.iter().map(|&i| y[i] * weight[i]).sum();
@@ -223,11 +294,10 @@ impl ValidThresholdRule {
             tp += pos;
             fp += neg;
             positives += usize::from(y[i] == 1.0);
-            let g = groups[i];
-            for r in 0..rounds {
-                let m = f64::from(mult[r * n_groups + g]);
-                tp_r[r] += m * pos;
-                fp_r[r] += m * neg;
+            draws.of_group(groups[i], &mut mult);
+            for ((m, tp), fp) in mult.iter().zip(&mut tp_r).zip(&mut fp_r) {
+                *tp += m * pos;
+                *fp += m * neg;
             }
             let group_ends = order.get(k + 1).is_none_or(|&j| score[j] != score[i]);
             if !group_ends {
@@ -469,6 +539,33 @@ mod tests {
     use crate::threshold::tests::rule;
 
     #[test]
+    fn poisson1_is_the_draw_by_draw_inversion() {
+        // The CDF summed at each draw, as the bootstrap first did.
+        let by_draw = |u: f64| {
+            let mut p = (-1.0f64).exp();
+            let mut cdf = p;
+            let mut k = 0u8;
+            while u >= cdf && k < 20 {
+                k += 1;
+                p /= f64::from(k);
+                cdf += p;
+            }
+            k
+        };
+        let mut state = stream_start(11);
+        let steps = poisson1_cdf()
+            .iter()
+            .flat_map(|&c| [c, c.next_down(), c.next_up()]);
+        for u in (0..100_000)
+            .map(|_| uniform(splitmix(&mut state)))
+            .chain(steps)
+            .chain([0.0, 1.0 - f64::EPSILON])
+        {
+            assert_eq!(poisson1(u), by_draw(u), "u = {u}");
+        }
+    }
+
+    #[test]
     fn poisson1_has_the_poisson_mass() {
         // Inversion at the CDF's steps: e^-1 = 0.3679, 2e^-1 = 0.7358, 2.5e^-1 = 0.9197.
         assert_eq!(poisson1(0.0), 0);
@@ -542,6 +639,19 @@ mod tests {
                 reps.next_replicate(),
                 &table[r * n_groups..(r + 1) * n_groups]
             );
+        }
+        // The draws read by position are the table's, group by group.
+        let draws = Draws::new(n_groups, 5);
+        let mut by_group = vec![0.0; 3];
+        for g in 0..n_groups {
+            draws.of_group(g, &mut by_group);
+            for (r, m) in by_group.iter().enumerate() {
+                assert_eq!(
+                    *m,
+                    f64::from(table[r * n_groups + g]),
+                    "replicate {r}, group {g}"
+                );
+            }
         }
     }
 

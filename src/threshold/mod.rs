@@ -127,49 +127,9 @@ fn descending(score: f64, other: f64) -> Ordering {
 /// everywhere; here it is an [`Error::Data`], because a cutoff chosen on such a curve
 /// would be meaningless.
 pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<PrCurve> {
-    check_inputs(y, score, weight)?;
-    let w = |i: usize| weight.map_or(1.0, |w| w[i]);
-
-    // Zero-weight rows cannot affect the curve, and sklearn drops them before the
-    // thresholds are taken, so a score held only by such rows is not a threshold.
-    let mut order: Vec<usize> = (0..y.len()).filter(|&i| w(i) != 0.0).collect();
-    order.sort_by(|&a, &b| descending(score[a], score[b]));
-
-    let mut tps = Vec::new();
-    let mut fps = Vec::new();
-    let mut thresholds = Vec::new();
-    let (mut tp, mut fp) = (0.0_f64, 0.0_f64);
-    for (k, &i) in order.iter().enumerate() {
-        tp += y[i] * w(i);
-        if weight.is_some() {
-            fp += (1.0 - y[i]) * w(i);
-        }
-        let group_ends = order.get(k + 1).is_none_or(|&j| score[j] != score[i]);
-        if group_ends {
-            tps.push(tp);
-            // Without weights sklearn derives fp from the index; same value, but kept
-            // literally so the two code paths stay bit-identical to sklearn's.
-            fps.push(if weight.is_some() {
-                fp
-            } else {
-                1.0 + k as f64 - tp
-            });
-            thresholds.push(score[i]);
-        }
-    }
-
-    let total_tp = tps.last().copied().unwrap_or(0.0);
-    if total_tp <= 0.0 {
-        return Err(Error::data(
-            format!(
-                "the precision-recall curve needs at least one positive row with non-zero weight; found none among {} rows",
-                y.len()
-            ),
-            "evaluate on a window (or fold) that contains escalations",
-        ));
-    }
-
-    let n = thresholds.len();
+    let (tps, fps, mut thresholds) = counts_at_thresholds(y, score, weight, true)?;
+    let n = tps.len();
+    let total_tp = tps[n - 1];
     let mut precision = Vec::with_capacity(n + 1);
     let mut recall = Vec::with_capacity(n + 1);
     for k in (0..n).rev() {
@@ -187,6 +147,69 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
     })
 }
 
+/// The cumulative weighted true and false positives at the last row of each run of
+/// equal scores, highest score first (`tps`, `fps`), with each run's score when
+/// `with_thresholds`; the first half of [`precision_recall_curve`]. Refuses rows
+/// without positive weight. The vectors hold one value per distinct score, counted
+/// before they are allocated (no doubling slack: over every training row, as the
+/// out-of-fold average precision reads them, they weigh beside the matrix).
+fn counts_at_thresholds(
+    y: &[f64],
+    score: &[f64],
+    weight: Option<&[f64]>,
+    with_thresholds: bool,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
+    check_inputs(y, score, weight)?;
+    let w = |i: usize| weight.map_or(1.0, |w| w[i]);
+
+    // Zero-weight rows cannot affect the curve, and sklearn drops them before the
+    // thresholds are taken, so a score held only by such rows is not a threshold.
+    let mut order: Vec<usize> = (0..y.len()).filter(|&i| w(i) != 0.0).collect();
+    order.sort_by(|&a, &b| descending(score[a], score[b]));
+    let ends = |k: usize, i: usize| order.get(k + 1).is_none_or(|&j| score[j] != score[i]);
+    let distinct = order
+        .iter()
+        .enumerate()
+        .filter(|&(k, &i)| ends(k, i))
+        .count();
+
+    let mut tps = Vec::with_capacity(distinct);
+    let mut fps = Vec::with_capacity(distinct);
+    let mut thresholds = Vec::with_capacity(if with_thresholds { distinct } else { 0 });
+    let (mut tp, mut fp) = (0.0_f64, 0.0_f64);
+    for (k, &i) in order.iter().enumerate() {
+        tp += y[i] * w(i);
+        if weight.is_some() {
+            fp += (1.0 - y[i]) * w(i);
+        }
+        if ends(k, i) {
+            tps.push(tp);
+            // Without weights sklearn derives fp from the index; same value, but kept
+            // literally so the two code paths stay bit-identical to sklearn's.
+            fps.push(if weight.is_some() {
+                fp
+            } else {
+                1.0 + k as f64 - tp
+            });
+            if with_thresholds {
+                thresholds.push(score[i]);
+            }
+        }
+    }
+
+    let total_tp = tps.last().copied().unwrap_or(0.0);
+    if total_tp <= 0.0 {
+        return Err(Error::data(
+            format!(
+                "the precision-recall curve needs at least one positive row with non-zero weight; found none among {} rows",
+                y.len()
+            ),
+            "evaluate on a window (or fold) that contains escalations",
+        ));
+    }
+    Ok((tps, fps, thresholds))
+}
+
 /// Average precision, as scikit-learn's `average_precision_score`:
 /// `AP = sum_n (R_n - R_{n-1}) P_n`, computed on the curve above as
 /// `max(0, -sum(diff(recall) * precision[:-1]))` (the step-function integral, not the
@@ -197,9 +220,31 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
 ///
 /// Errors as [`precision_recall_curve`] (no positive: [`Error::Data`]; scikit-learn
 /// would warn and return 0).
+///
+/// The curve is not built: each term is computed from the counts and written over
+/// them, so the memory is two values per distinct score, not five (the out-of-fold
+/// average precision reads every training row, beside the matrix; issue 17). The
+/// terms are the curve's, in its order, so the sum is [`average_precision_of`]'s.
 pub(crate) fn average_precision(y: &[f64], score: &[f64], weight: Option<&[f64]>) -> Result<f64> {
-    let curve = precision_recall_curve(y, score, weight)?;
-    Ok(average_precision_of(&curve))
+    let (tps, mut fps, _) = counts_at_thresholds(y, score, weight, false)?;
+    let n = tps.len();
+    let total_tp = tps[n - 1];
+    // The curve's point j (increasing threshold) is count n - 1 - j; point n closes
+    // it with recall 0. Term j = (recall[j + 1] - recall[j]) * precision[j] reads
+    // counts n - 1 - j and n - 2 - j, and is written at n - 1 - j, which no later
+    // term reads (j rises, so n - 2 - j falls below it).
+    let recall = |k: usize| tps[k] / total_tp;
+    for j in 0..n {
+        let k = n - 1 - j;
+        let ps = tps[k] + fps[k];
+        let precision = if ps != 0.0 { tps[k] / ps } else { 0.0 };
+        let next = if j + 1 < n { recall(k - 1) } else { 0.0 };
+        fps[k] = (next - recall(k)) * precision;
+    }
+    fps.reverse();
+    let ap = -numpy_sum(&fps);
+    // sklearn clips rounding noise such as -0.0 to 0.
+    Ok(if ap > 0.0 { ap } else { 0.0 })
 }
 
 /// Average precision of an already computed curve (see [`average_precision`]).
@@ -513,6 +558,50 @@ mod tests {
             max_err = max_err.max(check_fixture(text));
         }
         println!("max |AP - sklearn| = {max_err:e}");
+    }
+
+    #[test]
+    fn average_precision_without_the_curve_is_the_curves_to_the_bit() {
+        // Scores on a coarse grid (ties), weights with zeros, one score for all.
+        let mut state = 0x5EEDu64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (n, levels) in [
+            (1usize, 3.0),
+            (7, 2.0),
+            (500, 20.0),
+            (5_000, 1e6),
+            (50, 1.0),
+        ] {
+            let s: Vec<f64> = (0..n).map(|_| (next() * levels).floor() / levels).collect();
+            let y: Vec<f64> = s
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| f64::from(i == 0 || next() < 0.2 + 0.5 * v))
+                .collect();
+            let w: Vec<f64> = (0..n)
+                .map(|i| {
+                    if i > 0 && next() < 0.1 {
+                        0.0
+                    } else {
+                        1.0 + next() * 9.0
+                    }
+                })
+                .collect();
+            for weight in [None, Some(w.as_slice())] {
+                let curve = precision_recall_curve(&y, &s, weight).unwrap();
+                assert_eq!(
+                    average_precision(&y, &s, weight).unwrap().to_bits(),
+                    average_precision_of(&curve).to_bits(),
+                    "{n} rows, {levels} levels, weighted {}",
+                    weight.is_some()
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,23 +10,28 @@ use crate::matrix::Matrix;
 use crate::table::{FeatureTable, NumericRows, Split};
 use crate::threshold::group_ids;
 
-use super::{TrainValidParams, TrainedModel, TrainingSet, member_folds, score_in_blocks_with};
+use super::{
+    Forward, TrainValidParams, TrainedModel, TrainingSet, member_folds, score_in_blocks_with,
+};
 
-/// The training rows of a feature table as the fit reads them.
+/// The training rows of a feature table (in table order) as the fit reads them. Their
+/// indices into the table are not kept: the fit never goes back to the table, and
+/// a table that keeps its rows gives them again (`rows_of(Split::Train)`).
 pub(crate) struct EncodedTraining {
-    /// Training rows (indices into the feature table they came from), in table order.
-    pub(crate) rows: Vec<usize>,
     pub(crate) encoder: FittedFeatureEncoder,
     /// The standardized matrix, with out-of-fold target encodings.
     pub(crate) x: Matrix,
     pub(crate) y: Vec<f64>,
     /// Inverse sampling rate of each row.
     pub(crate) sampling: Vec<f64>,
-    pub(crate) folds: Vec<usize>,
-    /// Interaction time of each row: where the forward validation slice lies.
-    pub(crate) ts_us: Vec<i64>,
-    /// Each row's member as a dense id, in first-seen order: the bootstrap's groups.
-    pub(crate) member: Vec<u32>,
+    /// Each row's fold (fewer than 256 folds: `n_folds` is at most 50).
+    pub(crate) folds: Vec<u8>,
+    /// Where each row lies for the forward validation model (from its interaction
+    /// time): one byte a row, not the eight of the time itself.
+    pub(crate) forward: Vec<Forward>,
+    /// The validation slice's rows' members as dense ids in first-seen order, and
+    /// their number: the bootstrap's groups. Only the slice's rows.
+    pub(crate) val_groups: (Vec<usize>, usize),
     /// Each categorical's dictionary codes of the rows (table order of the
     /// categoricals, which is the encoder's order of `te_` columns).
     pub(crate) codes: Vec<Vec<u32>>,
@@ -38,9 +43,9 @@ struct Prepared {
     rows: Vec<usize>,
     y: Vec<f64>,
     sampling: Vec<f64>,
-    folds: Vec<usize>,
-    ts_us: Vec<i64>,
-    member: Vec<u32>,
+    folds: Vec<u8>,
+    forward: Vec<Forward>,
+    val_groups: (Vec<usize>, usize),
 }
 
 /// Encodes the training rows of `t`: member-grouped folds, the encoders fitted on
@@ -48,7 +53,12 @@ struct Prepared {
 /// positive interaction than folds.
 pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<EncodedTraining> {
     let prepared = prepare(t, p)?;
-    encode_prepared(t, prepared, None, p)
+    let codes = t
+        .categoricals
+        .iter()
+        .map(|c| prepared.rows.iter().map(|&i| c.codes[i]).collect())
+        .collect();
+    encode_prepared(t, prepared, None, p, codes)
 }
 
 /// [`encode_training`] of a table it owns (the training rows taken out of the run's
@@ -84,13 +94,23 @@ pub(crate) fn encode_training_rows(
     // The ids, times and labels just freed go back to the system before the matrix
     // grows (a large mapping of its own, which would not reuse them).
     crate::memory::release_free_memory();
+    crate::memory::trace_point("training rows' ids and labels gone");
     // Every row a training row (the run's table: the training rows are pulled
-    // alone): the numbers are handed over by row and grow into the matrix.
+    // alone): the numbers are handed over by row and grow into the matrix, and the
+    // categoricals' codes are the rows' codes, moved into the result once the matrix
+    // is built (a copy beside the matrix is 4 bytes a row per categorical).
     if prepared.rows.len() == numeric.len() {
-        encode_prepared(&inputs, prepared, Some(numeric), p)
+        let mut e = encode_prepared(&inputs, prepared, Some(numeric), p, Vec::new())?;
+        e.codes = inputs.categoricals.into_iter().map(|c| c.codes).collect();
+        Ok(e)
     } else {
         inputs.numeric = numeric;
-        encode_prepared(&inputs, prepared, None, p)
+        let codes = inputs
+            .categoricals
+            .iter()
+            .map(|c| prepared.rows.iter().map(|&i| c.codes[i]).collect())
+            .collect();
+        encode_prepared(&inputs, prepared, None, p, codes)
     }
 }
 
@@ -120,42 +140,49 @@ fn prepare(t: &FeatureTable, p: &TrainValidParams) -> Result<Prepared> {
         ));
     }
     let folds = member_folds(&members, &y, p.grid().n_folds, p.seed());
-    let member: Vec<u32> = group_ids(&members)
-        .0
-        .into_iter()
-        .map(|g| g as u32)
+    let v = p.validation();
+    let forward: Vec<Forward> = rows
+        .iter()
+        .map(|&i| v.forward_of(t.interaction_ts_us[i]))
         .collect();
+    // Dense in first-seen order among the slice's rows: the ids the bootstrap
+    // draws its multiplicities by.
+    let val_groups = group_ids(
+        &members
+            .iter()
+            .zip(&forward)
+            .filter(|(_, f)| **f == Forward::Validation)
+            .map(|(m, _)| *m)
+            .collect::<Vec<&str>>(),
+    );
     Ok(Prepared {
-        ts_us: rows.iter().map(|&i| t.interaction_ts_us[i]).collect(),
         rows,
         y,
         sampling,
         folds,
-        member,
+        forward,
+        val_groups,
     })
 }
 
 /// Encodes the prepared rows of `t`; with `numbers`, row `k`'s numbers are
-/// `numbers.row(k)` and not the table's.
+/// `numbers.row(k)` and not the table's. `codes` are the rows' categorical codes
+/// (empty when the caller moves them in afterwards).
 fn encode_prepared(
     t: &FeatureTable,
     prepared: Prepared,
     numbers: Option<NumericRows>,
     p: &TrainValidParams,
+    codes: Vec<Vec<u32>>,
 ) -> Result<EncodedTraining> {
     let Prepared {
         rows,
         y,
         sampling,
         folds,
-        ts_us,
-        member,
+        forward,
+        val_groups,
     } = prepared;
-    let codes = t
-        .categoricals
-        .iter()
-        .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
-        .collect();
     let n_folds = p.grid().n_folds;
     let (encoder, x) = match numbers {
         Some(numbers) => p.encoder().fit_transform_owning_numbers(
@@ -169,15 +196,15 @@ fn encode_prepared(
             .encoder()
             .fit_transform(t, &rows, &y, &sampling, &folds, n_folds)?,
     };
+    drop(rows);
     Ok(EncodedTraining {
-        rows,
         encoder,
         x,
         y,
         sampling,
         folds,
-        ts_us,
-        member,
+        forward,
+        val_groups,
         codes,
     })
 }
