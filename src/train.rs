@@ -485,7 +485,7 @@ pub(crate) fn fit_encoded(
             best = Some((**cw, class_weights, w, grid));
         }
     }
-    let Some((class_weight, class_weights, w, grid)) = best else {
+    let Some((class_weight, class_weights, w, mut grid)) = best else {
         // TrainParams::check refused an empty list of class weights.
         return Err(Error::params("class_weights", "at least one", "none"));
     };
@@ -493,11 +493,11 @@ pub(crate) fn fit_encoded(
     crate::memory::trace_point("fit: after the C grid");
     // Calibration on out-of-fold linear scores, weighted back to the population.
     let calibration = p.calibration().fit(&grid.oof_decision, &y, &sampling)?;
-    let oof: Vec<f64> = grid
-        .oof_decision
-        .iter()
-        .map(|&z| calibration.apply(z))
-        .collect();
+    // The out-of-fold scores are calibrated in place: nothing reads the linear ones
+    // after the calibration, and a second vector of every training row would sit
+    // beside the matrix (issue 17).
+    let mut oof = std::mem::take(&mut grid.oof_decision);
+    oof.iter_mut().for_each(|z| *z = calibration.apply(*z));
     let oof_average_precision = average_precision(&y, &oof, Some(&sampling))?;
     drop(oof);
     // What the grid and the calibration let go goes back to the system before the

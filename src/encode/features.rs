@@ -567,6 +567,10 @@ impl FeatureEncoderValidParams {
             Ok(())
         };
         let shape = (rows.len(), n_cols);
+        // The description encoders' fitting freed its per-column row lists on the
+        // heap; the matrix is a mapping of its own that would not reuse them, so they
+        // go back to the system first (issue 17: some 50 MiB at 1M members).
+        crate::memory::release_free_memory();
         let mut x = match numbers {
             Some(numbers) if n_cols >= numbers.width() => {
                 let width = numbers.width();

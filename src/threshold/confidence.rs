@@ -283,12 +283,23 @@ impl ValidThresholdRule {
         let mut tp_r = vec![0.0_f64; rounds];
         let mut fp_r = vec![0.0_f64; rounds];
         let mut prec_r = vec![0.0_f64; rounds];
-        // (threshold, precision, recall, lower bound) of every cutoff, highest first.
-        let mut points: Vec<(f64, f64, f64, f64)> = Vec::new();
-        // Positive rows each cutoff contacts.
-        let mut support: Vec<usize> = Vec::new();
+        // First crossing, not last: from the top, the first cutoff whose bound holds
+        // (among those that contact at least MIN_SUPPORT positive rows, where a
+        // bootstrap bound means something), then down the scores while it holds,
+        // stopping where it first fails. A flat curve's noise can lift the bound above
+        // the floor again further down, and choosing that last crossing is a
+        // winner's curse (on 2 of 4 demo seeds it promised 0.40 and realized
+        // 0.36-0.37, with the most recall).
+        //
+        // The cutoffs are walked once, highest first, without listing them (one per
+        // distinct score: at 1M members the validation slice holds 870k rows, and a
+        // list of them weighed 35 MiB beside the training matrix, issue 17); the walk
+        // ends where the bound first fails after holding.
         let mut positives = 0usize;
         let (mut best_p, mut best_lower) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+        // (threshold, precision, recall, lower bound) of the best cutoff of the run
+        // where the bound holds, once that run has started.
+        let mut best: Option<(f64, f64, f64, f64)> = None;
         for (k, &i) in order.iter().enumerate() {
             let (pos, neg) = (y[i] * weight[i], (1.0 - y[i]) * weight[i]);
             tp += pos;
@@ -313,34 +324,22 @@ impl ValidThresholdRule {
             let lower = precision - PREDICTION_WIDENING * (precision - q);
             best_p = best_p.max(precision);
             best_lower = best_lower.max(lower);
-            points.push((score[i], precision, recall, lower));
-            support.push(positives);
-        }
-        // First crossing, not last: from the top, the first cutoff whose bound holds
-        // (among those that contact at least MIN_SUPPORT positive rows, where a
-        // bootstrap bound means something), then down the scores while it holds,
-        // stopping where it first fails. A flat curve's noise can lift the bound above
-        // the floor again further down, and choosing that last crossing is a
-        // winner's curse (on 2 of 4 demo seeds it promised 0.40 and realized
-        // 0.36-0.37, with the most recall).
-        let start = points
-            .iter()
-            .zip(&support)
-            .position(|(pt, &n)| n >= MIN_SUPPORT && pt.3 >= self.target_precision);
-        let mut best: Option<(f64, f64, f64, f64)> = None;
-        if let Some(m) = start {
-            for &pt in &points[m..] {
-                if pt.3 < self.target_precision {
-                    break;
-                }
-                let better = best.is_none_or(|b| {
-                    pt.2.total_cmp(&b.2)
-                        .then(pt.1.total_cmp(&b.1))
-                        .then(pt.0.total_cmp(&b.0))
-                        .is_gt()
-                });
-                if better {
+            let pt = (score[i], precision, recall, lower);
+            match best {
+                None if positives >= MIN_SUPPORT && lower >= self.target_precision => {
                     best = Some(pt);
+                }
+                None => {}
+                Some(_) if lower < self.target_precision => break,
+                Some(b) => {
+                    let better =
+                        pt.2.total_cmp(&b.2)
+                            .then(pt.1.total_cmp(&b.1))
+                            .then(pt.0.total_cmp(&b.0))
+                            .is_gt();
+                    if better {
+                        best = Some(pt);
+                    }
                 }
             }
         }

@@ -68,6 +68,7 @@ pub(crate) fn encode_training_rows(
     t: FeatureTable,
     p: &TrainValidParams,
 ) -> Result<EncodedTraining> {
+    crate::memory::trace_point("training rows taken, before encoding");
     let prepared = prepare(&t, p)?;
     // The encoder reads the descriptions and the categoricals of the rows it is
     // given, by index (this table has no ids, so its `len()` is 0), and the numbers.
