@@ -527,6 +527,16 @@ fn encode(config: &str, dir: &Path, reps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Fold ids from an `.npy` of integers: rarecall's are bytes (at most 50 folds).
+fn read_folds(path: &Path) -> Result<Vec<u8>> {
+    read_usize(path)?
+        .into_iter()
+        .map(|f| {
+            u8::try_from(f).map_err(|_| anyhow!("fold id {f} above 255 in {}", path.display()))
+        })
+        .collect()
+}
+
 struct FitData {
     x: Matrix,
     y: Vec<f64>,
@@ -552,7 +562,7 @@ fn load_fit_data(dir: &Path) -> Result<FitData> {
         y: read_f64(&dir.join("y.npy"))?.1,
         w: read_f64(&dir.join("w.npy"))?.1,
         eval_w: read_f64(&dir.join("eval_w.npy"))?.1,
-        folds: read_usize(&dir.join("folds.npy"))?,
+        folds: read_folds(&dir.join("folds.npy"))?,
         grid,
     })
 }
@@ -585,7 +595,7 @@ fn fit(dir: &Path, reps: usize, verify: bool) -> Result<()> {
                 let wf: Vec<f64> =
                     d.w.iter()
                         .zip(&d.folds)
-                        .map(|(&w, &f)| if f == fold { 0.0 } else { w })
+                        .map(|(&w, &f)| if usize::from(f) == fold { 0.0 } else { w })
                         .collect();
                 let m = lr.fit(&d.x, &d.y, &wf, None)?;
                 folds_out.push(
@@ -681,10 +691,7 @@ fn gbdt_eval(
         let mean = w.iter().sum::<f64>() / w.len() as f64;
         w.iter_mut().for_each(|v| *v /= mean);
     }
-    let folds = read_usize(&dir.join("folds.npy"))?
-        .into_iter()
-        .map(|f| u8::try_from(f).map_err(|_| anyhow!("fold id {f} above 255")))
-        .collect::<Result<Vec<u8>>>()?;
+    let folds = read_folds(&dir.join("folds.npy"))?;
     let (shape_t, data_t) = read_f64(&dir.join("x_test.npy"))?;
     let xt = Matrix::from_vec(shape_t[0], shape_t[1], data_t)?;
     let yt = read_f64(&dir.join("y_test.npy"))?.1;

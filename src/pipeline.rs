@@ -510,6 +510,7 @@ pub fn pull_test_window(
         scratch,
         timings,
     )?;
+    crate::memory::trace_point("test window pulled, before it joins the table");
     if test.is_empty() {
         return Err(Error::data(
             format!(

@@ -211,13 +211,13 @@ impl GridSearchValidParams {
             let c = params.c;
             let mut fold_ap = Vec::with_capacity(k);
             let mut all_converged = true;
-            for fold in 0..k {
+            for (fold, prev) in prev.iter_mut().enumerate() {
                 // The held-out rows get weight 0: the objective skips them, so this
                 // is the fit on the other folds' rows without copying them.
                 for ((fw, &w), &f) in fold_w.iter_mut().zip(class_weight_w).zip(folds) {
                     *fw = if usize::from(f) == fold { 0.0 } else { w };
                 }
-                let fit = params.fit_checked(x, y, &fold_w, prev[fold].as_ref())?;
+                let fit = params.fit_checked(x, y, &fold_w, prev.as_ref())?;
                 all_converged &= fit.converged;
                 let held = held_rows(fold).count();
                 let mut yh = Vec::with_capacity(held);
@@ -229,7 +229,7 @@ impl GridSearchValidParams {
                     wh.push(eval_weight[i]);
                 }
                 fold_ap.push(average_precision(&yh, &sh, &wh)?);
-                prev[fold] = Some(fit);
+                *prev = Some(fit);
             }
             let mean_ap = fold_ap.iter().sum::<f64>() / k as f64;
             let var = fold_ap.iter().map(|a| (a - mean_ap).powi(2)).sum::<f64>() / k as f64;
