@@ -1026,6 +1026,17 @@ mod tests {
             (&[0, 0, 1, 1][..], 25),
             "two rows per member, first seen first"
         );
+        // Every row a training row (the run's case): the numbers grow into the
+        // matrix and the codes are moved from the table, with the same result.
+        let all = small_table();
+        let a = encode_training(&all, &p).unwrap();
+        let b = encode_training_rows(all.clone(), &p).unwrap();
+        assert_eq!(a.y.len(), 60);
+        assert_eq!((&a.y, &a.sampling, &a.folds), (&b.y, &b.sampling, &b.folds));
+        assert_eq!((&a.forward, &a.val_groups), (&b.forward, &b.val_groups));
+        assert_eq!((&a.codes, &a.encoder), (&b.codes, &b.encoder));
+        assert_eq!(a.x.data(), b.x.data());
+        assert_eq!(b.codes[0], all.categoricals[0].codes);
         // Too few positive members for the folds: the same refusal.
         t.label.fill(0);
         t.label[0] = 1;
