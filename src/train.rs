@@ -370,8 +370,9 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// robin, so every fold gets positives when there are at least `n_folds` positive
 /// members, and a member's rows never straddle two folds.
 /// A fold id is a byte: `n_folds` is at most 50 (`GridSearchParams::check`), and a
-/// byte a row is what the folds weigh beside the training matrix (issue 17); more
-/// than 256 folds are refused here too.
+/// byte a row is what the folds weigh beside the training matrix (issue 17). An
+/// `n_folds` outside 1..=256, which checked parameters never give, is taken as the
+/// nearest end of that range, so every id fits in a byte.
 pub fn member_folds(members: &[&str], y: &[f64], n_folds: usize, seed: i64) -> Vec<u8> {
     use std::collections::BTreeMap;
     let mut positive: BTreeMap<&str, bool> = BTreeMap::new();
