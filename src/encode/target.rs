@@ -326,11 +326,11 @@ impl TargetEncoderValidParams {
                 "choose a training window that contains interactions",
             ));
         }
-        let mut fold_rows = vec![0usize; n_folds];
+        let mut fold_sizes = vec![0usize; n_folds];
         for &f in folds {
-            fold_rows[usize::from(f)] += 1;
+            fold_sizes[usize::from(f)] += 1;
         }
-        if fold_rows.iter().filter(|r| **r > 0).count() < 2 {
+        if fold_sizes.iter().filter(|r| **r > 0).count() < 2 {
             return Err(Error::params(
                 "folds",
                 "rows spread over at least two folds",
@@ -338,7 +338,7 @@ impl TargetEncoderValidParams {
             ));
         }
 
-        Ok(fold_rows)
+        Ok(fold_sizes)
     }
 
     /// Fits the full-train map and returns it with the out-of-fold values of the
@@ -360,7 +360,7 @@ impl TargetEncoderValidParams {
         folds: &[u8],
         n_folds: usize,
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
-        let fold_rows = self.check_fit_inputs(categories.len(), y, folds, n_folds)?;
+        let fold_sizes = self.check_fit_inputs(categories.len(), y, folds, n_folds)?;
         // Category codes in sorted order (scikit-learn's categories_ order; only the
         // mapping matters for the values).
         let mut index: BTreeMap<&str, usize> = categories.iter().map(|c| (c.as_str(), 0)).collect();
@@ -371,7 +371,7 @@ impl TargetEncoderValidParams {
             .iter()
             .map(|c| index[c.as_str()] as u32)
             .collect();
-        self.fit_transform_coded(&index, &codes, y, None, &fold_rows, folds)
+        self.fit_transform_coded(&index, &codes, y, None, &fold_sizes, folds)
     }
 
     /// [`Self::fit_transform`] for a column already held as dictionary codes (the
@@ -436,8 +436,8 @@ impl TargetEncoderValidParams {
         let dense: Vec<u32> = codes.iter().map(|&c| remap[c as usize]).collect();
         // The checks of `fit_transform`, on the rows' codes.
         let n = codes.len();
-        let fold_rows = self.check_fit_inputs(n, y, folds, n_folds)?;
-        self.fit_transform_coded(&index, &dense, y, weights, &fold_rows, folds)
+        let fold_sizes = self.check_fit_inputs(n, y, folds, n_folds)?;
+        self.fit_transform_coded(&index, &dense, y, weights, &fold_sizes, folds)
     }
 
     fn fit_transform_coded(
@@ -446,7 +446,7 @@ impl TargetEncoderValidParams {
         codes: &[u32],
         y: &[f64],
         weights: Option<&[f64]>,
-        fold_rows: &[usize],
+        fold_sizes: &[usize],
         folds: &[u8],
     ) -> Result<(FittedTargetEncoder, Vec<f64>)> {
         let n = codes.len();
@@ -464,7 +464,7 @@ impl TargetEncoderValidParams {
             TargetScale::Logit => logit_clamped(v),
         };
         let mut oof = vec![0.0; n];
-        for (k, &held_out) in fold_rows.iter().enumerate() {
+        for (k, &held_out) in fold_sizes.iter().enumerate() {
             if held_out == 0 {
                 continue;
             }
