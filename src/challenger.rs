@@ -33,7 +33,7 @@ use crate::threshold::{
     self, ConfidenceValidParams, Interval, ThresholdChoice, average_precision, group_ids,
 };
 use crate::train::{
-    self, Forward, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
+    self, TestReport, TrainValidParams, TrainedModel, TrainingSet, operating_point,
 };
 
 /// The fitted challenger.
@@ -89,19 +89,9 @@ pub(crate) fn train_gbdt(
     );
     // The refit and the forward model, with those rounds.
     let model = g.fit_rounds(&set.x, &set.y, &set.w, rounds)?;
-    let fit_w: Vec<f64> = (0..n)
-        .map(|k| {
-            if set.forward[k] == Forward::Fit {
-                set.w[k]
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let fit_w = train::forward_fit_weights(&set.forward, &set.w);
     let forward = g.fit_rounds(&set.x, &set.y, &fit_w, rounds)?;
-    let val: Vec<usize> = (0..n)
-        .filter(|&k| set.forward[k] == Forward::Validation)
-        .collect();
+    let val = train::validation_rows(&set.forward);
     let cal = |z: Vec<f64>| -> Vec<f64> { z.into_iter().map(|z| calibration.apply(z)).collect() };
     let val_scores = cal(forward.decision_function(&set.x, &val));
     let refit_val = cal(model.decision_function(&set.x, &val));

@@ -96,6 +96,23 @@ impl ValidationParams {
     }
 }
 
+/// The forward validation model's loss weights: each row's `w` where it is fitted
+/// on ([`Forward::Fit`]), 0 elsewhere (the objective skips rows of weight 0).
+pub(crate) fn forward_fit_weights(forward: &[Forward], w: &[f64]) -> Vec<f64> {
+    forward
+        .iter()
+        .zip(w)
+        .map(|(f, &w)| if *f == Forward::Fit { w } else { 0.0 })
+        .collect()
+}
+
+/// The rows of the validation slice ([`Forward::Validation`]), in order.
+pub(crate) fn validation_rows(forward: &[Forward]) -> Vec<usize> {
+    (0..forward.len())
+        .filter(|&k| forward[k] == Forward::Validation)
+        .collect()
+}
+
 impl ParamGuard for ValidationParams {
     type Checked = Valid<ValidationParams>;
 
@@ -509,18 +526,8 @@ pub(crate) fn fit_encoded(
     // The operating point, out of time: a model fitted on the rows before the
     // embargo scores the validation slice.
     let v = p.validation();
-    let fit_w: Vec<f64> = (0..n)
-        .map(|k| {
-            if forward[k] == Forward::Fit {
-                w[k]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let val: Vec<usize> = (0..n)
-        .filter(|&k| forward[k] == Forward::Validation)
-        .collect();
+    let fit_w = forward_fit_weights(&forward, &w);
+    let val = validation_rows(&forward);
     let fit_rows = fit_w.iter().filter(|&&x| x > 0.0).count();
     let val_y: Vec<f64> = val.iter().map(|&k| y[k]).collect();
     let val_positives = val_y.iter().filter(|&&v| v == 1.0).count();

@@ -133,8 +133,7 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
     let mut precision = Vec::with_capacity(n + 1);
     let mut recall = Vec::with_capacity(n + 1);
     for k in (0..n).rev() {
-        let ps = tps[k] + fps[k];
-        precision.push(if ps != 0.0 { tps[k] / ps } else { 0.0 });
+        precision.push(curve_precision(tps[k], fps[k]));
         recall.push(tps[k] / total_tp);
     }
     precision.push(1.0);
@@ -145,6 +144,13 @@ pub fn precision_recall_curve(y: &[f64], score: &[f64], weight: Option<&[f64]>) 
         recall,
         thresholds,
     })
+}
+
+/// A curve point's precision `tp / (tp + fp)`, 0 where nothing is selected
+/// (scikit-learn's `precision_recall_curve` convention).
+fn curve_precision(tp: f64, fp: f64) -> f64 {
+    let ps = tp + fp;
+    if ps != 0.0 { tp / ps } else { 0.0 }
 }
 
 /// The cumulative weighted true and false positives at the last row of each run of
@@ -236,8 +242,7 @@ pub(crate) fn average_precision(y: &[f64], score: &[f64], weight: Option<&[f64]>
     let recall = |k: usize| tps[k] / total_tp;
     for j in 0..n {
         let k = n - 1 - j;
-        let ps = tps[k] + fps[k];
-        let precision = if ps != 0.0 { tps[k] / ps } else { 0.0 };
+        let precision = curve_precision(tps[k], fps[k]);
         let next = if j + 1 < n { recall(k - 1) } else { 0.0 };
         fps[k] = (next - recall(k)) * precision;
     }

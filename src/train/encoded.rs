@@ -53,11 +53,7 @@ struct Prepared {
 /// positive interaction than folds.
 pub(crate) fn encode_training(t: &FeatureTable, p: &TrainValidParams) -> Result<EncodedTraining> {
     let prepared = prepare(t, p)?;
-    let codes = t
-        .categoricals
-        .iter()
-        .map(|c| prepared.rows.iter().map(|&i| c.codes[i]).collect())
-        .collect();
+    let codes = row_codes(t, &prepared.rows);
     encode_prepared(t, prepared, None, p, codes)
 }
 
@@ -106,13 +102,17 @@ pub(crate) fn encode_training_rows(
         Ok(e)
     } else {
         inputs.numeric = numeric;
-        let codes = inputs
-            .categoricals
-            .iter()
-            .map(|c| prepared.rows.iter().map(|&i| c.codes[i]).collect())
-            .collect();
+        let codes = row_codes(&inputs, &prepared.rows);
         encode_prepared(&inputs, prepared, None, p, codes)
     }
+}
+
+/// Each categorical's codes of `rows` of `t` (table order of the categoricals).
+fn row_codes(t: &FeatureTable, rows: &[usize]) -> Vec<Vec<u32>> {
+    t.categoricals
+        .iter()
+        .map(|c| rows.iter().map(|&i| c.codes[i]).collect())
+        .collect()
 }
 
 fn prepare(t: &FeatureTable, p: &TrainValidParams) -> Result<Prepared> {
