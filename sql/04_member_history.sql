@@ -19,6 +19,7 @@
 -- from its microseconds, so that they do not depend on the session time zone.
 -- fragments:
 --   {{ categorical_columns }}: ", cat_<name>" for each categorical
+--   {{ categorical_nulls }}: ", null as cat_<name>" for each categorical
 --   {{ history_micros }}: the history window in microseconds (an integer literal)
 -- params: none
 with
@@ -27,57 +28,70 @@ interactions_std as (
     select * from interactions
 ),
 
-timed as (
+-- one row per prediction time and one per escalation, in one time line per member:
+-- every feature below is one window over it (one shuffle, one sort), with the
+-- interaction counts taken over the prediction rows and the escalation counts over
+-- the escalation rows; an escalation row carries no interaction columns and is
+-- dropped at the end
+timeline as (
+    select
+        interaction_id,
+        member_id,
+        interaction_ts,
+        n_events,
+        descriptions,
+        label
+        {{ categorical_columns }},
+        unix_micros(interaction_ts) as ts_us,
+        0 as is_escalation
+    from interactions_std
+    union all
+    select
+        interaction_id,
+        member_id,
+        null as interaction_ts,
+        null as n_events,
+        null as descriptions,
+        null as label
+        {{ categorical_nulls }},
+        unix_micros(escalation_ts) as ts_us,
+        1 as is_escalation
+    from interactions_std
+    where escalation_ts is not null
+),
+
+anchored as (
     select
         *,
-        unix_micros(interaction_ts) as ts_us,
-        unix_micros(escalation_ts) as escalation_ts_us,
-        min(unix_micros(interaction_ts)) over (partition by member_id) as anchor_us
-    from interactions_std
+        min(case when is_escalation = 0 then ts_us end) over (
+            partition by member_id order by ts_us
+            rows between unbounded preceding and unbounded following
+        ) as anchor_us
+    from timeline
 ),
 
 windowed as (
     select
         *,
-        max(ts_us) over before_now as prev_ts_us,
-        min(ts_us) over before_now as first_ts_us,
-        count(*) over (
+        max(case when is_escalation = 0 then ts_us end) over before_now as prev_ts_us,
+        min(case when is_escalation = 0 then ts_us end) over before_now as first_ts_us,
+        count(case when is_escalation = 0 then 1 end) over (
             partition by member_id order by ts_us
             range between 604800000000 preceding and 1 preceding
         ) as calls_prev_7d,
-        count(*) over (
+        count(case when is_escalation = 0 then 1 end) over (
             partition by member_id order by ts_us
             range between 2592000000000 preceding and 1 preceding
         ) as calls_prev_30d,
-        count(*) over (
+        count(case when is_escalation = 0 then 1 end) over (
             partition by member_id order by ts_us
             range between 7776000000000 preceding and 1 preceding
         ) as calls_prev_90d,
-        count(*) over before_now as prior_interactions,
-        sum(pow(2.0d, (ts_us - anchor_us) / 6.048e11)) over before_now as calls_decay_7d_raw,
-        sum(pow(2.0d, (ts_us - anchor_us) / 2.592e12)) over before_now as calls_decay_30d_raw
-    from timed
-    window before_now as (
-        partition by member_id order by ts_us
-        range between {{ history_micros }} preceding and 1 preceding
-    )
-),
-
--- one row per prediction time and one per escalation, in one time line per member
-timeline as (
-    select member_id, interaction_id, ts_us, anchor_us, 0 as is_escalation
-    from timed
-    union all
-    select member_id, cast(null as string) as interaction_id, escalation_ts_us as ts_us,
-        anchor_us, 1 as is_escalation
-    from timed
-    where escalation_ts_us is not null
-),
-
-escalation_history as (
-    select
-        interaction_id,
-        member_id,
+        count(case when is_escalation = 0 then 1 end) over before_now as prior_interactions,
+        sum(case when is_escalation = 0 then pow(2.0d, (ts_us - anchor_us) / 6.048e11) end)
+            over before_now as calls_decay_7d_raw,
+        sum(case when is_escalation = 0 then pow(2.0d, (ts_us - anchor_us) / 2.592e12) end)
+            over before_now as calls_decay_30d_raw,
         coalesce(sum(is_escalation) over before_now, 0) as prior_escalations,
         max(case when is_escalation = 1 then ts_us end)
             over before_now as last_escalation_ts_us,
@@ -85,23 +99,11 @@ escalation_history as (
             over before_now as escalations_decay_30d_raw,
         sum(case when is_escalation = 1 then pow(2.0d, (ts_us - anchor_us) / 1.5552e13) end)
             over before_now as escalations_decay_180d_raw
-    from timeline
+    from anchored
     window before_now as (
         partition by member_id order by ts_us
         range between {{ history_micros }} preceding and 1 preceding
     )
-),
-
-joined as (
-    select
-        w.*,
-        e.prior_escalations,
-        e.last_escalation_ts_us,
-        e.escalations_decay_30d_raw,
-        e.escalations_decay_180d_raw
-    from windowed as w
-    inner join escalation_history as e
-        on w.member_id = e.member_id and w.interaction_id = e.interaction_id
 ),
 
 final as (
@@ -131,7 +133,9 @@ final as (
             as escalations_decay_180d,
         cast(floor(pmod(ts_us, 86400000000) / 3600000000) as int) as hour_of_day,
         cast(pmod(floor(ts_us / 86400000000) + 3, 7) as int) as day_of_week
-    from joined
+    from windowed
+    -- an interaction without a member has no history (the event checks refuse it)
+    where is_escalation = 0 and member_id is not null
 )
 
 select * from final

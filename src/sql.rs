@@ -228,6 +228,11 @@ pub(crate) fn render_pipeline(
         .iter()
         .map(|(_, std)| format!(",\n        {std}"))
         .collect();
+    let cat_nulls: String = c
+        .categoricals
+        .iter()
+        .map(|(_, std)| format!(",\n        null as {std}"))
+        .collect();
 
     let mut views = Vec::new();
     for (stem, text) in VIEW_FILES {
@@ -261,6 +266,7 @@ pub(crate) fn render_pipeline(
             }
             "member_history" => {
                 frags.insert("categorical_columns", cat_cols.clone());
+                frags.insert("categorical_nulls", cat_nulls.clone());
                 // A validated whole number of days: safe as a literal.
                 frags.insert(
                     "history_micros",
