@@ -1,6 +1,6 @@
 //! Small numeric helpers shared by the maths modules: NumPy's pairwise sum (so sums
 //! match scikit-learn to the bit), and the dot product and max-norm the logistic
-//! regression uses.
+//! regression uses, and the small Cholesky factor and solve of its preconditioner.
 //!
 //! A leaf: pure functions on `f64` slices, `std` only, nothing imported from the
 //! rest of the crate. `threshold` and `encode` use [`numpy_sum`] (still re-exported
@@ -70,6 +70,46 @@ pub(crate) fn inf_norm(a: &[f64]) -> f64 {
     a.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
+/// Cholesky factor of a symmetric positive definite `n x n` matrix (row-major,
+/// lower triangle read), in place: on success `a`'s lower triangle holds `L` with
+/// `A = L L^T` (Golub & Van Loan, *Matrix Computations*, 4th ed., Algorithm 4.2.1).
+/// Returns false, leaving `a` partly overwritten, when a pivot is not positive and
+/// finite (the matrix is not numerically positive definite).
+pub(crate) fn cholesky_in_place(a: &mut [f64], n: usize) -> bool {
+    assert_eq!(a.len(), n * n, "a is not n x n");
+    for j in 0..n {
+        let (done, rest) = a.split_at_mut(j * n);
+        let row_j = &mut rest[..n];
+        for k in 0..j {
+            let row_k = &done[k * n..k * n + n];
+            let s = row_j[k] - dot(&row_j[..k], &row_k[..k]);
+            row_j[k] = s / row_k[k];
+        }
+        let d = row_j[j] - dot(&row_j[..j], &row_j[..j]);
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        row_j[j] = d.sqrt();
+    }
+    true
+}
+
+/// Solves `L L^T v = b` in place (`v` holds `b` on entry), with `L` from
+/// [`cholesky_in_place`]: forward then back substitution.
+pub(crate) fn cholesky_solve(l: &[f64], n: usize, v: &mut [f64]) {
+    for i in 0..n {
+        let s = v[i] - dot(&l[i * n..i * n + i], &v[..i]);
+        v[i] = s / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let mut s = v[i];
+        for k in i + 1..n {
+            s -= l[k * n + i] * v[k];
+        }
+        v[i] = s / l[i * n + i];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +122,33 @@ mod tests {
             let a: Vec<f64> = (1..=n).map(|v| v as f64).collect();
             assert_eq!(numpy_sum(&a), (n * (n + 1) / 2) as f64, "n = {n}");
         }
+    }
+
+    #[test]
+    fn cholesky_solves_a_positive_definite_system() {
+        // A = M M^T + I for a fixed M, b = A x for a known x.
+        let n = 5;
+        let m: Vec<f64> = (0..n * n)
+            .map(|k| ((k * 7 % 11) as f64 - 5.0) / 3.0)
+            .collect();
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|k| m[i * n + k] * m[j * n + k]).sum::<f64>()
+                    + if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        let x = [1.0, -2.0, 0.5, 3.0, -1.0];
+        let mut b: Vec<f64> = (0..n).map(|i| dot(&a[i * n..i * n + n], &x)).collect();
+        let mut l = a.clone();
+        assert!(cholesky_in_place(&mut l, n));
+        cholesky_solve(&l, n, &mut b);
+        for (got, want) in b.iter().zip(x) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        // Not positive definite: refused.
+        let mut bad = vec![1.0, 2.0, 2.0, 1.0];
+        assert!(!cholesky_in_place(&mut bad, 2));
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //! data).
 //!
 //! `fit` minimizes [`objective_and_gradient`] scaled by `1 / (C * sum w)` with the
-//! L-BFGS of [`super::lbfgs`], so `tol` means what it means in scikit-learn.
+//! L-BFGS of [`super::lbfgs`], so `tol` means what it means in scikit-learn,
+//! preconditioned by the objective's Hessian at the start point (refreshed while
+//! the fit runs long) when the matrix is narrow enough for that to pay.
 
 use serde::{Deserialize, Serialize};
 
-use super::lbfgs::{LbfgsOptions, minimize_lbfgs};
-use super::objective::objective_and_gradient;
+use super::lbfgs::{LbfgsOptions, Preconditioner, minimize_lbfgs};
 #[cfg(test)]
 use super::objective::sigmoid;
+use super::objective::{hessian, objective_and_gradient};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::numeric::dot;
@@ -45,6 +47,11 @@ impl Default for LogisticRegressionParams {
         }
     }
 }
+
+/// Most coefficients (intercept included) a fit preconditions with the Hessian at
+/// its start point; above, the Hessian's pass (`q^2 / 2` products a row) would cost
+/// more than the iterations it saves.
+const MAX_PRECONDITIONED_PARAMS: usize = 257;
 
 /// Checked [`LogisticRegressionParams`].
 pub(crate) type LogisticRegressionValidParams = Valid<LogisticRegressionParams>;
@@ -124,6 +131,17 @@ impl LogisticRegressionValidParams {
                 gtol: self.tol,
                 ftol: 64.0 * f64::EPSILON,
                 max_line_search: 50,
+            },
+            // The Hessian at the start point preconditions the whole fit: one pass
+            // of `q^2 / 2` products a row, against the hundred and more iterations
+            // plain L-BFGS spends on correlated columns (BENCHMARKS.md). Wide
+            // matrices, where that pass costs more than it saves, run plain.
+            |start: &[f64]| {
+                (start.len() <= MAX_PRECONDITIONED_PARAMS).then(|| {
+                    let mut h = hessian(x, sample_weight, c, start);
+                    h.iter_mut().for_each(|v| *v /= scale);
+                    Preconditioner::from_hessian(h, start.len())
+                })?
             },
         );
         if !out.f.is_finite() || out.x.iter().any(|v| !v.is_finite()) {

@@ -89,43 +89,16 @@ pub fn objective_and_gradient(
     let (beta, intercept) = params.split_at(p);
     let b = intercept.first().copied().unwrap_or(0.0);
     let n = x.n_rows();
-    let n_blocks = n.div_ceil(BLOCK_ROWS).max(1);
     // Per block: loss, sum of residuals, then the p gradient sums.
     let stride = p + 2;
-    let mut partial = vec![0.0; n_blocks * stride];
-    let threads = if n >= PARALLEL_MIN_ROWS {
-        worker_threads().min(n_blocks)
-    } else {
-        1
-    };
     let data = x.data();
-    let run = |first_block: usize, out: &mut [f64]| {
-        for (k, slot) in out.chunks_exact_mut(stride).enumerate() {
-            let lo = (first_block + k) * BLOCK_ROWS;
-            let hi = (lo + BLOCK_ROWS).min(n);
-            let (head, g) = slot.split_at_mut(2);
-            let (loss, r_sum) =
-                block_terms(&data[lo * p..hi * p], p, &y[lo..hi], &w[lo..hi], beta, b, g);
-            head[0] = loss;
-            head[1] = r_sum;
-        }
-    };
-    if threads <= 1 {
-        run(0, &mut partial);
-    } else {
-        let per = n_blocks.div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = partial.chunks_mut(per * stride).enumerate();
-            let first = parts.next();
-            for (t, out) in parts {
-                let run = &run;
-                s.spawn(move || run(t * per, out));
-            }
-            if let Some((_, out)) = first {
-                run(0, out);
-            }
-        });
-    }
+    let partial = in_blocks(n, stride, |lo, hi, slot| {
+        let (head, g) = slot.split_at_mut(2);
+        let (loss, r_sum) =
+            block_terms(&data[lo * p..hi * p], p, &y[lo..hi], &w[lo..hi], beta, b, g);
+        head[0] = loss;
+        head[1] = r_sum;
+    });
     grad.fill(0.0);
     let (g_beta, g_b) = grad.split_at_mut(p);
     let mut loss = 0.0;
@@ -155,6 +128,105 @@ const PARALLEL_MIN_ROWS: usize = 8 * BLOCK_ROWS;
 fn worker_threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Runs `block(lo, hi, slot)` on every block of [`BLOCK_ROWS`] rows of `0..n`, each
+/// with its own zeroed `stride`-long slot of the returned vector, spread over the
+/// cores for large `n`. The caller adds the slots in block order, so its result does
+/// not depend on how many threads ran them.
+fn in_blocks<F>(n: usize, stride: usize, block: F) -> Vec<f64>
+where
+    F: Fn(usize, usize, &mut [f64]) + Sync,
+{
+    let n_blocks = n.div_ceil(BLOCK_ROWS).max(1);
+    let mut partial = vec![0.0; n_blocks * stride];
+    let threads = if n >= PARALLEL_MIN_ROWS {
+        worker_threads().min(n_blocks)
+    } else {
+        1
+    };
+    let run = |first_block: usize, out: &mut [f64]| {
+        for (k, slot) in out.chunks_exact_mut(stride).enumerate() {
+            let lo = (first_block + k) * BLOCK_ROWS;
+            block(lo, (lo + BLOCK_ROWS).min(n), slot);
+        }
+    };
+    if threads <= 1 {
+        run(0, &mut partial);
+    } else {
+        let per = n_blocks.div_ceil(threads);
+        std::thread::scope(|s| {
+            let mut parts = partial.chunks_mut(per * stride).enumerate();
+            let first = parts.next();
+            for (t, out) in parts {
+                let run = &run;
+                s.spawn(move || run(t * per, out));
+            }
+            if let Some((_, out)) = first {
+                run(0, out);
+            }
+        });
+    }
+    partial
+}
+
+/// Hessian of [`objective_and_gradient`]'s objective, `q x q` row-major with
+/// `q = params.len()` (the intercept last when fitted):
+///
+/// `H = C * X~^T diag(w * s (1 - s)) X~ + diag(1, ..., 1, 0)`, `s = sigmoid(z)`,
+///
+/// with `X~ = [X, 1]` when there is an intercept, which is not penalized (the
+/// Hessian scikit-learn's `newton-cholesky` solver builds, `LinearModelLoss.
+/// gradient_hessian` in `sklearn/linear_model/_linear_loss.py`). One pass over `X`,
+/// `q (q + 1) / 2` products a row; rows with weight 0 are skipped.
+pub(super) fn hessian(x: &Matrix, w: &[f64], c: f64, params: &[f64]) -> Vec<f64> {
+    let p = x.n_cols();
+    let q = params.len();
+    assert!(
+        q == p || q == p + 1,
+        "params has {q} values for {p} columns"
+    );
+    assert_eq!(w.len(), x.n_rows(), "w and X rows disagree");
+    let (beta, intercept) = params.split_at(p);
+    let b = intercept.first().copied().unwrap_or(0.0);
+    let data = x.data();
+    let partial = in_blocks(x.n_rows(), q * q, |lo, hi, h| {
+        for (i, &wi) in (lo..hi).zip(&w[lo..hi]) {
+            if wi == 0.0 {
+                continue;
+            }
+            let row = &data[i * p..(i + 1) * p];
+            let s = sigmoid(dot(row, beta) + b);
+            let hi_w = wi * s * (1.0 - s);
+            for (a, &xa) in row.iter().enumerate() {
+                let v = hi_w * xa;
+                let dst = &mut h[a * q + a..a * q + p];
+                for (d, &xb) in dst.iter_mut().zip(&row[a..]) {
+                    *d += v * xb;
+                }
+                if q > p {
+                    h[a * q + p] += v;
+                }
+            }
+            if q > p {
+                h[p * q + p] += hi_w;
+            }
+        }
+    });
+    let mut out = vec![0.0; q * q];
+    for slot in partial.chunks_exact(q * q) {
+        for (o, v) in out.iter_mut().zip(slot) {
+            *o += v;
+        }
+    }
+    for a in 0..q {
+        for bcol in a..q {
+            let v = c * out[a * q + bcol] + if a == bcol && a < p { 1.0 } else { 0.0 };
+            out[a * q + bcol] = v;
+            out[bcol * q + a] = v;
+        }
+    }
+    out
 }
 
 /// Loss and residual sums of one block of rows; adds `X_block^T r` into `g`.
@@ -282,6 +354,49 @@ mod tests {
                     "component {j}: analytic {} vs finite difference {fd}",
                     grad[j]
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn hessian_matches_finite_differences_of_the_gradient() {
+        let mut rng = Rng(11);
+        let (x, y) = simulate(&mut rng, 80, -0.3, &[0.8, -1.5, 0.4]);
+        // Some rows weigh 0: the Hessian skips them, as the objective does.
+        let w: Vec<f64> = (0..80)
+            .map(|i| {
+                if i % 7 == 0 {
+                    0.0
+                } else {
+                    0.1 + 2.0 * rng.uniform()
+                }
+            })
+            .collect();
+        for fit_intercept in [true, false] {
+            let params: Vec<f64> = if fit_intercept {
+                vec![0.3, -0.7, 0.2, -0.4]
+            } else {
+                vec![0.3, -0.7, 0.2]
+            };
+            let q = params.len();
+            let h = hessian(&x, &w, 0.7, &params);
+            let (mut gp, mut gm) = (vec![0.0; q], vec![0.0; q]);
+            for j in 0..q {
+                let step = 1e-6;
+                let mut p = params.clone();
+                p[j] += step;
+                objective_and_gradient(&x, &y, &w, 0.7, &p, &mut gp);
+                p[j] -= 2.0 * step;
+                objective_and_gradient(&x, &y, &w, 0.7, &p, &mut gm);
+                for k in 0..q {
+                    let fd = (gp[k] - gm[k]) / (2.0 * step);
+                    assert!(
+                        (fd - h[k * q + j]).abs() <= 1e-6 * fd.abs().max(1.0),
+                        "H[{k}][{j}]: analytic {} vs finite difference {fd}",
+                        h[k * q + j]
+                    );
+                    assert_eq!(h[k * q + j], h[j * q + k], "symmetric");
+                }
             }
         }
     }
