@@ -12,7 +12,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rarecall::encode::{FeatureEncoderParams, MultiHotParams, TargetEncoderParams};
 use rarecall::matrix::Matrix;
-use rarecall::model::{LogisticRegressionParams, objective_and_gradient};
+use rarecall::model::{LogisticRegressionParams, hessian, objective_and_gradient};
 use rarecall::params::ParamGuard;
 use rarecall::table::{
     Categorical, DescriptionSets, FeatureTable, NUMERIC_FEATURES, NumericRows, Split,
@@ -71,6 +71,11 @@ fn objective(c: &mut Criterion) {
         g.throughput(Throughput::Bytes((n * COLS * 8) as u64));
         g.bench_with_input(BenchmarkId::new("loss_and_gradient", n), &n, |b, _| {
             b.iter(|| objective_and_gradient(&x, &y, &w, 1.0, black_box(&params), &mut grad))
+        });
+        // The preconditioner's pass: `q (q + 1) / 2` products a row against the
+        // objective's `2 q` (BENCHMARKS.md, "The fit preconditioned").
+        g.bench_with_input(BenchmarkId::new("hessian", n), &n, |b, _| {
+            b.iter(|| hessian(&x, &w, 1.0, black_box(&params)))
         });
     }
     let (x, y, w) = problem(20_000);

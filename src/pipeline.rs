@@ -503,7 +503,8 @@ pub fn pull_test_window(
         p,
         (
             "pull test window",
-            "select * from features where in_sample and split = 'test'",
+            // `test_window` is `features`' test rows without its member sampling.
+            "select * from test_window",
             &Default::default(),
         ),
         got.checks.n_interactions,

@@ -59,4 +59,4 @@ pub use cv::{GridSearchParams, GridSearchValidParams};
 pub(crate) use estimator::FittedLogisticRegression;
 pub use estimator::LogisticRegressionParams;
 pub(crate) use gbdt::{FittedGbdt, GbdtParams, GbdtValidParams, Primary, PrimaryTrees};
-pub use objective::objective_and_gradient;
+pub use objective::{hessian, objective_and_gradient};
