@@ -73,10 +73,12 @@ const MAX_STEP: f64 = 1e10;
 /// the More-Thuente line search. A failed line search clears the memory and retries
 /// along the steepest descent; a second failure in a row stops (not converged).
 ///
-/// `precondition`, called once at `x0` when it is not already a solution, may give a
-/// [`Preconditioner`]: then `H0 = M^-1`, the first step tries the full step `-M^-1 g`
-/// (a Newton step when `M` is the Hessian there), and the fallback direction is
-/// `-M^-1 g` rather than `-g`.
+/// `precondition`, called at `x0` when it is not already a solution (and again after
+/// 5, 10, 20, ... iterations), may give a [`Preconditioner`]: then `H0 = M^-1`, the
+/// first step tries the full step `-M^-1 g` (a Newton step when `M` is the Hessian
+/// there), and the fallback direction is `-M^-1 g` rather than `-g`. If a line search
+/// fails along the preconditioned direction with no stored pairs, the fit goes on
+/// without the preconditioner.
 pub(super) fn minimize_lbfgs<F, P>(
     mut fg: F,
     x0: Vec<f64>,
@@ -87,6 +89,7 @@ where
     F: FnMut(&[f64], &mut [f64]) -> f64,
     P: FnMut(&[f64]) -> Option<Preconditioner>,
 {
+    let mut precondition = precondition;
     let n = x0.len();
     let mut x = x0;
     let mut g = vec![0.0; n];
@@ -107,7 +110,6 @@ where
             converged: true,
         };
     }
-    let mut precondition = precondition;
     let mut pre = precondition(&x);
     let mut hist: VecDeque<(Vec<f64>, Vec<f64>, f64)> = VecDeque::with_capacity(opts.memory);
     let mut d = vec![0.0; n];
@@ -148,6 +150,11 @@ where
         );
         if !ls.sufficient {
             if hist.is_empty() {
+                // A preconditioned direction that fails is retried as plain L-BFGS
+                // (steepest descent first) before giving up.
+                if pre.take().is_some() {
+                    continue;
+                }
                 break;
             }
             hist.clear();
