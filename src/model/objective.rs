@@ -92,7 +92,7 @@ pub fn objective_and_gradient(
     // Per block: loss, sum of residuals, then the p gradient sums.
     let stride = p + 2;
     let data = x.data();
-    let partial = in_blocks(n, stride, |lo, hi, slot| {
+    let partial = in_blocks(n, BLOCK_ROWS, stride, |lo, hi, slot| {
         let (head, g) = slot.split_at_mut(2);
         let (loss, r_sum) =
             block_terms(&data[lo * p..hi * p], p, &y[lo..hi], &w[lo..hi], beta, b, g);
@@ -121,6 +121,8 @@ pub fn objective_and_gradient(
 
 /// Rows per block of [`objective_and_gradient`] (about 1 MB of a 30-column matrix).
 const BLOCK_ROWS: usize = 4096;
+/// Most row blocks (each with its own `q x q` partial sum) of [`hessian`].
+const HESSIAN_SLOTS: usize = 32;
 /// Below this many rows the objective runs on the calling thread only.
 const PARALLEL_MIN_ROWS: usize = 8 * BLOCK_ROWS;
 
@@ -130,15 +132,15 @@ fn worker_threads() -> usize {
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Runs `block(lo, hi, slot)` on every block of [`BLOCK_ROWS`] rows of `0..n`, each
+/// Runs `block(lo, hi, slot)` on every block of `block_rows` rows of `0..n`, each
 /// with its own zeroed `stride`-long slot of the returned vector, spread over the
 /// cores for large `n`. The caller adds the slots in block order, so its result does
 /// not depend on how many threads ran them.
-fn in_blocks<F>(n: usize, stride: usize, block: F) -> Vec<f64>
+fn in_blocks<F>(n: usize, block_rows: usize, stride: usize, block: F) -> Vec<f64>
 where
     F: Fn(usize, usize, &mut [f64]) + Sync,
 {
-    let n_blocks = n.div_ceil(BLOCK_ROWS).max(1);
+    let n_blocks = n.div_ceil(block_rows).max(1);
     let mut partial = vec![0.0; n_blocks * stride];
     let threads = if n >= PARALLEL_MIN_ROWS {
         worker_threads().min(n_blocks)
@@ -147,8 +149,8 @@ where
     };
     let run = |first_block: usize, out: &mut [f64]| {
         for (k, slot) in out.chunks_exact_mut(stride).enumerate() {
-            let lo = (first_block + k) * BLOCK_ROWS;
-            block(lo, (lo + BLOCK_ROWS).min(n), slot);
+            let lo = (first_block + k) * block_rows;
+            block(lo, (lo + block_rows).min(n), slot);
         }
     };
     if threads <= 1 {
@@ -190,7 +192,12 @@ pub fn hessian(x: &Matrix, w: &[f64], c: f64, params: &[f64]) -> Vec<f64> {
     let (beta, intercept) = params.split_at(p);
     let b = intercept.first().copied().unwrap_or(0.0);
     let data = x.data();
-    let partial = in_blocks(x.n_rows(), q * q, |lo, hi, h| {
+    // At most HESSIAN_SLOTS partial matrices, whatever the rows: one per 4096-row
+    // block would be 20 MB beside a 1M-member matrix (q = 73). The blocks depend on
+    // the row count only, so the sum still does not depend on the threads.
+    let n = x.n_rows();
+    let block_rows = BLOCK_ROWS.max(n.div_ceil(HESSIAN_SLOTS));
+    let partial = in_blocks(n, block_rows, q * q, |lo, hi, h| {
         hessian_block(&data[lo * p..hi * p], p, &w[lo..hi], beta, b, q > p, h);
     });
     let mut out = vec![0.0; q * q];
