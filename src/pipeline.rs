@@ -498,13 +498,21 @@ pub fn pull_test_window(
     scratch: Option<&Scratch>,
     timings: &mut Timings,
 ) -> Result<()> {
+    // The test window is `features`' test rows: never sampled, so they are the
+    // scoring window from the split boundary to the last event, read from
+    // `member_history` without computing the member sample of the training rows.
+    let end_us = got
+        .checks
+        .max_ts_us
+        .map_or(p.split_boundary_micros(), |t| t + 1);
+    let window = sql::render_scoring_window(p.split_boundary_micros(), end_us)?;
+    spark.create_view(&window)?;
     let test = pull_features(
         spark,
         p,
         (
             "pull test window",
-            // `test_window` is `features`' test rows without its member sampling.
-            "select * from test_window",
+            "select * from scoring_window",
             &Default::default(),
         ),
         got.checks.n_interactions,

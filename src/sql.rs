@@ -36,7 +36,6 @@ const VIEW_FILES: &[(&str, &str)] = &[
         include_str!("../sql/04_member_history.sql"),
     ),
     ("05_features", include_str!("../sql/05_features.sql")),
-    ("06_test_window", include_str!("../sql/06_test_window.sql")),
 ];
 
 /// The event checks query (`sql/checks/event_checks.sql`): not a view, one row.
@@ -289,12 +288,6 @@ pub(crate) fn render_pipeline(
                     ),
                 );
             }
-            "test_window" => {
-                params.insert(
-                    "split_boundary".into(),
-                    SqlValue::Timestamp(p.split_boundary_micros()),
-                );
-            }
             _ => {}
         }
         views.push(bind(stem, &name, text, frags, params)?);
@@ -395,8 +388,7 @@ mod tests {
                 "descriptions",
                 "interactions",
                 "member_history",
-                "features",
-                "test_window"
+                "features"
             ]
         );
         for v in &views {
