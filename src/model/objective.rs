@@ -1,8 +1,8 @@
 //! The L2 logistic regression objective: the stable scalar functions
 //! ([`log1p_exp`], [`sigmoid`], [`logistic_loss`]) and scikit-learn's penalized,
-//! weighted objective with its gradient ([`objective_and_gradient`]), evaluated in
-//! fixed row blocks spread over the cores (results do not depend on the thread
-//! count).
+//! weighted objective with its gradient ([`objective_and_gradient`]) and its Hessian
+//! ([`hessian`], the minimizer's preconditioner), each evaluated in fixed row blocks
+//! spread over the cores (results do not depend on the thread count).
 //!
 //! Each formula's source is in its doc comment. Pure: `std` only.
 
