@@ -42,6 +42,13 @@ def run(binary, data, out, remote):
     return s, train
 
 
+def m(summary, *keys):
+    """summary[k1][k2]...: a value of run_summary.json."""
+    for k in keys:
+        summary = summary[k]
+    return summary
+
+
 def column(path, name):
     with open(path) as f:
         return [float(r[name]) for r in csv.DictReader(f)]
@@ -77,7 +84,6 @@ def main():
                                              column(on / "test_scores.csv", "score")))
         co, cn = column(oo / "coefficients.csv", "coefficient"), column(on / "coefficients.csv", "coefficient")
         dc = max(abs(x - y) for x, y in zip(co, cn)) / max(abs(x) for x in co)
-        m = lambda s, *k: (lambda d: [d := d[x] for x in k][-1])(s)
         print(f"| {seed}, {shift}, {drift}, {unmapped} "
               f"| {m(so, 'model', 'best_c')} / {m(sn, 'model', 'best_c')} "
               f"| {m(so, 'model', 'class_weight')} / {m(sn, 'model', 'class_weight')} "

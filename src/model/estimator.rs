@@ -134,10 +134,8 @@ impl LogisticRegressionValidParams {
                 ftol: 64.0 * f64::EPSILON,
                 max_line_search: 50,
             },
-            // The Hessian at the start point preconditions the whole fit: one pass
-            // of `q^2 / 2` products a row, against the hundred and more iterations
-            // plain L-BFGS spends on correlated columns (BENCHMARKS.md). Wider
-            // matrices run plain.
+            // The Hessian at the start point (and at the refreshes) preconditions
+            // the fit; wider matrices run plain (`MAX_PRECONDITIONED_PARAMS`).
             |start: &[f64]| {
                 (start.len() <= MAX_PRECONDITIONED_PARAMS).then(|| {
                     let mut h = hessian(x, sample_weight, c, start);

@@ -83,13 +83,12 @@ pub(super) fn minimize_lbfgs<F, P>(
     mut fg: F,
     x0: Vec<f64>,
     opts: &LbfgsOptions,
-    precondition: P,
+    mut precondition: P,
 ) -> LbfgsOutcome
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,
     P: FnMut(&[f64]) -> Option<Preconditioner>,
 {
-    let mut precondition = precondition;
     let n = x0.len();
     let mut x = x0;
     let mut g = vec![0.0; n];
