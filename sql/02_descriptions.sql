@@ -5,12 +5,17 @@
 -- cleaning: trim, lower-case, collapse whitespace, strip edge punctuation; then the
 -- first matching rule of rc_rules (ordered) gives the canonical value; unmatched
 -- values keep their cleaned text; null or empty-after-cleaning become 'unknown'.
+-- the same pass counts, per raw value, what the event checks need of every event
+-- (`checks`: nulls, bad labels, future times, the time range; sql/checks/event_checks.sql
+-- sums them), so that no other pass reads the source for them; partial aggregation
+-- brings each to a few thousand rows before the shuffle.
 -- fragments: none
--- params: none
+-- params:
+--   :now  timestamp  the time of the run: events after it are in the future
 with
 
 events_raw as (
-    select description_raw from source_events
+    select description_raw, member_id, interaction_id, event_ts, label from source_events
 ),
 
 rules as (
@@ -18,7 +23,18 @@ rules as (
 ),
 
 raw_counts as (
-    select description_raw, count(*) as event_count
+    select
+        description_raw,
+        count(*) as event_count,
+        named_struct(
+            'null_member_events', count_if(member_id is null),
+            'null_interaction_events', count_if(interaction_id is null),
+            'null_ts_events', count_if(event_ts is null),
+            'bad_label_events', count_if(label is null or label not in (0, 1)),
+            'future_events', count_if(event_ts > :now),
+            'min_event_ts', min(event_ts),
+            'max_event_ts', max(event_ts)
+        ) as checks
     from events_raw
     group by description_raw
 ),
@@ -27,6 +43,7 @@ cleaned as (
     select
         description_raw,
         event_count,
+        checks,
         nullif(
             trim(
                 regexp_replace(
@@ -47,12 +64,13 @@ matched as (
         c.description_raw,
         c.description_clean,
         c.event_count,
+        c.checks,
         min(r.rule_order) as rule_order
     from cleaned as c
     left join rules as r
         on (r.match_kind = 'exact' and c.description_clean = r.pattern)
         or (r.match_kind = 'regex' and c.description_clean rlike r.pattern)
-    group by c.description_raw, c.description_clean, c.event_count
+    group by c.description_raw, c.description_clean, c.event_count, c.checks
 ),
 
 final as (
@@ -68,7 +86,8 @@ final as (
             when r.rule_name is null then '(unmatched)'
             else r.rule_name
         end as rule_name,
-        m.event_count
+        m.event_count,
+        m.checks
     from matched as m
     left join rules as r on m.rule_order = r.rule_order
 )

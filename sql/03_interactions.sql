@@ -8,23 +8,27 @@
 -- including the first escalating event; events after it are dropped, because they
 -- record what the escalation caused (transfers, complaints logged afterwards) and
 -- would leak the label. An interaction that never escalates keeps every event.
--- one pass over the source events: a single group by interaction that also counts what
--- the event checks need (sql/checks/event_checks.sql sums these columns), so the
--- source is not read again for them. Each interaction's events come back as one array;
--- exact duplicate events (same member, interaction, time, description, label and
--- categoricals) are found within it (array_distinct), counted, and dropped or kept by
--- the duplicates policy (data.duplicate_events). Events with a null interaction id are
--- counted but never collected (they fail the checks).
+-- one shuffle for this view and member_history together: the events are distributed
+-- by member and grouped by (member, interaction), which that partitioning already
+-- satisfies, and member_history's windows over members need no shuffle of their own.
+-- An interaction id under two members gives two rows here; the event checks count
+-- such ids and refuse the data (sql/checks/event_checks.sql), as they refuse events
+-- without a member or an interaction id, which are left out here (the descriptions
+-- pass counts them).
+-- each interaction's events come back as one array; exact duplicate events (same
+-- member, interaction, time, description, label and categoricals) are found within it
+-- (array_distinct), counted (`duplicate_events`, summed by the event checks), and
+-- dropped or kept by the duplicates policy (data.duplicate_events).
 -- fragments:
 --   {{ categorical_fields }}: ", 'cat_<name>', cat_<name>" for each categorical (struct fields)
 --   {{ categorical_modes }}: ", <most frequent non-null value of cat_<name>> as cat_<name>" for each
 --   {{ dedupe }}: "array_distinct(events)" to drop exact duplicates, or "events"
--- params:
---   :now  timestamp  the time of the run: events after it are in the future
+-- params: none
 with
 
 events_std as (
     select * from source_events
+    where member_id is not null and interaction_id is not null
 ),
 
 descriptions_map as (
@@ -39,36 +43,30 @@ events_canonical as (
     left join descriptions_map as d on e.description_raw <=> d.description_raw
 ),
 
+by_member as (
+    select * from events_canonical
+    distribute by member_id
+),
+
 grouped as (
     select
+        member_id,
         interaction_id,
-        count(*) as source_events,
-        count_if(member_id is null) as null_member_events,
-        count_if(event_ts is null) as null_ts_events,
-        count_if(label is null or label not in (0, 1)) as bad_label_events,
-        count_if(event_ts > :now) as future_events,
-        min(event_ts) as min_event_ts,
-        max(event_ts) as max_event_ts,
-        collect_list(
-            case when interaction_id is not null then named_struct(
-                'event_ts', event_ts,
-                'label', label,
-                'member_id', member_id,
-                'description_raw', description_raw,
-                'description_canonical', description_canonical
-                {{ categorical_fields }}
-            ) end
-        ) as events
-    from events_canonical
-    group by interaction_id
+        collect_list(named_struct(
+            'event_ts', event_ts,
+            'label', label,
+            'description_raw', description_raw,
+            'description_canonical', description_canonical
+            {{ categorical_fields }}
+        )) as events
+    from by_member
+    group by member_id, interaction_id
 ),
 
 deduplicated as (
     select
         *,
         size(events) - size(array_distinct(events)) as duplicate_events,
-        size(array_distinct(filter(transform(events, e -> e.member_id), m -> m is not null)))
-            as distinct_members,
         {{ dedupe }} as kept
     from grouped
 ),
@@ -90,7 +88,7 @@ content as (
 final as (
     select
         interaction_id,
-        array_min(transform(kept, e -> e.member_id)) as member_id,
+        member_id,
         array_min(transform(shown, e -> e.event_ts)) as interaction_ts,
         cast(size(shown) as bigint) as n_events,
         array_sort(array_distinct(filter(
@@ -99,15 +97,7 @@ final as (
         array_max(transform(shown, e -> e.label)) as label,
         escalation_ts
         {{ categorical_modes }},
-        source_events,
-        null_member_events,
-        null_ts_events,
-        bad_label_events,
-        future_events,
-        cast(duplicate_events as bigint) as duplicate_events,
-        cast(distinct_members as bigint) as distinct_members,
-        min_event_ts,
-        max_event_ts
+        cast(duplicate_events as bigint) as duplicate_events
     from content
 )
 

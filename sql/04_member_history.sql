@@ -19,7 +19,6 @@
 -- from its microseconds, so that they do not depend on the session time zone.
 -- fragments:
 --   {{ categorical_columns }}: ", cat_<name>" for each categorical
---   {{ categorical_nulls }}: ", null as cat_<name>" for each categorical
 --   {{ history_micros }}: the history window in microseconds (an integer literal)
 -- params: none
 with
@@ -29,10 +28,12 @@ interactions_std as (
 ),
 
 -- one row per prediction time and one per escalation, in one time line per member:
--- every feature below is one window over it (one shuffle, one sort), with the
--- interaction counts taken over the prediction rows and the escalation counts over
--- the escalation rows; an escalation row carries no interaction columns and is
--- dropped at the end
+-- every feature below is one window over it (one sort, and no shuffle: `interactions`
+-- comes out partitioned by member), with the interaction counts taken over the
+-- prediction rows and the escalation counts over the escalation rows. Each
+-- interaction gives its rows with `inline` (a union of two reads would run the
+-- interaction aggregation twice); an escalation row repeats its interaction's
+-- columns, which only the prediction rows use, and is dropped at the end
 timeline as (
     select
         interaction_id,
@@ -42,22 +43,21 @@ timeline as (
         descriptions,
         label
         {{ categorical_columns }},
-        unix_micros(interaction_ts) as ts_us,
-        0 as is_escalation
+        duplicate_events,
+        ts_us,
+        is_escalation
     from interactions_std
-    union all
-    select
-        interaction_id,
-        member_id,
-        null as interaction_ts,
-        null as n_events,
-        null as descriptions,
-        null as label
-        {{ categorical_nulls }},
-        unix_micros(escalation_ts) as ts_us,
-        1 as is_escalation
-    from interactions_std
-    where escalation_ts is not null
+    lateral view inline(
+        case
+            when escalation_ts is null then array(
+                named_struct('ts_us', unix_micros(interaction_ts), 'is_escalation', 0)
+            )
+            else array(
+                named_struct('ts_us', unix_micros(interaction_ts), 'is_escalation', 0),
+                named_struct('ts_us', unix_micros(escalation_ts), 'is_escalation', 1)
+            )
+        end
+    ) timeline_rows as ts_us, is_escalation
 ),
 
 anchored as (
@@ -132,10 +132,10 @@ final as (
         coalesce(escalations_decay_180d_raw * pow(2.0d, -(ts_us - anchor_us) / 1.5552e13), 0.0d)
             as escalations_decay_180d,
         cast(floor(pmod(ts_us, 86400000000) / 3600000000) as int) as hour_of_day,
-        cast(pmod(floor(ts_us / 86400000000) + 3, 7) as int) as day_of_week
+        cast(pmod(floor(ts_us / 86400000000) + 3, 7) as int) as day_of_week,
+        duplicate_events
     from windowed
-    -- an interaction without a member has no history (the event checks refuse it)
-    where is_escalation = 0 and member_id is not null
+    where is_escalation = 0
 )
 
 select * from final

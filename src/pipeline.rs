@@ -275,10 +275,13 @@ fn check_split(c: &EventChecks, p: &Settings) -> Result<()> {
 ///
 /// With a scratch folder, what later stages read more than once is computed once
 /// (`Spark::materialize`): a CSV or JSON source is converted to Parquet, then the
-/// `descriptions`, `interactions` and `member_history` views are written there and
-/// replaced by reads of it, before the views that depend on them are created. The event checks are columns
-/// of `interactions`, so they cost no pass of their own. Without one (a remote server
-/// and no `spark.scratch_dir`), every query recomputes the views it reads.
+/// `descriptions` and `member_history` views are written there and replaced by reads
+/// of it, before the views that depend on them are created. `interactions` is not
+/// written: `member_history` reads it in the same query, over the same partitioning by
+/// member (one shuffle for both). The event checks are columns of `descriptions` and
+/// counts over `member_history`, so they cost no pass of their own. Without one (a
+/// remote server and no `spark.scratch_dir`), every query recomputes the views it
+/// reads.
 fn prepare(
     spark: &Spark,
     p: &Settings,
@@ -297,23 +300,19 @@ fn prepare(
         if let (Some(s), Source::Path { format, .. }) = (scratch, &p.source)
             && matches!(format, SourceFormat::Csv | SourceFormat::Json)
         {
-            spark.materialize(crate::spark::SOURCE_VIEW, &s.path("source"), false)?;
+            spark.materialize(crate::spark::SOURCE_VIEW, &s.path("source"))?;
         }
         for v in &views {
             spark.create_view(v)?;
             match (scratch, v.name.as_str()) {
                 (Some(s), "descriptions") => {
-                    spark.materialize("descriptions", &s.path("descriptions"), false)?
+                    spark.materialize("descriptions", &s.path("descriptions"))?
                 }
-                // One row per interaction out of ~2-3 events each: the nearly-unique
-                // group-by that partial aggregation does not shrink.
-                (Some(s), "interactions") => {
-                    spark.materialize("interactions", &s.path("interactions"), true)?
-                }
-                // Read twice by `features` (the split and the member sample); its
-                // windows are the next largest cost.
+                // The interaction aggregation and the history windows, one shuffle;
+                // read by the event checks, `features` (twice: the split and the member
+                // sample) and the test window.
                 (Some(s), "member_history") => {
-                    spark.materialize("member_history", &s.path("member_history"), false)?
+                    spark.materialize("member_history", &s.path("member_history"))?
                 }
                 _ => {}
             }
@@ -382,7 +381,7 @@ fn pull_features(
                     sql: query.to_string(),
                     params: params.clone(),
                 })?;
-                spark.materialize(&view, &s.path(&view), false)?;
+                spark.materialize(&view, &s.path(&view))?;
                 (view, Default::default())
             }
             _ => (format!("({query})"), params.clone()),

@@ -431,37 +431,14 @@ impl Spark {
     /// replaces the view by a read of that Parquet, so that the views created after
     /// this and every later query read the result instead of recomputing it (temporary
     /// views keep the plan they were analyzed with, so create dependents afterwards).
-    /// `cardinality_high` marks a group-by that leaves nearly as many rows as it reads:
-    /// for this one action the session skips the partial aggregation before the
-    /// shuffle (`spark.sql.execution.bypassPartialAggregation`), which would only
-    /// serialize and merge buffers for nothing; set globally it would make every other
-    /// aggregation shuffle all its rows. Spark reads the setting when it plans the
-    /// action, so setting and unsetting around it scopes it to this query.
-    pub(crate) fn materialize(&self, view: &str, path: &str, cardinality_high: bool) -> Result<()> {
-        const BYPASS: &str = "spark.sql.execution.bypassPartialAggregation";
+    pub(crate) fn materialize(&self, view: &str, path: &str) -> Result<()> {
         let (view, path) = (view.to_string(), path.to_string());
         self.call(&format!("materialize {view}"), move |s| {
-            // The session's own value (a `[spark.conf]` setting) comes back afterwards;
-            // without one the key is unset, back to the server's default.
-            let before = if cardinality_high {
-                let before = s.conf().get_with_default(BYPASS, None)?;
-                s.conf().set(BYPASS, "true")?;
-                Some(before)
-            } else {
-                None
-            };
-            let written = s.table(&view).and_then(|df| {
-                df.write()
-                    .mode("overwrite")
-                    .format("parquet")
-                    .save(Some(&path))
-            });
-            match before {
-                Some(Some(value)) => s.conf().set(BYPASS, &value)?,
-                Some(None) => s.conf().unset(BYPASS)?,
-                None => {}
-            }
-            written?;
+            s.table(&view)?
+                .write()
+                .mode("overwrite")
+                .format("parquet")
+                .save(Some(&path))?;
             s.read()
                 .format("parquet")
                 .load(Some(&path))

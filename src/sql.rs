@@ -54,7 +54,9 @@ pub(crate) fn render_normalization_audit(recount_without_duplicates: bool) -> Re
     if !recount_without_duplicates {
         return Ok(RenderedView {
             name: "normalization_audit".into(),
-            sql: "select * from descriptions order by event_count desc, description_raw asc nulls first".into(),
+            sql: "select description_raw, description_clean, description_canonical, rule_name, event_count \
+                  from descriptions order by event_count desc, description_raw asc nulls first"
+                .into(),
             params: BTreeMap::new(),
         });
     }
@@ -67,7 +69,8 @@ pub(crate) fn render_normalization_audit(recount_without_duplicates: bool) -> Re
     )
 }
 
-/// Renders the event checks (a sum over the `interactions` view's check columns).
+/// Renders the event checks (sums over the `descriptions` view's `checks` and counts
+/// over `member_history`).
 pub(crate) fn render_event_checks() -> Result<RenderedView> {
     bind(
         "event_checks",
@@ -228,11 +231,6 @@ pub(crate) fn render_pipeline(
         .iter()
         .map(|(_, std)| format!(",\n        {std}"))
         .collect();
-    let cat_nulls: String = c
-        .categoricals
-        .iter()
-        .map(|(_, std)| format!(",\n        null as {std}"))
-        .collect();
 
     let mut views = Vec::new();
     for (stem, text) in VIEW_FILES {
@@ -254,6 +252,9 @@ pub(crate) fn render_pipeline(
                 params.insert("read_from".into(), ts_or_null(read.from_us));
                 params.insert("read_to".into(), ts_or_null(read.to_us));
             }
+            "descriptions" => {
+                params.insert("now".into(), SqlValue::Timestamp(now_us));
+            }
             "interactions" => {
                 frags.insert("categorical_fields", cat_fields.clone());
                 frags.insert("categorical_modes", cat_modes.clone());
@@ -262,11 +263,9 @@ pub(crate) fn render_pipeline(
                     DuplicatePolicy::Keep | DuplicatePolicy::Error => "events",
                 };
                 frags.insert("dedupe", dedupe.to_string());
-                params.insert("now".into(), SqlValue::Timestamp(now_us));
             }
             "member_history" => {
                 frags.insert("categorical_columns", cat_cols.clone());
-                frags.insert("categorical_nulls", cat_nulls.clone());
                 // A validated whole number of days: safe as a literal.
                 frags.insert(
                     "history_micros",
@@ -438,7 +437,11 @@ mod tests {
     #[test]
     fn the_audit_counts_again_without_duplicates_only_when_asked() {
         let plain = render_normalization_audit(false).unwrap();
-        assert!(plain.sql.starts_with("select * from descriptions"));
+        assert!(plain.sql.starts_with("select description_raw,"));
+        assert!(
+            !plain.sql.contains("checks"),
+            "the event checks' counts stay out of the audit"
+        );
         assert!(!plain.sql.contains("distinct"));
         let recount = render_normalization_audit(true).unwrap();
         assert!(recount.sql.contains("select distinct * from source_events"));

@@ -346,6 +346,43 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             want: &["`interaction_id`", "null interaction id"],
         },
         Case {
+            // Grouped by (member, interaction), the id is two rows: counted, refused.
+            name: "an interaction id under two members",
+            setup: |d, _| {
+                let e = [
+                    ev(
+                        "a",
+                        "i1",
+                        "2024-09-01 10:00:00",
+                        Some("claim status"),
+                        1,
+                        "phone",
+                    ),
+                    ev(
+                        "b",
+                        "i1",
+                        "2024-09-01 10:05:00",
+                        Some("claim status"),
+                        0,
+                        "phone",
+                    ),
+                    ev(
+                        "a",
+                        "i2",
+                        "2024-10-05 10:00:00",
+                        Some("claim status"),
+                        0,
+                        "phone",
+                    ),
+                ];
+                (parquet_case(d, &e, ""), vec![])
+            },
+            want: &[
+                "1 interactions belong to more than one member",
+                "columns.interaction_id",
+            ],
+        },
+        Case {
             name: "duplicate event rows with data.duplicate_events = error",
             setup: |d, _| {
                 let e = ev(
@@ -973,7 +1010,7 @@ fn scratch_parquet_is_used_then_removed_also_on_failure() {
         let out = rarecall(&["run", "--config", cfg.to_str().unwrap(), "-v"], &dir);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.success(), ok, "{err}");
-        for view in ["descriptions", "interactions"] {
+        for view in ["descriptions", "member_history"] {
             assert!(
                 err.contains(&format!("spark: materialize {view} in")),
                 "{view} was not materialized: {err}"

@@ -36,7 +36,7 @@ mod chromium;
 // What people look at: the report in Chromium, drift between runs, no progress
 // output without a terminal.
 mod report;
-// `[spark.conf]`: session settings take effect, the scoped bypass comes back to them,
+// `[spark.conf]`: session settings take effect and stay the session's after a run,
 // bad keys exit 2 before anything is written.
 mod session_conf;
 // `output.table`: the outreach list written to a Spark table after the files, read

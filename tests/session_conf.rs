@@ -1,7 +1,6 @@
 //! `[spark.conf]`: session settings applied once after connecting change what the
-//! session's queries do; rarecall's own scoped setting (the partial-aggregation bypass
-//! around the interactions write) comes back to the session's value afterwards; a bad
-//! key or value stops `run` with exit code 2, the key named, nothing written.
+//! session's queries do and are still the session's after a run; a bad key or value
+//! stops `run` with exit code 2, the key named, nothing written.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,8 +10,6 @@ use rarecall::pipeline::{Scratch, Timings, run_spark};
 use rarecall::spark::Spark;
 
 use crate::common::*;
-
-const BYPASS: &str = "spark.sql.execution.bypassPartialAggregation";
 
 fn rarecall(args: &[&str], home: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rarecall"))
@@ -48,29 +45,18 @@ fn partitions_after_a_shuffle(spark: &Spark) -> i64 {
 }
 
 #[test]
-fn session_settings_take_effect_and_the_scoped_bypass_comes_back_to_them() {
+fn session_settings_take_effect_and_are_still_the_sessions_after_a_run() {
     let dir = temp_dir("session-conf");
     let src = dir.join("events.parquet");
     rarecall::demo::write_demo(&src, 300, 11).unwrap();
     let p = pipeline(&src, "[spark]\n");
     let scratch = Scratch::local(dir.join("scratch").to_str().unwrap()).unwrap();
-
-    // A session without settings: the server's (4 shuffle partitions in the shared
-    // settings, coalesced by adaptive execution), and the bypass at its default.
     let plain = spark();
-    let default_bypass = set_value(&plain, BYPASS);
-    run_spark(&plain, &p, Some(&scratch), &mut Timings::default()).unwrap();
-    assert_eq!(
-        set_value(&plain, BYPASS),
-        default_bypass,
-        "unset after the write"
-    );
 
     let tuned = spark();
     let conf: Vec<(String, String)> = [
         ("spark.sql.adaptive.enabled", "false"),
         ("spark.sql.shuffle.partitions", "7"),
-        (BYPASS, "true"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -82,16 +68,9 @@ fn session_settings_take_effect_and_the_scoped_bypass_comes_back_to_them() {
         7,
         "the setting plans the shuffle"
     );
-    assert_ne!(
-        default_bypass, "true",
-        "the test needs a value other than the default"
-    );
     run_spark(&tuned, &p, Some(&scratch), &mut Timings::default()).unwrap();
-    assert_eq!(
-        set_value(&tuned, BYPASS),
-        "true",
-        "the session's own value, not unset"
-    );
+    assert_eq!(set_value(&tuned, "spark.sql.shuffle.partitions"), "7");
+    assert_eq!(set_value(&tuned, "spark.sql.adaptive.enabled"), "false");
     // Settings belong to their session: the other one still has the server's.
     assert_ne!(set_value(&plain, "spark.sql.shuffle.partitions"), "7");
 }
