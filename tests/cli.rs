@@ -350,31 +350,11 @@ fn bad_inputs_exit_2_with_one_clear_line_and_no_outputs() {
             name: "an interaction id under two members",
             setup: |d, _| {
                 let e = [
-                    ev(
-                        "a",
-                        "i1",
-                        "2024-09-01 10:00:00",
-                        Some("claim status"),
-                        1,
-                        "phone",
-                    ),
-                    ev(
-                        "b",
-                        "i1",
-                        "2024-09-01 10:05:00",
-                        Some("claim status"),
-                        0,
-                        "phone",
-                    ),
-                    ev(
-                        "a",
-                        "i2",
-                        "2024-10-05 10:00:00",
-                        Some("claim status"),
-                        0,
-                        "phone",
-                    ),
-                ];
+                    ("a", "i1", "2024-09-01 10:00:00", 1),
+                    ("b", "i1", "2024-09-01 10:05:00", 0),
+                    ("a", "i2", "2024-10-05 10:00:00", 0),
+                ]
+                .map(|(m, i, t, l)| ev(m, i, t, Some("claim status"), l, "phone"));
                 (parquet_case(d, &e, ""), vec![])
             },
             want: &[
